@@ -1,0 +1,1 @@
+//! REST API, webhooks, metrics and web UI as an axum Router.

@@ -1,0 +1,1 @@
+//! Apply stage: ordered server-side apply, hooks, waves, prune by inventory.

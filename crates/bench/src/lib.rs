@@ -1,0 +1,1 @@
+//! Benchmark scenarios run side by side against kubectl and kpt.

@@ -1,0 +1,1 @@
+//! Diff stage: desired vs live under server-side apply ownership, secrets masked (pure).

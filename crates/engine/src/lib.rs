@@ -1,0 +1,1 @@
+//! The controller: Application CRD, reconcile loop, drift, heal, history, rollback.

@@ -1,0 +1,1 @@
+//! Health stage: per-kind health rules and CEL custom checks (pure).

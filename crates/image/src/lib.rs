@@ -1,0 +1,1 @@
+//! Image automation: edit image references in place, registry scanning, write-back to Git.

@@ -1,0 +1,1 @@
+//! Render stage: plain YAML, Kustomize, Helm, Jsonnet into ordered objects with origins.
