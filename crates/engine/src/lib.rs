@@ -1,1 +1,25 @@
 //! The controller: Application CRD, reconcile loop, drift, heal, history, rollback.
+//!
+//! [`Engine::start`] runs the controller against a cluster. Each Application is reconciled by
+//! [`reconcile`](crate::reconcile): source → render → compare → sync → health → status. Live objects come from
+//! label-selected watches ([`live::LiveCache`]), so a reconcile in which nothing changed makes no
+//! API calls.
+
+pub mod application;
+pub mod compare;
+pub mod controller;
+mod crd_schema;
+mod finalize;
+pub mod live;
+pub mod metrics;
+mod poll;
+pub mod prepare;
+pub mod queue;
+pub mod reconcile;
+mod rollback;
+pub mod sources;
+pub mod status;
+mod sync;
+
+pub use application::{Application, ApplicationSpec, ApplicationStatus, crd};
+pub use controller::{Engine, EngineConfig, EngineError, install_crd};

@@ -1,0 +1,434 @@
+//! The `Application` custom resource. Field names follow Argo CD's wherever the concept is the
+//! same, so an Argo CD user reads and writes them without a dictionary.
+
+use std::collections::BTreeMap;
+
+use ferry_apply::prune::InventoryEntry;
+use ferry_health::{HealthCheck, HealthStatus};
+use ferry_render::RenderOptions;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const GROUP: &str = "ferry.dev";
+pub const VERSION: &str = "v1alpha1";
+
+/// Annotation a user (or `ferry app sync`) sets to ask for a sync now; its value is a JSON
+/// [`SyncRequest`] or just a timestamp. Each distinct value triggers one sync.
+pub const ANNOTATION_SYNC_REQUEST: &str = "ferry.dev/sync-requested-at";
+/// Annotation asking for a rollback to a history entry (its id) or a revision.
+pub const ANNOTATION_ROLLBACK: &str = "ferry.dev/rollback-to";
+/// Annotation asking to leave a rollback pin and follow `targetRevision` again.
+pub const ANNOTATION_UNPIN: &str = "ferry.dev/unpin-requested-at";
+/// Finalizer that makes deleting the Application delete its objects (Argo's `resources-finalizer`).
+pub const FINALIZER_CASCADE: &str = "ferry.dev/resources-finalizer";
+/// Argo CD's finalizer of the same meaning, honoured too.
+pub const FINALIZER_CASCADE_ARGO: &str = "resources-finalizer.argocd.argoproj.io";
+
+/// What to deploy, where, and how.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "ferry.dev",
+    version = "v1alpha1",
+    kind = "Application",
+    namespaced,
+    status = "ApplicationStatus",
+    shortname = "fapp",
+    category = "ferry",
+    printcolumn = r#"{"name":"Sync","type":"string","jsonPath":".status.sync.status"}"#,
+    printcolumn = r#"{"name":"Health","type":"string","jsonPath":".status.health.status"}"#,
+    printcolumn = r#"{"name":"Revision","type":"string","jsonPath":".status.sync.revision"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSpec {
+    pub source: Source,
+    pub destination: Destination,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_policy: Option<SyncPolicy>,
+    /// Differences to ignore, the same way in diff and apply (Argo CD's `ignoreDifferences`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_differences: Vec<IgnoreDifference>,
+    /// Custom health rules in CEL per group/kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<HealthCheck>,
+    /// Stop syncing and healing; status stays fresh.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suspend: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Branch, tag, commit SHA, `HEAD`, or a semver constraint over tags (`~1.2`, `>=1.0 <2.0`).
+    #[serde(default = "head", skip_serializing_if = "String::is_empty")]
+    pub target_revision: String,
+    /// The app's directory inside the repository (`.` or empty for the root).
+    #[serde(default)]
+    pub path: String,
+    /// How to render: `directory`, `kustomize`, `helm` blocks as in Argo CD.
+    #[serde(flatten)]
+    pub render: RenderOptions,
+}
+
+fn head() -> String {
+    "HEAD".into()
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    /// API server URL; `https://kubernetes.default.svc` is the cluster Ferry runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Cluster name; `in-cluster` is the cluster Ferry runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Namespace for namespaced objects that name none.
+    #[serde(default)]
+    pub namespace: String,
+}
+
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+pub const IN_CLUSTER_NAME: &str = "in-cluster";
+
+impl Destination {
+    /// Whether this names the cluster Ferry runs in.
+    pub fn is_in_cluster(&self) -> bool {
+        match (&self.server, &self.name) {
+            (None, None) => true,
+            (Some(s), _) => s.trim_end_matches('/') == IN_CLUSTER_SERVER,
+            (None, Some(n)) => n == IN_CLUSTER_NAME,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automated: Option<Automated>,
+    /// Argo CD's sync options: `CreateNamespace=true`, `PruneLast=true`, `Replace=true`,
+    /// `ServerSideApply=true`, `Validate=false`, `FailOnSharedResource=true` ….
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_options: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Automated {
+    /// Delete objects that Git no longer declares.
+    #[serde(default)]
+    pub prune: bool,
+    /// Re-apply when the live state drifts from Git.
+    #[serde(default)]
+    pub self_heal: bool,
+    /// Allow a sync that leaves the app with no objects (or drops more than half at once).
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// Roll back to the last healthy revision when a new one goes Degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<AutoRollback>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoRollback {
+    #[serde(default)]
+    pub enabled: bool,
+    /// How long a new revision may stay Degraded before Ferry rolls back (e.g. `2m`); default 0:
+    /// roll back as soon as it is Degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    /// Attempts after the first failure (negative: no limit).
+    #[serde(default)]
+    pub limit: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backoff {
+    /// First delay, e.g. `5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<i64>,
+    /// Cap, e.g. `3m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoreDifference {
+    #[serde(default)]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json_pointers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields_managers: Vec<String>,
+}
+
+/// What Ferry observed and did. Small on purpose: no manifests, only names and summaries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationStatus {
+    #[serde(default)]
+    pub sync: SyncStatus,
+    #[serde(default)]
+    pub health: AppHealth,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_state: Option<OperationState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<InventoryEntry>,
+    /// Set after a rollback: auto-sync stays on this revision until unpinned or a new commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<String>,
+    /// The last sync request (annotation value) acted upon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_requests: Option<HandledRequests>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandledRequests {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpin: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SyncStatusCode {
+    Synced,
+    OutOfSync,
+    #[default]
+    Unknown,
+}
+
+impl std::fmt::Display for SyncStatusCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SyncStatusCode::Synced => "Synced",
+            SyncStatusCode::OutOfSync => "OutOfSync",
+            SyncStatusCode::Unknown => "Unknown",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    pub status: SyncStatusCode,
+    /// The commit the live state is compared with.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub revision: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppHealth {
+    pub status: HealthStatus,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl Default for AppHealth {
+    fn default() -> Self {
+        Self { status: HealthStatus::Unknown, message: String::new() }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// `Synced`, `Healthy`, `SourceReady`, `RenderReady`, `SyncFailed`, `PruneRefused`, `Pinned` ….
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True` or `False`.
+    pub status: String,
+    pub reason: String,
+    /// What happened, why, and what to do next, in plain words.
+    pub message: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_transition_time: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationState {
+    /// `Running`, `Succeeded`, `Failed`.
+    pub phase: String,
+    #[serde(default)]
+    pub message: String,
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub finished_at: String,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// What the sync did, object by object (names and actions only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub change_set: Vec<ChangeSetItem>,
+    /// Attempts of this revision so far (for retry with backoff).
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeSetItem {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase: String,
+    #[serde(default)]
+    pub wave: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    pub status: SyncStatusCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<AppHealth>,
+    /// One line per drifted field: path, and who changed it (values masked for Secrets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub revision: String,
+    pub deployed_at: String,
+    #[serde(default)]
+    pub source: HistorySource,
+    /// Whether the app was Healthy after this sync (known once health settles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistorySource {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub target_revision: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pin {
+    pub revision: String,
+    /// Why, in plain words (a manual rollback, or an automated one and the reason).
+    pub reason: String,
+    /// The commit `targetRevision` resolved to when the pin was set; a new commit there unpins.
+    #[serde(default)]
+    pub head_at_pin: String,
+    pub at: String,
+}
+
+/// The parsed value of [`ANNOTATION_SYNC_REQUEST`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequest {
+    #[serde(default)]
+    pub at: String,
+    #[serde(default)]
+    pub prune: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl SyncRequest {
+    /// Reads the annotation: a JSON object, or any other string (a timestamp) meaning "sync now".
+    pub fn parse(raw: &str) -> Self {
+        serde_json::from_str(raw).unwrap_or_else(|_| SyncRequest { at: raw.to_owned(), ..Default::default() })
+    }
+}
+
+impl Application {
+    pub fn automated(&self) -> Option<&Automated> {
+        self.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref())
+    }
+
+    /// Whether sync option `name` is set to true in `spec.syncPolicy.syncOptions`.
+    pub fn sync_option(&self, name: &str) -> bool {
+        let opts = self.spec.sync_policy.as_ref().map(|p| p.sync_options.as_slice()).unwrap_or_default();
+        opts.iter().any(|o| match o.split_once('=') {
+            Some((k, v)) => k.trim() == name && v.trim().eq_ignore_ascii_case("true"),
+            None => o.trim() == name,
+        })
+    }
+
+    pub fn labels_of_interest(&self) -> BTreeMap<String, String> {
+        self.metadata.labels.clone().unwrap_or_default()
+    }
+}
+
+/// The CRD, with untyped fields (Helm `valuesObject`) marked to preserve unknown fields so a real
+/// API server accepts the structural schema.
+pub fn crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    use kube::CustomResourceExt;
+    let mut crd = Application::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            crate::crd_schema::make_structural(schema);
+        }
+    }
+    crd
+}

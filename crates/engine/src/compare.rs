@@ -1,0 +1,212 @@
+//! Desired vs live for one app, from the watch cache: which resources are in sync, which drifted
+//! (field, values masked, who changed it), which are missing, which are extraneous. Pure given its
+//! inputs; also what `ferry app diff` and the API show.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use ferry_apply::object::{ObjKey, split_api_version, str_at};
+use ferry_apply::prune::InventoryEntry;
+use ferry_apply::tracking::{AppId, is_owned_by};
+use ferry_diff::{DiffOptions, ObjectDiff, diff_object};
+use serde_json::Value;
+
+use crate::application::{IgnoreDifference, ResourceStatus, SyncStatusCode};
+
+/// One tracked resource the app declares, ready to apply.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub key: ObjKey,
+    pub object: Value,
+    pub origin: String,
+    /// `IgnoreExtraneous`-style and other per-object options are read by apply from annotations.
+    pub ignore_extraneous: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Comparison {
+    pub resources: Vec<ResourceStatus>,
+    pub in_sync: HashSet<ObjKey>,
+    /// Declared resources missing or different in the cluster.
+    pub out_of_sync: Vec<ObjKey>,
+    /// Live objects this app applied before and no longer declares.
+    pub extraneous: Vec<InventoryEntry>,
+    /// Field-level differences of drifted objects (Secret values masked).
+    pub diffs: Vec<ObjectDiff>,
+    /// Objects that could not be compared, with the reason.
+    pub errors: Vec<(ObjKey, String)>,
+}
+
+impl Comparison {
+    pub fn status(&self) -> SyncStatusCode {
+        if self.out_of_sync.is_empty() && self.extraneous.is_empty() && self.errors.is_empty() {
+            SyncStatusCode::Synced
+        } else {
+            SyncStatusCode::OutOfSync
+        }
+    }
+
+    /// A sentence for people: "2 of 5 objects differ from Git: apps/Deployment demo/web (.spec.replicas changed by kubectl)".
+    pub fn summary(&self, total: usize) -> String {
+        if self.status() == SyncStatusCode::Synced {
+            return format!("all {total} objects match Git");
+        }
+        let mut parts = Vec::new();
+        if !self.out_of_sync.is_empty() {
+            let names: Vec<String> = self.out_of_sync.iter().take(3).map(|k| k.to_string()).collect();
+            let more = if self.out_of_sync.len() > 3 { format!(" and {} more", self.out_of_sync.len() - 3) } else { String::new() };
+            parts.push(format!("{} of {total} objects differ from Git: {}{more}", self.out_of_sync.len(), names.join(", ")));
+        }
+        if !self.extraneous.is_empty() {
+            parts.push(format!("{} objects are no longer in Git and wait to be pruned", self.extraneous.len()));
+        }
+        if !self.errors.is_empty() {
+            parts.push(format!("{} objects could not be compared: {}", self.errors.len(), self.errors[0].1));
+        }
+        parts.join("; ")
+    }
+}
+
+/// The diff options for one object: the app's `ignoreDifferences` entries that match it.
+pub fn diff_options(base: &DiffOptions, ignores: &[IgnoreDifference], key: &ObjKey) -> DiffOptions {
+    let mut opts = base.clone();
+    for ig in ignores.iter().filter(|ig| matches(ig, key)) {
+        opts.ignore_pointers.extend(ig.json_pointers.iter().cloned());
+        opts.ignore_managers.extend(ig.managed_fields_managers.iter().cloned());
+    }
+    opts
+}
+
+fn matches(ig: &IgnoreDifference, key: &ObjKey) -> bool {
+    ig.group == key.group
+        && ig.kind == key.kind
+        && ig.name.as_deref().is_none_or(|n| n == key.name)
+        && ig.namespace.as_deref().is_none_or(|n| n == key.namespace)
+}
+
+/// Removes the fields `ignoreDifferences` names by JSON pointer from a manifest before it is
+/// applied, so Ferry neither compares nor claims them (Argo's `RespectIgnoreDifferences`).
+pub fn strip_ignored(obj: &mut Value, ignores: &[IgnoreDifference], key: &ObjKey) {
+    for ig in ignores.iter().filter(|ig| matches(ig, key)) {
+        for pointer in &ig.json_pointers {
+            remove_pointer(obj, pointer);
+        }
+    }
+}
+
+fn remove_pointer(obj: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match obj.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.remove(&last);
+        }
+        Some(Value::Array(items)) => {
+            if let Ok(i) = last.parse::<usize>() {
+                if i < items.len() {
+                    items.remove(i);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Compares declared resources with the live objects.
+pub fn compare(
+    app: &AppId,
+    resources: &[Resource],
+    inventory: &[InventoryEntry],
+    live: impl Fn(&ObjKey) -> Option<Arc<Value>>,
+    base: &DiffOptions,
+    ignores: &[IgnoreDifference],
+) -> Comparison {
+    let mut c = Comparison::default();
+    let declared: BTreeSet<&ObjKey> = resources.iter().map(|r| &r.key).collect();
+    for r in resources {
+        let version = str_at(&r.object, &["apiVersion"]).and_then(|v| split_api_version(v)).map(|(_, v)| v).unwrap_or("").to_owned();
+        let mut status = ResourceStatus {
+            group: r.key.group.clone(),
+            version,
+            kind: r.key.kind.clone(),
+            namespace: r.key.namespace.clone(),
+            name: r.key.name.clone(),
+            status: SyncStatusCode::Synced,
+            health: None,
+            drift: vec![],
+        };
+        match live(&r.key) {
+            None => {
+                status.status = SyncStatusCode::OutOfSync;
+                status.drift.push("missing from the cluster".into());
+                c.out_of_sync.push(r.key.clone());
+            }
+            Some(obj) => match diff_object(&r.object, &obj, &diff_options(base, ignores, &r.key)) {
+                Ok(d) if d.in_sync() => {
+                    c.in_sync.insert(r.key.clone());
+                }
+                Ok(d) => {
+                    status.status = SyncStatusCode::OutOfSync;
+                    status.drift = d
+                        .changes
+                        .iter()
+                        .take(10)
+                        .map(|ch| match &ch.changed_by {
+                            Some(by) => format!("{} changed by {}{}", ch.path, by.manager, by.time.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()),
+                            None => format!("{} differs", ch.path),
+                        })
+                        .collect();
+                    c.out_of_sync.push(r.key.clone());
+                    c.diffs.push(d);
+                }
+                Err(e) => {
+                    status.status = SyncStatusCode::Unknown;
+                    status.drift.push(format!("cannot compare: {e}"));
+                    c.errors.push((r.key.clone(), e.to_string()));
+                }
+            },
+        }
+        c.resources.push(status);
+    }
+    for entry in inventory {
+        let key = entry.key();
+        if declared.contains(&key) {
+            continue;
+        }
+        if let Some(obj) = live(&key) {
+            if is_owned_by(&obj, app) {
+                c.resources.push(ResourceStatus {
+                    group: entry.group.clone(),
+                    version: entry.version.clone(),
+                    kind: entry.kind.clone(),
+                    namespace: entry.namespace.clone(),
+                    name: entry.name.clone(),
+                    status: SyncStatusCode::OutOfSync,
+                    health: None,
+                    drift: vec!["no longer in Git; pruned when prune is enabled".into()],
+                });
+                c.extraneous.push(entry.clone());
+            }
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ignored_pointers_are_stripped_from_the_manifest_of_matching_objects_only() {
+        let key = ObjKey { group: "apps".into(), kind: "Deployment".into(), namespace: "demo".into(), name: "web".into() };
+        let ig = vec![IgnoreDifference { group: "apps".into(), kind: "Deployment".into(), json_pointers: vec!["/spec/replicas".into()], ..Default::default() }];
+        let mut obj = json!({"spec": {"replicas": 3, "paused": false}});
+        strip_ignored(&mut obj, &ig, &key);
+        assert_eq!(obj, json!({"spec": {"paused": false}}));
+        let other = ObjKey { kind: "StatefulSet".into(), ..key };
+        let mut obj = json!({"spec": {"replicas": 3}});
+        strip_ignored(&mut obj, &ig, &other);
+        assert_eq!(obj, json!({"spec": {"replicas": 3}}));
+    }
+}

@@ -1,0 +1,336 @@
+//! The controller: starts the watches, the poller and the workers, and owns the shared state the
+//! reconciles use. One reconcile per app at a time; apps never wait on each other's I/O beyond
+//! the worker pool.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ferry_apply::discovery::Discovery;
+use ferry_apply::executor::{Executor, ExecutorConfig};
+use ferry_apply::tracking::AppId;
+use ferry_render::{RenderCache, RenderConfig};
+use ferry_source::{Credentials, Limits, RepoCache};
+use futures::StreamExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Client, ResourceExt};
+use prometheus_client::registry::Registry;
+use tokio::task::JoinSet;
+
+use crate::application::Application;
+use crate::live::LiveCache;
+use crate::metrics::Metrics;
+use crate::queue::WorkQueue;
+use crate::reconcile::{AppMemory, Reasons};
+use crate::sources::Sources;
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Where repositories are cached.
+    pub data_dir: PathBuf,
+    /// Watch Applications in this namespace only (`None`: all namespaces).
+    pub namespace: Option<String>,
+    /// How often remote refs are checked (a cheap `ls-remote`; no objects move when nothing changed).
+    pub poll_interval: Duration,
+    /// Reconciles running at once.
+    pub workers: usize,
+    /// The safety-net resync of every app, whatever happened.
+    pub resync: Duration,
+    pub render: RenderConfig,
+    pub executor: ExecutorConfig,
+    /// Key for the hashes shown beside masked Secret values.
+    pub mask_key: String,
+    /// Install (server-side apply) the Application CRD at start.
+    pub install_crd: bool,
+    /// How long a first listing of a kind may take.
+    pub watch_timeout: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            namespace: None,
+            poll_interval: Duration::from_secs(10),
+            workers: 8,
+            resync: Duration::from_secs(600),
+            render: RenderConfig::default(),
+            executor: ExecutorConfig::default(),
+            mask_key: String::new(),
+            install_crd: true,
+            watch_timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn namespace(mut self, ns: impl Into<String>) -> Self {
+        self.namespace = Some(ns.into());
+        self
+    }
+
+    pub fn poll_interval(mut self, d: Duration) -> Self {
+        self.poll_interval = d;
+        self
+    }
+
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    pub fn render(mut self, render: RenderConfig) -> Self {
+        self.render = render;
+        self
+    }
+
+    pub fn executor(mut self, executor: ExecutorConfig) -> Self {
+        self.executor = executor;
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot create the repository cache in {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: ferry_source::CacheError,
+    },
+    #[error("cannot install the Application CRD: {0}")]
+    InstallCrd(#[source] kube::Error),
+}
+
+pub(crate) struct Inner {
+    pub client: Client,
+    pub config: EngineConfig,
+    pub apps: Store<Application>,
+    pub queue: WorkQueue<AppId>,
+    pub reasons: Mutex<HashMap<AppId, Reasons>>,
+    pub live: Arc<LiveCache>,
+    pub discovery: Arc<Discovery>,
+    pub sources: Sources,
+    pub renders: RenderCache,
+    pub memory: Mutex<HashMap<AppId, AppMemory>>,
+    pub executor: Executor,
+    pub metrics: Metrics,
+    pub labels: RwLock<HashMap<String, AppId>>,
+    pub recorder: Recorder,
+    pub credentials: Credentials,
+}
+
+impl Inner {
+    pub fn trigger(&self, app: &AppId, f: impl FnOnce(&mut Reasons)) {
+        f(self.reasons.lock().unwrap_or_else(|p| p.into_inner()).entry(app.clone()).or_default());
+        self.queue.push(app.clone());
+    }
+
+    fn take_reasons(&self, app: &AppId) -> Reasons {
+        self.reasons.lock().unwrap_or_else(|p| p.into_inner()).remove(app).unwrap_or_default()
+    }
+}
+
+/// A running engine. Dropping it does not stop it; call [`Engine::shutdown`].
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+    tasks: Arc<Mutex<Option<JoinSet<()>>>>,
+}
+
+impl Engine {
+    /// Starts the controller against `client`, registering its metrics in `registry`.
+    pub async fn start(client: Client, config: EngineConfig, registry: &mut Registry) -> Result<Self, EngineError> {
+        if config.install_crd {
+            install_crd(&client).await.map_err(EngineError::InstallCrd)?;
+        }
+        let repo_dir = config.data_dir.join("repos");
+        let cache = RepoCache::new(&repo_dir, Limits::default()).map_err(|source| EngineError::Cache { path: repo_dir, source })?;
+        let discovery = Arc::new(Discovery::new());
+        let (live, mut live_events) = LiveCache::new(client.clone(), discovery.clone());
+        let apps_api: Api<Application> = match &config.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let (store, writer) = reflector::store();
+        let reporter = Reporter { controller: "ferry".into(), instance: None };
+        let inner = Arc::new(Inner {
+            executor: Executor::new(client.clone(), discovery.clone(), config.executor.clone()),
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            apps: store,
+            queue: WorkQueue::default(),
+            reasons: Mutex::default(),
+            live,
+            discovery,
+            sources: Sources::new(cache),
+            renders: RenderCache::new(),
+            memory: Mutex::default(),
+            metrics: Metrics::new(registry),
+            labels: RwLock::default(),
+            credentials: Credentials::None,
+            config,
+        });
+        let mut tasks = JoinSet::new();
+
+        // Applications: a reflector, and a trigger when spec or annotations change (not status,
+        // which the engine writes itself).
+        let watched = inner.clone();
+        tasks.spawn(async move {
+            let stream = watcher::watcher(apps_api, watcher::Config::default()).default_backoff().reflect(writer);
+            let mut stream = std::pin::pin!(stream);
+            let mut seen: HashMap<AppId, (Option<i64>, Option<std::collections::BTreeMap<String, String>>)> = HashMap::new();
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(Event::Apply(app) | Event::InitApply(app)) => {
+                        let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+                        watched.labels.write().unwrap_or_else(|p| p.into_inner()).insert(id.label_value(), id.clone());
+                        let fingerprint = (app.metadata.generation, app.metadata.annotations.clone());
+                        let deleting = app.metadata.deletion_timestamp.is_some();
+                        if seen.get(&id) != Some(&fingerprint) || deleting {
+                            let spec_changed = seen.get(&id).map(|f| f.0) != Some(fingerprint.0);
+                            seen.insert(id.clone(), fingerprint);
+                            watched.trigger(&id, |r| {
+                                r.spec |= spec_changed;
+                                r.request = true;
+                            });
+                        }
+                    }
+                    Ok(Event::Delete(app)) => {
+                        let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+                        seen.remove(&id);
+                        watched.queue.forget(&id);
+                        watched.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                        watched.metrics.remove_app(&id.namespace, &id.name);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "watch on Applications failed; retrying"),
+                }
+            }
+        });
+
+        // Live objects: a change to an object an app manages reconciles that app (from cache).
+        let drifted = inner.clone();
+        tasks.spawn(async move {
+            while let Some(ev) = live_events.recv().await {
+                let app = drifted.labels.read().unwrap_or_else(|p| p.into_inner()).get(&ev.app_label).cloned();
+                if let Some(app) = app {
+                    drifted.trigger(&app, |r| r.drift = true);
+                }
+                drifted.metrics.managed_objects.set(drifted.live.len() as i64);
+            }
+        });
+
+        // The poller: a cheap ref check per repository per interval.
+        let poller = inner.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(poller.config.poll_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                crate::poll::poll_once(&poller).await;
+            }
+        });
+
+        // The safety-net resync.
+        let resync = inner.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(resync.config.resync);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                for app in resync.apps.state() {
+                    let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+                    resync.trigger(&id, |r| r.resync = true);
+                }
+            }
+        });
+
+        for _ in 0..inner.config.workers {
+            let worker = inner.clone();
+            tasks.spawn(async move {
+                loop {
+                    let id = worker.queue.next().await;
+                    let reasons = worker.take_reasons(&id);
+                    let started = std::time::Instant::now();
+                    crate::reconcile::reconcile(&worker, &id, reasons).await;
+                    worker.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
+                    worker.queue.done(&id);
+                }
+            });
+        }
+        Ok(Self { inner, tasks: Arc::new(Mutex::new(Some(tasks))) })
+    }
+
+    /// A webhook or a user said `repo_url` moved: check it now instead of at the next poll.
+    pub fn notify_push(&self, repo_url: &str) -> usize {
+        crate::poll::notify_push(&self.inner, repo_url)
+    }
+
+    /// Reconciles one app now (with a fresh look at its source).
+    pub fn refresh(&self, namespace: &str, name: &str) {
+        self.inner.trigger(&AppId::new(namespace, name), |r| {
+            r.request = true;
+            r.poll = true;
+        });
+    }
+
+    /// The Applications as last seen.
+    pub fn applications(&self) -> Vec<Arc<Application>> {
+        self.inner.apps.state()
+    }
+
+    /// The latest field-level diffs of an app (Secret values masked).
+    pub fn diffs(&self, namespace: &str, name: &str) -> Vec<ferry_diff::ObjectDiff> {
+        let memory = self.inner.memory.lock().unwrap_or_else(|p| p.into_inner());
+        memory.get(&AppId::new(namespace, name)).map(|m| m.diffs.clone()).unwrap_or_default()
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// Live objects in the watch cache (for metrics and benchmarks).
+    pub fn live_objects(&self) -> usize {
+        self.inner.live.len()
+    }
+
+    /// Reconciles waiting to run.
+    pub fn queued(&self) -> usize {
+        self.inner.queue.len()
+    }
+
+    pub async fn shutdown(&self) {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut tasks) = tasks {
+            tasks.shutdown().await;
+        }
+    }
+}
+
+/// Server-side applies the Application CRD and waits until it is served.
+pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = crate::application::crd();
+    let name = crd.name_any();
+    crds.patch(&name, &PatchParams::apply(ferry_apply::FIELD_MANAGER).force(), &Patch::Apply(&crd)).await?;
+    for _ in 0..100 {
+        if let Some(c) = crds.get_opt(&name).await? {
+            let established = c
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

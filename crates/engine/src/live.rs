@@ -1,0 +1,208 @@
+//! The live state of managed objects, kept by watches: one label-selected watch per kind (never
+//! a scan per app), started when an app first declares or records that kind. Reconciles read from
+//! here, so a cycle in which nothing changed makes no API calls.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ferry_apply::discovery::{Discovery, DiscoveryError, gvk_of};
+use ferry_apply::object::{ObjKey, label, str_at};
+use ferry_apply::tracking::LABEL_APP;
+use futures::StreamExt;
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+/// A change seen on a managed object.
+#[derive(Clone, Debug)]
+pub struct LiveEvent {
+    /// The value of the object's `ferry.dev/app` label (which app it belongs to).
+    pub app_label: String,
+    pub key: ObjKey,
+}
+
+/// (group, kind): one watch each, whatever versions the apps use.
+type KindKey = (String, String);
+
+pub struct LiveCache {
+    client: Client,
+    discovery: Arc<Discovery>,
+    objects: RwLock<HashMap<ObjKey, Arc<Value>>>,
+    watches: Mutex<HashMap<KindKey, watch::Receiver<bool>>>,
+    events: mpsc::UnboundedSender<LiveEvent>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error("the watch on {kind} did not list its objects within {seconds}s; the cluster may be slow or unreachable")]
+    NotReady { kind: String, seconds: u64 },
+}
+
+impl LiveCache {
+    pub fn new(client: Client, discovery: Arc<Discovery>) -> (Arc<Self>, mpsc::UnboundedReceiver<LiveEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cache = Arc::new(Self { client, discovery, objects: RwLock::default(), watches: Mutex::default(), events: tx });
+        (cache, rx)
+    }
+
+    pub fn get(&self, key: &ObjKey) -> Option<Arc<Value>> {
+        self.objects.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    /// Records what the server returned from an apply, before the watch reports it, so the next
+    /// comparison sees it at once. A newer version from the watch is never replaced by an older one.
+    pub fn observe(&self, key: ObjKey, obj: Value) {
+        let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
+        let newer = match objects.get(&key) {
+            Some(old) => rv(&obj) >= rv(old),
+            None => true,
+        };
+        if newer {
+            objects.insert(key, Arc::new(obj));
+        }
+    }
+
+    pub fn forget(&self, key: &ObjKey) {
+        self.objects.write().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of kinds watched.
+    pub fn watched_kinds(&self) -> usize {
+        self.watches.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Makes sure every kind in `kinds` (apiVersion, kind) is watched and listed.
+    pub async fn ensure_watched(self: &Arc<Self>, kinds: &HashSet<(String, String)>, timeout: Duration) -> Result<(), LiveError> {
+        let mut waits = Vec::new();
+        for (api_version, kind) in kinds {
+            let gvk = gvk_of(api_version, kind);
+            let key: KindKey = (gvk.group.clone(), gvk.kind.clone());
+            let existing = self.watches.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+            let ready = match existing {
+                Some(rx) => rx,
+                None => {
+                    let resolved = self.discovery.resolve(&self.client, &gvk).await?;
+                    let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+                    match watches.get(&key) {
+                        Some(rx) => rx.clone(),
+                        None => {
+                            let (tx, rx) = watch::channel(false);
+                            watches.insert(key.clone(), rx.clone());
+                            tokio::spawn(Arc::clone(self).run_watch(resolved.resource, tx));
+                            rx
+                        }
+                    }
+                }
+            };
+            waits.push((format!("{api_version}/{kind}"), ready));
+        }
+        for (kind, mut ready) in waits {
+            let done = tokio::time::timeout(timeout, ready.wait_for(|r| *r)).await;
+            if !matches!(done, Ok(Ok(_))) {
+                return Err(LiveError::NotReady { kind, seconds: timeout.as_secs() });
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_watch(self: Arc<Self>, resource: ApiResource, ready: watch::Sender<bool>) {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        let config = watcher::Config::default().labels(LABEL_APP);
+        let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+        let mut relist: Option<HashMap<ObjKey, Arc<Value>>> = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(Event::Init) => relist = Some(HashMap::new()),
+                Ok(Event::InitApply(obj)) => {
+                    if let Some((key, value)) = to_value(obj, &resource) {
+                        relist.get_or_insert_with(HashMap::new).insert(key, Arc::new(value));
+                    }
+                }
+                Ok(Event::InitDone) => {
+                    let fresh = relist.take().unwrap_or_default();
+                    self.replace_kind(&resource, fresh);
+                    let _ = ready.send(true);
+                }
+                Ok(Event::Apply(obj)) => {
+                    if let Some((key, value)) = to_value(obj, &resource) {
+                        let app_label = label(&value, LABEL_APP).unwrap_or_default().to_owned();
+                        self.objects.write().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), Arc::new(value));
+                        let _ = self.events.send(LiveEvent { app_label, key });
+                    }
+                }
+                Ok(Event::Delete(obj)) => {
+                    if let Some((key, value)) = to_value(obj, &resource) {
+                        let app_label = label(&value, LABEL_APP).unwrap_or_default().to_owned();
+                        self.objects.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                        let _ = self.events.send(LiveEvent { app_label, key });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(kind = %resource.kind, error = %e, "watch failed; retrying with backoff");
+                }
+            }
+        }
+    }
+
+    /// Swaps in a fresh listing of one kind, reporting what changed meanwhile.
+    fn replace_kind(&self, resource: &ApiResource, fresh: HashMap<ObjKey, Arc<Value>>) {
+        let mut changed = Vec::new();
+        {
+            let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
+            let stale: Vec<ObjKey> = objects
+                .keys()
+                .filter(|k| k.group == resource.group && k.kind == resource.kind && !fresh.contains_key(*k))
+                .cloned()
+                .collect();
+            for key in stale {
+                if let Some(old) = objects.remove(&key) {
+                    changed.push((label(&old, LABEL_APP).unwrap_or_default().to_owned(), key));
+                }
+            }
+            for (key, value) in fresh {
+                let same = objects.get(&key).is_some_and(|old| rv(old) == rv(&value));
+                if !same {
+                    changed.push((label(&value, LABEL_APP).unwrap_or_default().to_owned(), key.clone()));
+                    objects.insert(key, value);
+                }
+            }
+        }
+        for (app_label, key) in changed {
+            let _ = self.events.send(LiveEvent { app_label, key });
+        }
+    }
+}
+
+/// resourceVersion as a number where possible (the embedded cluster and etcd use integers);
+/// comparison only decides between two versions of the same object.
+fn rv(obj: &Value) -> u64 {
+    str_at(obj, &["metadata", "resourceVersion"]).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn to_value(obj: DynamicObject, resource: &ApiResource) -> Option<(ObjKey, Value)> {
+    let mut value = serde_json::to_value(obj).ok()?;
+    // Items of a list carry no apiVersion/kind on a real server.
+    if value.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+        value["kind"] = Value::String(resource.kind.clone());
+    }
+    if value.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+        value["apiVersion"] = Value::String(resource.api_version.clone());
+    }
+    let key = ObjKey::of(&value).ok()?;
+    Some((key, value))
+}

@@ -1,0 +1,95 @@
+//! The engine's view of Git: remote refs remembered between polls (so a drift-triggered reconcile
+//! asks no server anything) and commits fetched once per repository, whatever the number of apps.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ferry_source::resolve::{RemoteRefs, Resolution, resolve};
+use ferry_source::{CacheError, CommitId, Credentials, GitTree, RepoCache, RepoUrl, ResolveError, UrlError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("repoURL {url:?} is not a repository URL Ferry can fetch: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: UrlError,
+    },
+    #[error("{0}")]
+    Cache(#[from] CacheError),
+    #[error("revision {revision:?} of {url}: {source}")]
+    Resolve {
+        url: String,
+        revision: String,
+        #[source]
+        source: ResolveError,
+    },
+}
+
+impl SourceError {
+    /// Whether trying again later can help (a network blip), as opposed to a wrong URL or revision.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SourceError::Cache(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+pub struct Sources {
+    cache: RepoCache,
+    refs: Mutex<HashMap<String, (RemoteRefs, Instant)>>,
+}
+
+impl Sources {
+    pub fn new(cache: RepoCache) -> Self {
+        Self { cache, refs: Mutex::default() }
+    }
+
+    pub fn parse_url(raw: &str) -> Result<RepoUrl, SourceError> {
+        RepoUrl::parse(raw).map_err(|source| SourceError::Url { url: raw.to_owned(), source })
+    }
+
+    /// The refs of `url`, from memory when younger than `max_age`.
+    pub async fn refs(&self, url: &RepoUrl, creds: &Credentials, max_age: Duration) -> Result<RemoteRefs, SourceError> {
+        let key = url.key();
+        if let Some((refs, at)) = self.refs.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            if at.elapsed() < max_age {
+                return Ok(refs.clone());
+            }
+        }
+        let refs = self.cache.ls_remote(url, creds).await?;
+        self.refs.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (refs.clone(), Instant::now()));
+        Ok(refs)
+    }
+
+    /// Forgets the remembered refs of `url` (a webhook said it moved).
+    pub fn invalidate(&self, url: &RepoUrl) {
+        self.refs.lock().unwrap_or_else(|p| p.into_inner()).remove(&url.key());
+    }
+
+    /// What `revision` resolves to with the refs at hand (no network).
+    pub fn resolve_with(refs: &RemoteRefs, url: &RepoUrl, revision: &str) -> Result<Resolution, SourceError> {
+        resolve(refs, revision).map_err(|source| SourceError::Resolve { url: url.to_string(), revision: revision.to_owned(), source })
+    }
+
+    /// Resolves `revision` and makes its commit present locally. Refs younger than `max_age` are
+    /// reused; a commit already in the cache is not fetched again.
+    pub async fn commit(&self, url: &RepoUrl, creds: &Credentials, revision: &str, max_age: Duration) -> Result<CommitId, SourceError> {
+        let refs = self.refs(url, creds, max_age).await?;
+        match Self::resolve_with(&refs, url, revision)? {
+            Resolution::Ref { name, commit } => {
+                if self.cache.tree(url, &commit).is_ok() {
+                    return Ok(commit);
+                }
+                Ok(self.cache.fetch(url, creds, &name).await?.commit)
+            }
+            Resolution::Commit { prefix } => Ok(self.cache.fetch(url, creds, &prefix).await?.commit),
+        }
+    }
+
+    pub fn tree(&self, url: &RepoUrl, commit: &CommitId) -> Result<GitTree, SourceError> {
+        Ok(self.cache.tree(url, commit)?)
+    }
+}

@@ -1,0 +1,217 @@
+//! Carrying out one sync decided by the reconcile: prune selection with its guards, the plan,
+//! the executor, and what the result does to inventory, history, operation state and events.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_apply::executor::SyncRequest as ExecRequest;
+use ferry_apply::plan::{Desired, PlanOptions, plan};
+use ferry_apply::prune::{InventoryEntry, Keep, Verdict, check_shrink, select};
+use ferry_apply::step::SyncPhase;
+use ferry_apply::tracking::AppId;
+use ferry_apply::ObjKey;
+use ferry_health::Rules;
+use ferry_source::CommitId;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::EventType;
+
+use crate::application::*;
+use crate::compare::{Comparison, Resource};
+use crate::controller::Inner;
+use crate::metrics::{ResultLabel, SyncResult};
+use crate::reconcile::{LiveValues, SyncKind, inventory_map, now, publish, short};
+use crate::status::*;
+
+/// Runs the sync; returns a retry delay when it failed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run(
+    inner: &Arc<Inner>,
+    app: &Application,
+    id: &AppId,
+    status: &mut ApplicationStatus,
+    revision: &CommitId,
+    kind: SyncKind,
+    resources: &[Resource],
+    desired: &[Desired],
+    cmp: &Comparison,
+    automated: Option<&Automated>,
+) -> Option<Duration> {
+    let started = now();
+    let (mut prune, dry_run, explicit_prune) = match kind {
+        SyncKind::Manual { prune, dry_run } => (prune || automated.is_some_and(|a| a.prune), dry_run, prune),
+        SyncKind::Auto | SyncKind::Heal => (automated.is_some_and(|a| a.prune), false, false),
+    };
+    let allow_empty = automated.is_some_and(|a| a.allow_empty) || explicit_prune;
+    if prune {
+        if let Err(refused) = check_shrink(status.inventory.len(), resources.len(), allow_empty) {
+            set_condition(&mut status.conditions, "PruneRefused", true, "SharpShrink", refused.to_string(), &started);
+            publish(inner, app, EventType::Warning, "PruneRefused", refused.to_string()).await;
+            prune = false;
+        } else {
+            remove_condition(&mut status.conditions, "PruneRefused");
+        }
+    }
+
+    // The live objects this sync may touch, from the watch cache.
+    let mut live: LiveValues = LiveValues::new();
+    for r in resources {
+        if let Some(o) = inner.live.get(&r.key) {
+            live.insert(r.key.clone(), (*o).clone());
+        }
+    }
+    for e in &status.inventory {
+        if let Some(o) = inner.live.get(&e.key()) {
+            live.insert(e.key(), (*o).clone());
+        }
+    }
+    let declared: BTreeSet<ObjKey> = resources.iter().map(|r| r.key.clone()).collect();
+    let verdicts = select(&status.inventory, &declared, id, |e| live.get(&e.key()));
+    let mut prunes = Vec::new();
+    let mut gone = Vec::new();
+    for v in verdicts {
+        match v {
+            Verdict::Prune(t) => prunes.push(t),
+            Verdict::Keep(key, Keep::Gone) => gone.push(key),
+            Verdict::Keep(key, reason) => tracing::info!(app = %id, object = %key, %reason, "not pruned"),
+        }
+    }
+    let options = PlanOptions { prune, prune_last: app.sync_option("PruneLast"), force: true, hooks: true };
+    let plan = match plan(desired, prunes, &options) {
+        Ok(p) => p,
+        Err(e) => {
+            finish_failed(status, revision, &started, format!("{e}. Nothing was applied."), dry_run, Vec::new());
+            publish(inner, app, EventType::Warning, "SyncFailed", format!("{e}")).await;
+            return Some(Duration::from_secs(30));
+        }
+    };
+    if !dry_run {
+        mark_running(inner, id, status, revision, &started).await;
+    }
+    let rules = Rules::new(app.spec.health_checks.clone());
+    // Objects the diff found in sync are not sent again: no write, no resourceVersion bump.
+    let in_sync = if dry_run { Default::default() } else { cmp.in_sync.clone() };
+    let request = ExecRequest { plan: &plan, app: id, dry_run, live: Some(&live), in_sync: &in_sync, health_rules: &rules };
+    let outcome = inner.executor.execute(&request).await;
+
+    if !dry_run {
+        for a in &outcome.applied {
+            if let Some(o) = &a.object {
+                inner.live.observe(a.key.clone(), o.clone());
+            }
+        }
+        let mut inv = inventory_map(&status.inventory);
+        // The inventory shrinks only after a confirmed delete (or a confirmed absence).
+        for k in outcome.pruned.iter().chain(gone.iter()) {
+            inv.remove(k);
+        }
+        for a in &outcome.applied {
+            let version = a.api_version.rsplit('/').next().unwrap_or_default().to_owned();
+            inv.insert(a.key.clone(), InventoryEntry {
+                group: a.key.group.clone(),
+                version,
+                kind: a.key.kind.clone(),
+                namespace: a.key.namespace.clone(),
+                name: a.key.name.clone(),
+                uid: a.uid.clone(),
+            });
+        }
+        status.inventory = inv.into_values().collect();
+    }
+    let items = change_set_items(&outcome.change_set);
+    let summary = outcome.change_set.summary();
+    match outcome.phase {
+        SyncPhase::Succeeded => {
+            inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Succeeded }).inc();
+            status.operation_state = Some(OperationState {
+                phase: "Succeeded".into(),
+                message: format!("{}synced {}: {summary}", if dry_run { "dry run: " } else { "" }, short(revision.as_str())),
+                revision: revision.as_str().to_owned(),
+                started_at: started.clone(),
+                finished_at: now(),
+                dry_run,
+                change_set: cap(items),
+                attempts: 0,
+            });
+            remove_condition(&mut status.conditions, "SyncFailed");
+            if !dry_run {
+                let source = HistorySource {
+                    repo_url: app.spec.source.repo_url.clone(),
+                    path: app.spec.source.path.clone(),
+                    target_revision: app.spec.source.target_revision.clone(),
+                };
+                let known = status.history.last().is_some_and(|h| h.revision == revision.as_str());
+                if !known || kind != SyncKind::Heal {
+                    append_history(&mut status.history, revision.as_str(), source, &now());
+                }
+                let reason = if kind == SyncKind::Heal { "Healed" } else { "Synced" };
+                publish(inner, app, EventType::Normal, reason, format!("revision {}: {summary}", short(revision.as_str()))).await;
+            }
+            None
+        }
+        SyncPhase::Failed(message) => {
+            inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Failed }).inc();
+            let attempts = finish_failed(status, revision, &started, message.clone(), dry_run, items);
+            set_condition(&mut status.conditions, "SyncFailed", true, "SyncFailed", format!(
+                "sync of {} failed (attempt {attempts}): {message}", short(revision.as_str())), &now());
+            publish(inner, app, EventType::Warning, "SyncFailed", message).await;
+            let retry = app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());
+            retry_delay(retry, attempts)
+        }
+    }
+}
+
+/// Records a failed sync; returns the attempt count for this revision.
+fn finish_failed(status: &mut ApplicationStatus, revision: &CommitId, started: &str, message: String, dry_run: bool, items: Vec<ChangeSetItem>) -> u32 {
+    let previous = status
+        .operation_state
+        .as_ref()
+        .filter(|o| o.revision == revision.as_str() && o.phase != "Succeeded")
+        .map(|o| o.attempts)
+        .unwrap_or(0);
+    let attempts = previous + 1;
+    status.operation_state = Some(OperationState {
+        phase: "Failed".into(),
+        message,
+        revision: revision.as_str().to_owned(),
+        started_at: started.to_owned(),
+        finished_at: now(),
+        dry_run,
+        change_set: cap(items),
+        attempts,
+    });
+    attempts
+}
+
+/// Status keeps at most this many change-set entries (the rest are summarized in the message).
+const MAX_CHANGES_IN_STATUS: usize = 200;
+
+fn cap(mut items: Vec<ChangeSetItem>) -> Vec<ChangeSetItem> {
+    // Keep what needs attention first.
+    items.sort_by_key(|i| match i.action.as_str() {
+        "failed" | "hook failed" => 0,
+        "unchanged" => 2,
+        _ => 1,
+    });
+    items.truncate(MAX_CHANGES_IN_STATUS);
+    items
+}
+
+/// Tells users (and an engine restarted mid-sync) that a sync is under way.
+async fn mark_running(inner: &Inner, id: &AppId, status: &mut ApplicationStatus, revision: &CommitId, started: &str) {
+    let attempts = status.operation_state.as_ref().filter(|o| o.revision == revision.as_str()).map(|o| o.attempts).unwrap_or(0);
+    let op = OperationState {
+        phase: "Running".into(),
+        message: format!("syncing {}", short(revision.as_str())),
+        revision: revision.as_str().to_owned(),
+        started_at: started.to_owned(),
+        attempts,
+        ..Default::default()
+    };
+    let api: Api<Application> = Api::namespaced(inner.client.clone(), &id.namespace);
+    let patch = serde_json::json!({"status": {"operationState": op}});
+    if let Err(e) = api.patch_status(&id.name, &PatchParams::default(), &Patch::Merge(patch)).await {
+        tracing::debug!(app = %id, error = %e, "could not mark the sync as running");
+    }
+    status.operation_state = Some(op);
+}
