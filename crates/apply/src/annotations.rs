@@ -85,11 +85,17 @@ pub struct ObjectOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnnotationError {
-    #[error("annotation {key}: {value:?} is not a whole number (sync waves are integers, e.g. \"-1\" or \"5\")")]
+    #[error(
+        "annotation {key}: {value:?} is not a whole number (sync waves are integers, e.g. \"-1\" or \"5\")"
+    )]
     BadWave { key: &'static str, value: String },
-    #[error("annotation {key}: unknown hook {value:?}; use PreSync, Sync, PostSync, SyncFail or Skip")]
+    #[error(
+        "annotation {key}: unknown hook {value:?}; use PreSync, Sync, PostSync, SyncFail or Skip"
+    )]
     BadHook { key: &'static str, value: String },
-    #[error("annotation {key}: unknown delete policy {value:?}; use HookSucceeded, HookFailed or BeforeHookCreation")]
+    #[error(
+        "annotation {key}: unknown delete policy {value:?}; use HookSucceeded, HookFailed or BeforeHookCreation"
+    )]
     BadDeletePolicy { key: &'static str, value: String },
 }
 
@@ -127,7 +133,10 @@ impl ObjectOptions {
                 opts.ignore_extraneous = true;
             }
         }
-        if [FERRY_PRUNE, FLUX_PRUNE].iter().any(|k| annotation(obj, k).is_some_and(|v| v.eq_ignore_ascii_case("disabled"))) {
+        if [FERRY_PRUNE, FLUX_PRUNE]
+            .iter()
+            .any(|k| annotation(obj, k).is_some_and(|v| v.eq_ignore_ascii_case("disabled")))
+        {
             opts.prune = false;
         }
         match annotation(obj, FLUX_SSA).map(str::to_ascii_lowercase).as_deref() {
@@ -188,7 +197,11 @@ fn role(obj: &Value) -> Result<Role, AnnotationError> {
                 "SyncFail" => phases.push(HookPhase::SyncFail),
                 "Skip" => return Ok(Role::Skip { reason: format!("annotated {key}: Skip") }),
                 // Runs when the app is deleted; a sync never runs it.
-                "PostDelete" => return Ok(Role::Skip { reason: "a PostDelete hook runs only when the app is deleted".into() }),
+                "PostDelete" => {
+                    return Ok(Role::Skip {
+                        reason: "a PostDelete hook runs only when the app is deleted".into(),
+                    });
+                }
                 other => return Err(AnnotationError::BadHook { key, value: other.to_owned() }),
             }
         }
@@ -214,7 +227,9 @@ fn helm_role(obj: &Value, raw: &str) -> Role {
     phases.sort();
     phases.dedup();
     if phases.is_empty() {
-        return Role::Skip { reason: format!("Helm hook {raw:?} does not run on install or upgrade") };
+        return Role::Skip {
+            reason: format!("Helm hook {raw:?} does not run on install or upgrade"),
+        };
     }
     let delete = annotation(obj, HELM_HOOK_DELETE)
         .unwrap_or("before-hook-creation")
@@ -229,7 +244,10 @@ fn helm_role(obj: &Value, raw: &str) -> Role {
     Role::Hook { phases, delete }
 }
 
-fn delete_policies(obj: &Value, keys: &[&'static str]) -> Result<Vec<DeletePolicy>, AnnotationError> {
+fn delete_policies(
+    obj: &Value,
+    keys: &[&'static str],
+) -> Result<Vec<DeletePolicy>, AnnotationError> {
     let Some((key, raw)) = first(obj, keys) else { return Ok(Vec::new()) };
     raw.split(',')
         .map(str::trim)
@@ -263,13 +281,19 @@ mod tests {
         assert_eq!(o.wave, -2);
         assert_eq!(
             o.role,
-            Role::Hook { phases: vec![HookPhase::PreSync], delete: vec![DeletePolicy::HookSucceeded, DeletePolicy::BeforeHookCreation] }
+            Role::Hook {
+                phases: vec![HookPhase::PreSync],
+                delete: vec![DeletePolicy::HookSucceeded, DeletePolicy::BeforeHookCreation]
+            }
         );
     }
 
     #[test]
     fn ferry_annotations_win_over_argo_ones() {
-        let o = ObjectOptions::of(&with(json!({"argocd.argoproj.io/sync-wave": "1", "ferry.dev/sync-wave": "3"}))).unwrap();
+        let o = ObjectOptions::of(&with(
+            json!({"argocd.argoproj.io/sync-wave": "1", "ferry.dev/sync-wave": "3"}),
+        ))
+        .unwrap();
         assert_eq!(o.wave, 3);
     }
 
@@ -277,8 +301,17 @@ mod tests {
     fn helm_test_hooks_are_skipped_and_install_hooks_run_around_the_sync() {
         let o = ObjectOptions::of(&with(json!({"helm.sh/hook": "test"}))).unwrap();
         assert!(matches!(o.role, Role::Skip { .. }));
-        let o = ObjectOptions::of(&with(json!({"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5"}))).unwrap();
-        assert_eq!(o.role, Role::Hook { phases: vec![HookPhase::PreSync], delete: vec![DeletePolicy::BeforeHookCreation] });
+        let o = ObjectOptions::of(&with(
+            json!({"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            o.role,
+            Role::Hook {
+                phases: vec![HookPhase::PreSync],
+                delete: vec![DeletePolicy::BeforeHookCreation]
+            }
+        );
         assert_eq!(o.wave, -5);
     }
 
@@ -296,14 +329,17 @@ mod tests {
 
     #[test]
     fn a_bad_wave_is_an_error_naming_the_annotation() {
-        let err = ObjectOptions::of(&with(json!({"argocd.argoproj.io/sync-wave": "soon"}))).unwrap_err();
+        let err =
+            ObjectOptions::of(&with(json!({"argocd.argoproj.io/sync-wave": "soon"}))).unwrap_err();
         assert!(err.to_string().contains("argocd.argoproj.io/sync-wave"), "{err}");
         assert!(err.to_string().contains("soon"), "{err}");
     }
 
     #[test]
     fn flux_ssa_if_not_present_creates_only() {
-        let o = ObjectOptions::of(&with(json!({"kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent"}))).unwrap();
+        let o =
+            ObjectOptions::of(&with(json!({"kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent"})))
+                .unwrap();
         assert_eq!(o.mode, ApplyMode::IfNotPresent);
     }
 }

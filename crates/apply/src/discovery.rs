@@ -16,7 +16,9 @@ pub struct Resolved {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    #[error("the cluster does not serve {gvk}: is its CRD installed (or applied in an earlier sync wave)?")]
+    #[error(
+        "the cluster does not serve {gvk}: is its CRD installed (or applied in an earlier sync wave)?"
+    )]
     UnknownKind { gvk: String },
     #[error("discovery of {gvk} failed: {source}")]
     Api {
@@ -44,18 +46,29 @@ impl Discovery {
         Self::default()
     }
 
-    pub async fn resolve(&self, client: &Client, gvk: &GroupVersionKind) -> Result<Resolved, DiscoveryError> {
-        if let Some(hit) = self.cache.lock().expect("discovery cache lock is never poisoned").get(gvk) {
+    pub async fn resolve(
+        &self,
+        client: &Client,
+        gvk: &GroupVersionKind,
+    ) -> Result<Resolved, DiscoveryError> {
+        if let Some(hit) =
+            self.cache.lock().expect("discovery cache lock is never poisoned").get(gvk)
+        {
             return Ok(hit.clone());
         }
         let name = display(gvk);
         let (resource, caps) = pinned_kind(client, gvk).await.map_err(|source| match &source {
-            kube::Error::Api(s) if s.code == 404 => DiscoveryError::UnknownKind { gvk: name.clone() },
+            kube::Error::Api(s) if s.code == 404 => {
+                DiscoveryError::UnknownKind { gvk: name.clone() }
+            }
             kube::Error::Discovery(_) => DiscoveryError::UnknownKind { gvk: name.clone() },
             _ => DiscoveryError::Api { gvk: name.clone(), source },
         })?;
         let resolved = Resolved { resource, namespaced: caps.scope == Scope::Namespaced };
-        self.cache.lock().expect("discovery cache lock is never poisoned").insert(gvk.clone(), resolved.clone());
+        self.cache
+            .lock()
+            .expect("discovery cache lock is never poisoned")
+            .insert(gvk.clone(), resolved.clone());
         Ok(resolved)
     }
 
@@ -66,10 +79,15 @@ impl Discovery {
 }
 
 pub fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
-    let (group, version) = crate::object::split_api_version(api_version).unwrap_or(("", api_version));
+    let (group, version) =
+        crate::object::split_api_version(api_version).unwrap_or(("", api_version));
     GroupVersionKind::gvk(group, version, kind)
 }
 
 pub fn display(gvk: &GroupVersionKind) -> String {
-    if gvk.group.is_empty() { format!("{}/{}", gvk.version, gvk.kind) } else { format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind) }
+    if gvk.group.is_empty() {
+        format!("{}/{}", gvk.version, gvk.kind)
+    } else {
+        format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind)
+    }
 }

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_health::{HealthStatus, Rules, assess};
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+    PropagationPolicy,
+};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
+use crate::FIELD_MANAGER;
 use crate::annotations::{ApplyMode, DeletePolicy};
 use crate::changeset::{Action, ChangeSet, ChangeSetEntry};
 use crate::discovery::{Discovery, DiscoveryError, gvk_of};
@@ -18,7 +22,6 @@ use crate::object::{ObjKey, str_at};
 use crate::plan::{Plan, Task, TaskKind, Wave};
 use crate::step::{Cursor, Step, SyncPhase, WaveOutcome, next_step};
 use crate::tracking::{ANNOTATION_HOOK_OF, AppId, set_metadata_entry};
-use crate::FIELD_MANAGER;
 
 #[derive(Clone, Debug)]
 pub struct ExecutorConfig {
@@ -32,7 +35,11 @@ pub struct ExecutorConfig {
 
 impl Default for ExecutorConfig {
     fn default() -> Self {
-        Self { wave_timeout: Duration::from_secs(300), hook_timeout: Duration::from_secs(600), poll: Duration::from_millis(100) }
+        Self {
+            wave_timeout: Duration::from_secs(300),
+            hook_timeout: Duration::from_secs(600),
+            poll: Duration::from_millis(100),
+        }
     }
 }
 
@@ -104,9 +111,11 @@ pub enum ApplyError {
 impl ApplyError {
     fn api(key: &ObjKey, source: kube::Error) -> Self {
         match source {
-            kube::Error::Api(status) => {
-                ApplyError::Refused { key: key.clone(), message: status.message.clone(), code: status.code }
-            }
+            kube::Error::Api(status) => ApplyError::Refused {
+                key: key.clone(),
+                message: status.message.clone(),
+                code: status.code,
+            },
             source => ApplyError::Api { key: key.clone(), source },
         }
     }
@@ -129,9 +138,21 @@ impl Executor {
 
     /// Runs the plan to the end and reports what happened.
     pub async fn execute(&self, req: &SyncRequest<'_>) -> SyncOutcome {
-        let mut out = SyncOutcome { phase: SyncPhase::Succeeded, change_set: ChangeSet::default(), applied: vec![], pruned: vec![] };
+        let mut out = SyncOutcome {
+            phase: SyncPhase::Succeeded,
+            change_set: ChangeSet::default(),
+            applied: vec![],
+            pruned: vec![],
+        };
         for s in &req.plan.skipped {
-            out.change_set.push(entry(&s.key, Action::Skipped, crate::plan::Phase::Sync, 0, s.reason.clone(), ""));
+            out.change_set.push(entry(
+                &s.key,
+                Action::Skipped,
+                crate::plan::Phase::Sync,
+                0,
+                s.reason.clone(),
+                "",
+            ));
         }
         let mut cursor = Cursor::Start;
         let mut last: Option<WaveOutcome> = None;
@@ -158,7 +179,12 @@ impl Executor {
         }
     }
 
-    async fn run_wave(&self, req: &SyncRequest<'_>, wave: &Wave, out: &mut SyncOutcome) -> WaveOutcome {
+    async fn run_wave(
+        &self,
+        req: &SyncRequest<'_>,
+        wave: &Wave,
+        out: &mut SyncOutcome,
+    ) -> WaveOutcome {
         let mut failures = Vec::new();
         for task in &wave.tasks {
             let result = match &task.kind {
@@ -175,7 +201,11 @@ impl Executor {
             }
             out.change_set.push(entry(&task.key, action, wave.phase, wave.wave, message, &uid));
         }
-        if failures.is_empty() { WaveOutcome::Succeeded } else { WaveOutcome::Failed(failures.join("; ")) }
+        if failures.is_empty() {
+            WaveOutcome::Succeeded
+        } else {
+            WaveOutcome::Failed(failures.join("; "))
+        }
     }
 
     async fn api_for(&self, obj: &Value, key: &ObjKey) -> Result<Api<DynamicObject>, ApplyError> {
@@ -196,7 +226,12 @@ impl Executor {
         })
     }
 
-    async fn live(&self, req: &SyncRequest<'_>, api: &Api<DynamicObject>, key: &ObjKey) -> Result<Option<Value>, ApplyError> {
+    async fn live(
+        &self,
+        req: &SyncRequest<'_>,
+        api: &Api<DynamicObject>,
+        key: &ObjKey,
+    ) -> Result<Option<Value>, ApplyError> {
         if let Some(cache) = req.live {
             return Ok(cache.get(key).cloned());
         }
@@ -217,26 +252,49 @@ impl Executor {
         let key = &task.key;
         let api_version = str_at(&task.object, &["apiVersion"]).unwrap_or_default().to_owned();
         if req.in_sync.contains(key) {
-            let uid = req.live.and_then(|l| l.get(key)).and_then(|o| str_at(o, &["metadata", "uid"])).unwrap_or_default().to_owned();
-            out.applied.push(AppliedObject { key: key.clone(), api_version, uid: uid.clone(), object: None });
+            let uid = req
+                .live
+                .and_then(|l| l.get(key))
+                .and_then(|o| str_at(o, &["metadata", "uid"]))
+                .unwrap_or_default()
+                .to_owned();
+            out.applied.push(AppliedObject {
+                key: key.clone(),
+                api_version,
+                uid: uid.clone(),
+                object: None,
+            });
             return Ok((Action::Unchanged, String::new(), uid));
         }
         let api = self.api_for(&task.object, key).await?;
         let before = self.live(req, &api, key).await?;
-        let before_rv = before.as_ref().and_then(|o| str_at(o, &["metadata", "resourceVersion"]).map(str::to_owned));
+        let before_rv = before
+            .as_ref()
+            .and_then(|o| str_at(o, &["metadata", "resourceVersion"]).map(str::to_owned));
         let after: DynamicObject = match (mode, &before) {
             (ApplyMode::IfNotPresent, Some(live)) => {
                 let uid = str_at(live, &["metadata", "uid"]).unwrap_or_default().to_owned();
-                out.applied.push(AppliedObject { key: key.clone(), api_version, uid: uid.clone(), object: Some(live.clone()) });
-                return Ok((Action::Unchanged, "exists; applied only when missing (ssa: IfNotPresent)".into(), uid));
+                out.applied.push(AppliedObject {
+                    key: key.clone(),
+                    api_version,
+                    uid: uid.clone(),
+                    object: Some(live.clone()),
+                });
+                return Ok((
+                    Action::Unchanged,
+                    "exists; applied only when missing (ssa: IfNotPresent)".into(),
+                    uid,
+                ));
             }
             (ApplyMode::Replace, Some(live)) => {
                 let mut obj = task.object.clone();
                 if let Some(rv) = str_at(live, &["metadata", "resourceVersion"]) {
                     obj["metadata"]["resourceVersion"] = Value::String(rv.to_owned());
                 }
-                let dyn_obj: DynamicObject = serde_json::from_value(obj).map_err(|source| ApplyError::Encode { key: key.clone(), source })?;
-                let pp = PostParams { dry_run: req.dry_run, field_manager: Some(FIELD_MANAGER.into()) };
+                let dyn_obj: DynamicObject = serde_json::from_value(obj)
+                    .map_err(|source| ApplyError::Encode { key: key.clone(), source })?;
+                let pp =
+                    PostParams { dry_run: req.dry_run, field_manager: Some(FIELD_MANAGER.into()) };
                 api.replace(&key.name, &pp, &dyn_obj).await.map_err(|e| ApplyError::api(key, e))?
             }
             _ => {
@@ -245,13 +303,17 @@ impl Executor {
                     params = params.force();
                 }
                 params.dry_run = req.dry_run;
-                api.patch(&key.name, &params, &Patch::Apply(&task.object)).await.map_err(|e| ApplyError::api(key, e))?
+                api.patch(&key.name, &params, &Patch::Apply(&task.object))
+                    .await
+                    .map_err(|e| ApplyError::api(key, e))?
             }
         };
         let uid = after.uid().unwrap_or_default();
         let action = match before_rv {
             None => Action::Created,
-            Some(rv) if after.resource_version().as_deref() == Some(rv.as_str()) => Action::Unchanged,
+            Some(rv) if after.resource_version().as_deref() == Some(rv.as_str()) => {
+                Action::Unchanged
+            }
             Some(_) => Action::Configured,
         };
         let object = serde_json::to_value(&after).ok();
@@ -260,7 +322,12 @@ impl Executor {
         Ok((action, message, uid))
     }
 
-    async fn hook(&self, req: &SyncRequest<'_>, task: &Task, delete: &[DeletePolicy]) -> Result<(Action, String, String), ApplyError> {
+    async fn hook(
+        &self,
+        req: &SyncRequest<'_>,
+        task: &Task,
+        delete: &[DeletePolicy],
+    ) -> Result<(Action, String, String), ApplyError> {
         let key = &task.key;
         if req.dry_run {
             return Ok((Action::Skipped, "hooks do not run in a dry run".into(), String::new()));
@@ -270,11 +337,13 @@ impl Executor {
         set_metadata_entry(&mut obj, "annotations", ANNOTATION_HOOK_OF, &req.app.owner());
         let generated = obj["metadata"].get("name").is_none();
         // Argo's default when no policy is given: replace the previous run of the hook.
-        let before_creation = delete.is_empty() || delete.contains(&DeletePolicy::BeforeHookCreation);
+        let before_creation =
+            delete.is_empty() || delete.contains(&DeletePolicy::BeforeHookCreation);
         if !generated && before_creation {
             self.delete_and_wait(&api, key).await?;
         }
-        let dyn_obj: DynamicObject = serde_json::from_value(obj).map_err(|source| ApplyError::Encode { key: key.clone(), source })?;
+        let dyn_obj: DynamicObject = serde_json::from_value(obj)
+            .map_err(|source| ApplyError::Encode { key: key.clone(), source })?;
         let pp = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.into()) };
         let created = api.create(&pp, &dyn_obj).await.map_err(|e| ApplyError::api(key, e))?;
         let name = created.name_any();
@@ -288,16 +357,24 @@ impl Executor {
             let health = assess(&live, req.health_rules);
             match health.status {
                 HealthStatus::Healthy => break (true, format!("hook {name} finished")),
-                HealthStatus::Degraded => break (false, format!("hook {name} failed: {}", health.message)),
+                HealthStatus::Degraded => {
+                    break (false, format!("hook {name} failed: {}", health.message));
+                }
                 _ if Instant::now() > deadline => {
-                    break (false, format!("hook {name} did not finish within {:?}", self.config.hook_timeout));
+                    break (
+                        false,
+                        format!("hook {name} did not finish within {:?}", self.config.hook_timeout),
+                    );
                 }
                 _ => tokio::time::sleep(self.config.poll).await,
             }
         };
         let policy = if succeeded { DeletePolicy::HookSucceeded } else { DeletePolicy::HookFailed };
         if delete.contains(&policy) {
-            let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+            let dp = DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Background),
+                ..Default::default()
+            };
             if let Err(e) = api.delete(&name, &dp).await {
                 tracing::warn!(hook = %name, error = %e, "could not delete the finished hook");
             }
@@ -305,8 +382,15 @@ impl Executor {
         Ok((if succeeded { Action::HookSucceeded } else { Action::HookFailed }, message, uid))
     }
 
-    async fn delete_and_wait(&self, api: &Api<DynamicObject>, key: &ObjKey) -> Result<(), ApplyError> {
-        let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+    async fn delete_and_wait(
+        &self,
+        api: &Api<DynamicObject>,
+        key: &ObjKey,
+    ) -> Result<(), ApplyError> {
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
         match api.delete(&key.name, &dp).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
@@ -315,40 +399,62 @@ impl Executor {
         let deadline = Instant::now() + self.config.hook_timeout;
         while api.get_opt(&key.name).await.map_err(|e| ApplyError::api(key, e))?.is_some() {
             if Instant::now() > deadline {
-                return Err(ApplyError::Refused { key: key.clone(), message: "the previous run of this hook is still being deleted".into(), code: 409 });
+                return Err(ApplyError::Refused {
+                    key: key.clone(),
+                    message: "the previous run of this hook is still being deleted".into(),
+                    code: 409,
+                });
             }
             tokio::time::sleep(self.config.poll).await;
         }
         Ok(())
     }
 
-    async fn prune(&self, req: &SyncRequest<'_>, task: &Task, uid: &str, out: &mut SyncOutcome) -> Result<(Action, String, String), ApplyError> {
+    async fn prune(
+        &self,
+        req: &SyncRequest<'_>,
+        task: &Task,
+        uid: &str,
+        out: &mut SyncOutcome,
+    ) -> Result<(Action, String, String), ApplyError> {
         let key = &task.key;
         let api = self.api_for(&task.object, key).await?;
         let dp = DeleteParams {
             dry_run: req.dry_run,
             propagation_policy: Some(PropagationPolicy::Background),
-            preconditions: Some(Preconditions { uid: Some(uid.to_owned()), resource_version: None }),
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_owned()),
+                resource_version: None,
+            }),
             ..Default::default()
         };
         match api.delete(&key.name, &dp).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Ok((Action::Skipped, format!("kept: the object was replaced since Ferry applied it ({})", s.message), uid.to_owned()));
+                return Ok((
+                    Action::Skipped,
+                    format!("kept: the object was replaced since Ferry applied it ({})", s.message),
+                    uid.to_owned(),
+                ));
             }
             Err(e) => return Err(ApplyError::api(key, e)),
         }
         if !req.dry_run {
             out.pruned.push(key.clone());
         }
-        Ok((Action::Pruned, if req.dry_run { "dry run".into() } else { String::new() }, uid.to_owned()))
+        Ok((
+            Action::Pruned,
+            if req.dry_run { "dry run".into() } else { String::new() },
+            uid.to_owned(),
+        ))
     }
 
     /// Waits until every resource the wave applied is healthy; Degraded fails the wave.
     async fn wait_healthy(&self, req: &SyncRequest<'_>, wave: &Wave) -> WaveOutcome {
         let deadline = Instant::now() + self.config.wave_timeout;
-        let mut pending: Vec<&Task> = wave.tasks.iter().filter(|t| matches!(t.kind, TaskKind::Apply { .. })).collect();
+        let mut pending: Vec<&Task> =
+            wave.tasks.iter().filter(|t| matches!(t.kind, TaskKind::Apply { .. })).collect();
         while !pending.is_empty() {
             let mut still = Vec::new();
             for task in pending {
@@ -358,13 +464,25 @@ impl Executor {
                 };
                 let live = match api.get_opt(&task.key.name).await {
                     Ok(Some(o)) => serde_json::to_value(o).unwrap_or(Value::Null),
-                    Ok(None) => return WaveOutcome::Failed(format!("{} disappeared after it was applied", task.key)),
-                    Err(e) => return WaveOutcome::Failed(ApplyError::api(&task.key, e).to_string()),
+                    Ok(None) => {
+                        return WaveOutcome::Failed(format!(
+                            "{} disappeared after it was applied",
+                            task.key
+                        ));
+                    }
+                    Err(e) => {
+                        return WaveOutcome::Failed(ApplyError::api(&task.key, e).to_string());
+                    }
                 };
                 let health = assess(&live, req.health_rules);
                 match health.status {
                     HealthStatus::Healthy | HealthStatus::Suspended => {}
-                    HealthStatus::Degraded => return WaveOutcome::Failed(format!("{} is Degraded: {}", task.key, health.message)),
+                    HealthStatus::Degraded => {
+                        return WaveOutcome::Failed(format!(
+                            "{} is Degraded: {}",
+                            task.key, health.message
+                        ));
+                    }
                     _ => still.push(task),
                 }
             }
@@ -387,7 +505,14 @@ impl Executor {
     }
 }
 
-fn entry(key: &ObjKey, action: Action, phase: crate::plan::Phase, wave: i64, message: String, uid: &str) -> ChangeSetEntry {
+fn entry(
+    key: &ObjKey,
+    action: Action,
+    phase: crate::plan::Phase,
+    wave: i64,
+    message: String,
+    uid: &str,
+) -> ChangeSetEntry {
     ChangeSetEntry {
         key: key.clone(),
         action,

@@ -26,15 +26,17 @@ pub enum ObjectError {
 impl ObjKey {
     /// Reads the identity of a manifest (namespace as written; see [`ObjKey::with_namespace`]).
     pub fn of(obj: &Value) -> Result<Self, ObjectError> {
-        let api_version = str_at(obj, &["apiVersion"]).ok_or(ObjectError::MissingField { field: "apiVersion" })?;
+        let api_version = str_at(obj, &["apiVersion"])
+            .ok_or(ObjectError::MissingField { field: "apiVersion" })?;
         let kind = str_at(obj, &["kind"]).ok_or(ObjectError::MissingField { field: "kind" })?;
         let name = str_at(obj, &["metadata", "name"])
             .or_else(|| str_at(obj, &["metadata", "generateName"]))
             .ok_or(ObjectError::MissingField { field: "metadata.name" })?;
-        let (group, _version) = split_api_version(api_version).ok_or_else(|| ObjectError::InvalidApiVersion {
-            kind: kind.to_owned(),
-            api_version: api_version.to_owned(),
-        })?;
+        let (group, _version) =
+            split_api_version(api_version).ok_or_else(|| ObjectError::InvalidApiVersion {
+                kind: kind.to_owned(),
+                api_version: api_version.to_owned(),
+            })?;
         Ok(Self {
             group: group.to_owned(),
             kind: kind.to_owned(),
@@ -50,7 +52,11 @@ impl ObjKey {
 
     /// `group/Kind` (or `Kind` for the core group), as users read it.
     pub fn group_kind(&self) -> String {
-        if self.group.is_empty() { self.kind.clone() } else { format!("{}/{}", self.group, self.kind) }
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}/{}", self.group, self.kind)
+        }
     }
 }
 
@@ -94,9 +100,15 @@ mod tests {
 
     #[test]
     fn the_key_of_a_core_object_has_an_empty_group() {
-        let key = ObjKey::of(&json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"x"}})).unwrap();
+        let key = ObjKey::of(
+            &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"x"}}),
+        )
+        .unwrap();
         assert_eq!(key.to_string(), "ConfigMap x/a");
-        let key = ObjKey::of(&json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}})).unwrap();
+        let key = ObjKey::of(
+            &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}}),
+        )
+        .unwrap();
         assert_eq!(key.to_string(), "apps/Deployment web");
     }
 
@@ -104,6 +116,8 @@ mod tests {
     fn a_manifest_without_a_kind_is_an_error_naming_the_field() {
         let err = ObjKey::of(&json!({"apiVersion":"v1","metadata":{"name":"a"}})).unwrap_err();
         assert!(err.to_string().contains("kind"), "{err}");
-        assert!(ObjKey::of(&json!({"apiVersion":"a/b/c","kind":"X","metadata":{"name":"a"}})).is_err());
+        assert!(
+            ObjKey::of(&json!({"apiVersion":"a/b/c","kind":"X","metadata":{"name":"a"}})).is_err()
+        );
     }
 }

@@ -40,7 +40,8 @@ pub fn kind_rank(group: &str, kind: &str) -> usize {
         "IngressClass",
         "Ingress",
     ];
-    const LAST: &[&str] = &["APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+    const LAST: &[&str] =
+        &["APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
     // A kind name alone can collide with a custom resource of the same name in another group; only
     // built-in groups get the built-in rank.
     let builtin = is_builtin_group(group);

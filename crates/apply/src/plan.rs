@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::annotations::{AnnotationError, ApplyMode, DeletePolicy, HookPhase, ObjectOptions, Role};
+use crate::annotations::{
+    AnnotationError, ApplyMode, DeletePolicy, HookPhase, ObjectOptions, Role,
+};
 use crate::object::{ObjKey, ObjectError};
 use crate::order::kind_rank;
 
@@ -116,20 +118,34 @@ pub struct PruneTask {
 }
 
 /// Builds the plan for `desired` (already namespaced and marked) and the chosen prune candidates.
-pub fn plan(desired: &[Desired], prunes: Vec<PruneTask>, opts: &PlanOptions) -> Result<Plan, PlanError> {
+pub fn plan(
+    desired: &[Desired],
+    prunes: Vec<PruneTask>,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
     let mut waves: BTreeMap<(Phase, i64), Vec<Task>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for d in desired {
-        let key = ObjKey::of(&d.object).map_err(|source| PlanError::Object { origin: d.origin.clone(), source })?;
-        let options = ObjectOptions::of(&d.object).map_err(|source| PlanError::Annotation { key: key.clone(), source })?;
+        let key = ObjKey::of(&d.object)
+            .map_err(|source| PlanError::Object { origin: d.origin.clone(), source })?;
+        let options = ObjectOptions::of(&d.object)
+            .map_err(|source| PlanError::Annotation { key: key.clone(), source })?;
         match options.role {
             Role::Resource => {
                 if options.mode == ApplyMode::Ignore {
-                    skipped.push(Skipped { key, reason: "annotated kustomize.toolkit.fluxcd.io/ssa: Ignore".into() });
+                    skipped.push(Skipped {
+                        key,
+                        reason: "annotated kustomize.toolkit.fluxcd.io/ssa: Ignore".into(),
+                    });
                     continue;
                 }
-                let kind = TaskKind::Apply { mode: options.mode, force: options.force || opts.force };
-                waves.entry((Phase::Sync, options.wave)).or_default().push(Task { key, object: d.object.clone(), kind });
+                let kind =
+                    TaskKind::Apply { mode: options.mode, force: options.force || opts.force };
+                waves.entry((Phase::Sync, options.wave)).or_default().push(Task {
+                    key,
+                    object: d.object.clone(),
+                    kind,
+                });
             }
             Role::Hook { phases, delete } => {
                 if !opts.hooks {
@@ -137,7 +153,11 @@ pub fn plan(desired: &[Desired], prunes: Vec<PruneTask>, opts: &PlanOptions) -> 
                     continue;
                 }
                 for phase in phases {
-                    let task = Task { key: key.clone(), object: d.object.clone(), kind: TaskKind::Hook { delete: delete.clone() } };
+                    let task = Task {
+                        key: key.clone(),
+                        object: d.object.clone(),
+                        kind: TaskKind::Hook { delete: delete.clone() },
+                    };
                     waves.entry((phase.into(), options.wave)).or_default().push(task);
                 }
             }
@@ -171,7 +191,12 @@ pub fn plan(desired: &[Desired], prunes: Vec<PruneTask>, opts: &PlanOptions) -> 
 }
 
 fn order_key(t: &Task) -> (usize, &str, &str, &str) {
-    (kind_rank(&t.key.group, &t.key.kind), t.key.namespace.as_str(), t.key.name.as_str(), t.key.group.as_str())
+    (
+        kind_rank(&t.key.group, &t.key.kind),
+        t.key.namespace.as_str(),
+        t.key.name.as_str(),
+        t.key.group.as_str(),
+    )
 }
 
 impl Plan {
@@ -212,7 +237,12 @@ mod tests {
             .iter()
             .map(|w| {
                 let tasks: Vec<_> = w.tasks.iter().map(|t| t.key.name.clone()).collect();
-                format!("{:?}/{}:{}", w.phase, if w.wave == i64::MAX { "prune".into() } else { w.wave.to_string() }, tasks.join(","))
+                format!(
+                    "{:?}/{}:{}",
+                    w.phase,
+                    if w.wave == i64::MAX { "prune".into() } else { w.wave.to_string() },
+                    tasks.join(",")
+                )
             })
             .collect()
     }
@@ -228,29 +258,60 @@ mod tests {
             obj("Job", "cleanup", json!({"argocd.argoproj.io/hook": "SyncFail"})),
             obj("Namespace", "early", json!({"argocd.argoproj.io/sync-wave": "-1"})),
         ];
-        let plan = plan(&desired, vec![], &PlanOptions { hooks: true, ..Default::default() }).unwrap();
+        let plan =
+            plan(&desired, vec![], &PlanOptions { hooks: true, ..Default::default() }).unwrap();
         assert_eq!(
             names(&plan),
-            ["PreSync/0:migrate", "Sync/-1:early", "Sync/0:config,web", "Sync/2:late", "PostSync/0:smoke", "SyncFail/0:cleanup"]
+            [
+                "PreSync/0:migrate",
+                "Sync/-1:early",
+                "Sync/0:config,web",
+                "Sync/2:late",
+                "PostSync/0:smoke",
+                "SyncFail/0:cleanup"
+            ]
         );
     }
 
     #[test]
     fn pruning_happens_after_the_sync_phase_or_last_when_asked() {
-        let desired = vec![obj("ConfigMap", "keep", json!({})), obj("Job", "smoke", json!({"argocd.argoproj.io/hook": "PostSync"}))];
+        let desired = vec![
+            obj("ConfigMap", "keep", json!({})),
+            obj("Job", "smoke", json!({"argocd.argoproj.io/hook": "PostSync"})),
+        ];
         let prune = || {
             vec![PruneTask {
-                key: ObjKey { group: String::new(), kind: "ConfigMap".into(), namespace: "app".into(), name: "gone".into() },
+                key: ObjKey {
+                    group: String::new(),
+                    kind: "ConfigMap".into(),
+                    namespace: "app".into(),
+                    name: "gone".into(),
+                },
                 object: json!({}),
                 uid: "u1".into(),
                 wave: 0,
             }]
         };
-        let p = plan(&desired, prune(), &PlanOptions { prune: true, hooks: true, ..Default::default() }).unwrap();
+        let p = plan(
+            &desired,
+            prune(),
+            &PlanOptions { prune: true, hooks: true, ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(names(&p), ["Sync/0:keep", "Sync/prune:gone", "PostSync/0:smoke"]);
-        let p = plan(&desired, prune(), &PlanOptions { prune: true, prune_last: true, hooks: true, ..Default::default() }).unwrap();
+        let p = plan(
+            &desired,
+            prune(),
+            &PlanOptions { prune: true, prune_last: true, hooks: true, ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(names(&p), ["Sync/0:keep", "PostSync/0:smoke", "Sync/prune:gone"]);
-        let p = plan(&desired, prune(), &PlanOptions { prune: false, hooks: true, ..Default::default() }).unwrap();
+        let p = plan(
+            &desired,
+            prune(),
+            &PlanOptions { prune: false, hooks: true, ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(names(&p), ["Sync/0:keep", "PostSync/0:smoke"]);
     }
 
@@ -265,7 +326,10 @@ mod tests {
 
     #[test]
     fn a_manifest_without_a_name_fails_the_plan_naming_its_file() {
-        let bad = Desired { object: json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{}}), origin: "cm.yaml#0".into() };
+        let bad = Desired {
+            object: json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{}}),
+            origin: "cm.yaml#0".into(),
+        };
         let err = plan(&[bad], vec![], &PlanOptions::default()).unwrap_err();
         assert!(err.to_string().starts_with("cm.yaml#0"), "{err}");
     }

@@ -14,7 +14,9 @@ use crate::plan::PruneTask;
 use crate::tracking::{AppId, is_owned_by};
 
 /// One object Ferry applied for an app, as recorded in the app's status.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryEntry {
     #[serde(default)]
@@ -31,11 +33,20 @@ pub struct InventoryEntry {
 
 impl InventoryEntry {
     pub fn key(&self) -> ObjKey {
-        ObjKey { group: self.group.clone(), kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
+        ObjKey {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
     }
 
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 }
 
@@ -44,8 +55,13 @@ impl InventoryEntry {
 pub enum Keep {
     /// Already gone from the cluster: nothing to delete (the entry leaves the inventory).
     Gone,
-    NotOwned { owner: Option<String> },
-    UidChanged { recorded: String, live: String },
+    NotOwned {
+        owner: Option<String>,
+    },
+    UidChanged {
+        recorded: String,
+        live: String,
+    },
     PruneDisabled,
 }
 
@@ -54,9 +70,14 @@ impl std::fmt::Display for Keep {
         match self {
             Keep::Gone => f.write_str("already deleted"),
             Keep::NotOwned { owner: Some(o) } => write!(f, "kept: now owned by {o}"),
-            Keep::NotOwned { owner: None } => f.write_str("kept: it no longer carries this app's ownership mark"),
+            Keep::NotOwned { owner: None } => {
+                f.write_str("kept: it no longer carries this app's ownership mark")
+            }
             Keep::UidChanged { recorded, live } => {
-                write!(f, "kept: it was recreated by someone else (uid {live}, Ferry applied uid {recorded})")
+                write!(
+                    f,
+                    "kept: it was recreated by someone else (uid {live}, Ferry applied uid {recorded})"
+                )
             }
             Keep::PruneDisabled => f.write_str("kept: annotated prune-disabled"),
         }
@@ -84,12 +105,16 @@ pub fn select<'a>(
             let key = entry.key();
             let Some(obj) = live(entry) else { return Verdict::Keep(key, Keep::Gone) };
             if !is_owned_by(obj, app) {
-                let owner = crate::object::annotation(obj, crate::tracking::ANNOTATION_OWNER).map(str::to_owned);
+                let owner = crate::object::annotation(obj, crate::tracking::ANNOTATION_OWNER)
+                    .map(str::to_owned);
                 return Verdict::Keep(key, Keep::NotOwned { owner });
             }
             let uid = str_at(obj, &["metadata", "uid"]).unwrap_or_default().to_owned();
             if !entry.uid.is_empty() && entry.uid != uid {
-                return Verdict::Keep(key, Keep::UidChanged { recorded: entry.uid.clone(), live: uid });
+                return Verdict::Keep(
+                    key,
+                    Keep::UidChanged { recorded: entry.uid.clone(), live: uid },
+                );
             }
             let options = ObjectOptions::of(obj);
             if options.as_ref().is_ok_and(|o| !o.prune) {
@@ -130,7 +155,14 @@ mod tests {
     use serde_json::json;
 
     fn entry(name: &str, uid: &str) -> InventoryEntry {
-        InventoryEntry { group: String::new(), version: "v1".into(), kind: "ConfigMap".into(), namespace: "app".into(), name: name.into(), uid: uid.into() }
+        InventoryEntry {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: "app".into(),
+            name: name.into(),
+            uid: uid.into(),
+        }
     }
 
     fn live_obj(name: &str, uid: &str, app: Option<&AppId>, annotations: Value) -> Value {
@@ -145,21 +177,54 @@ mod tests {
     fn only_owned_objects_with_the_recorded_uid_are_pruned() {
         let app = AppId::new("ferry", "web");
         let other = AppId::new("ferry", "other");
-        let inventory = vec![entry("kept-in-git", "1"), entry("gone", "2"), entry("stolen", "3"), entry("recreated", "4"), entry("pinned", "5"), entry("vanished", "6")];
+        let inventory = vec![
+            entry("kept-in-git", "1"),
+            entry("gone", "2"),
+            entry("stolen", "3"),
+            entry("recreated", "4"),
+            entry("pinned", "5"),
+            entry("vanished", "6"),
+        ];
         let live = [
             live_obj("gone", "2", Some(&app), json!({})),
             live_obj("stolen", "3", Some(&other), json!({})),
             live_obj("recreated", "40", Some(&app), json!({})),
-            live_obj("pinned", "5", Some(&app), json!({"kustomize.toolkit.fluxcd.io/prune": "disabled"})),
+            live_obj(
+                "pinned",
+                "5",
+                Some(&app),
+                json!({"kustomize.toolkit.fluxcd.io/prune": "disabled"}),
+            ),
         ];
         let desired: BTreeSet<ObjKey> = [entry("kept-in-git", "1").key()].into();
-        let verdicts = select(&inventory, &desired, &app, |e| live.iter().find(|o| o["metadata"]["name"] == e.name.as_str()));
-        let pruned: Vec<_> = verdicts.iter().filter_map(|v| if let Verdict::Prune(t) = v { Some(t.key.name.as_str()) } else { None }).collect();
+        let verdicts = select(&inventory, &desired, &app, |e| {
+            live.iter().find(|o| o["metadata"]["name"] == e.name.as_str())
+        });
+        let pruned: Vec<_> = verdicts
+            .iter()
+            .filter_map(
+                |v| if let Verdict::Prune(t) = v { Some(t.key.name.as_str()) } else { None },
+            )
+            .collect();
         assert_eq!(pruned, ["gone"]);
-        assert!(verdicts.iter().any(|v| matches!(v, Verdict::Keep(k, Keep::NotOwned { .. }) if k.name == "stolen")));
-        assert!(verdicts.iter().any(|v| matches!(v, Verdict::Keep(k, Keep::UidChanged { .. }) if k.name == "recreated")));
-        assert!(verdicts.iter().any(|v| matches!(v, Verdict::Keep(k, Keep::PruneDisabled) if k.name == "pinned")));
-        assert!(verdicts.iter().any(|v| matches!(v, Verdict::Keep(k, Keep::Gone) if k.name == "vanished")));
+        assert!(
+            verdicts.iter().any(
+                |v| matches!(v, Verdict::Keep(k, Keep::NotOwned { .. }) if k.name == "stolen")
+            )
+        );
+        assert!(verdicts.iter().any(
+            |v| matches!(v, Verdict::Keep(k, Keep::UidChanged { .. }) if k.name == "recreated")
+        ));
+        assert!(
+            verdicts
+                .iter()
+                .any(|v| matches!(v, Verdict::Keep(k, Keep::PruneDisabled) if k.name == "pinned"))
+        );
+        assert!(
+            verdicts
+                .iter()
+                .any(|v| matches!(v, Verdict::Keep(k, Keep::Gone) if k.name == "vanished"))
+        );
     }
 
     #[test]

@@ -16,14 +16,20 @@ pub enum WaveOutcome {
 pub enum Cursor {
     Start,
     /// Wave `index` of the plan ran; `failure` is the first failure seen so far.
-    After { index: usize, failure: Option<String> },
+    After {
+        index: usize,
+        failure: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Run wave `index`; `wait_healthy` says whether its resources must be healthy before the
     /// next wave (only when a later wave of the main path depends on them).
-    Run { index: usize, wait_healthy: bool },
+    Run {
+        index: usize,
+        wait_healthy: bool,
+    },
     Finish(SyncPhase),
 }
 
@@ -36,8 +42,8 @@ pub enum SyncPhase {
 /// Decides the next step.
 pub fn next_step(plan: &Plan, cursor: &Cursor, outcome: Option<&WaveOutcome>) -> Step {
     let run = |index: usize| {
-        let wait_healthy = plan.waves[index].phase != Phase::SyncFail
-            && plan.main_waves().any(|(i, _)| i > index);
+        let wait_healthy =
+            plan.waves[index].phase != Phase::SyncFail && plan.main_waves().any(|(i, _)| i > index);
         Step::Run { index, wait_healthy }
     };
     match cursor {
@@ -78,7 +84,10 @@ mod tests {
     use crate::plan::Wave;
 
     fn plan(phases: &[Phase]) -> Plan {
-        Plan { waves: phases.iter().map(|p| Wave { phase: *p, wave: 0, tasks: vec![] }).collect(), skipped: vec![] }
+        Plan {
+            waves: phases.iter().map(|p| Wave { phase: *p, wave: 0, tasks: vec![] }).collect(),
+            skipped: vec![],
+        }
     }
 
     fn walk(plan: &Plan, outcomes: &[WaveOutcome]) -> (Vec<usize>, SyncPhase) {
@@ -110,9 +119,13 @@ mod tests {
 
     #[test]
     fn a_failed_wave_stops_the_main_path_and_runs_the_sync_fail_hooks() {
-        let p = plan(&[Phase::PreSync, Phase::Sync, Phase::PostSync, Phase::SyncFail, Phase::SyncFail]);
+        let p =
+            plan(&[Phase::PreSync, Phase::Sync, Phase::PostSync, Phase::SyncFail, Phase::SyncFail]);
         let outcomes = [WaveOutcome::Succeeded, WaveOutcome::Failed("web is Degraded".into())];
-        assert_eq!(walk(&p, &outcomes), (vec![0, 1, 3, 4], SyncPhase::Failed("web is Degraded".into())));
+        assert_eq!(
+            walk(&p, &outcomes),
+            (vec![0, 1, 3, 4], SyncPhase::Failed("web is Degraded".into()))
+        );
     }
 
     #[test]
@@ -120,11 +133,17 @@ mod tests {
         let p = plan(&[Phase::Sync, Phase::PostSync]);
         assert_eq!(next_step(&p, &Cursor::Start, None), Step::Run { index: 0, wait_healthy: true });
         let after = Cursor::After { index: 0, failure: None };
-        assert_eq!(next_step(&p, &after, Some(&WaveOutcome::Succeeded)), Step::Run { index: 1, wait_healthy: false });
+        assert_eq!(
+            next_step(&p, &after, Some(&WaveOutcome::Succeeded)),
+            Step::Run { index: 1, wait_healthy: false }
+        );
     }
 
     #[test]
     fn an_empty_plan_succeeds_at_once() {
-        assert_eq!(next_step(&Plan::default(), &Cursor::Start, None), Step::Finish(SyncPhase::Succeeded));
+        assert_eq!(
+            next_step(&Plan::default(), &Cursor::Start, None),
+            Step::Finish(SyncPhase::Succeeded)
+        );
     }
 }

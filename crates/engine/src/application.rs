@@ -397,7 +397,8 @@ pub struct SyncRequest {
 impl SyncRequest {
     /// Reads the annotation: a JSON object, or any other string (a timestamp) meaning "sync now".
     pub fn parse(raw: &str) -> Self {
-        serde_json::from_str(raw).unwrap_or_else(|_| SyncRequest { at: raw.to_owned(), ..Default::default() })
+        serde_json::from_str(raw)
+            .unwrap_or_else(|_| SyncRequest { at: raw.to_owned(), ..Default::default() })
     }
 }
 
@@ -408,7 +409,8 @@ impl Application {
 
     /// Whether sync option `name` is set to true in `spec.syncPolicy.syncOptions`.
     pub fn sync_option(&self, name: &str) -> bool {
-        let opts = self.spec.sync_policy.as_ref().map(|p| p.sync_options.as_slice()).unwrap_or_default();
+        let opts =
+            self.spec.sync_policy.as_ref().map(|p| p.sync_options.as_slice()).unwrap_or_default();
         opts.iter().any(|o| match o.split_once('=') {
             Some((k, v)) => k.trim() == name && v.trim().eq_ignore_ascii_case("true"),
             None => o.trim() == name,
@@ -422,7 +424,8 @@ impl Application {
 
 /// The CRD, with untyped fields (Helm `valuesObject`) marked to preserve unknown fields so a real
 /// API server accepts the structural schema.
-pub fn crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+pub fn crd()
+-> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
     use kube::CustomResourceExt;
     let mut crd = Application::crd();
     for version in &mut crd.spec.versions {

@@ -53,15 +53,31 @@ impl Comparison {
         }
         let mut parts = Vec::new();
         if !self.out_of_sync.is_empty() {
-            let names: Vec<String> = self.out_of_sync.iter().take(3).map(|k| k.to_string()).collect();
-            let more = if self.out_of_sync.len() > 3 { format!(" and {} more", self.out_of_sync.len() - 3) } else { String::new() };
-            parts.push(format!("{} of {total} objects differ from Git: {}{more}", self.out_of_sync.len(), names.join(", ")));
+            let names: Vec<String> =
+                self.out_of_sync.iter().take(3).map(|k| k.to_string()).collect();
+            let more = if self.out_of_sync.len() > 3 {
+                format!(" and {} more", self.out_of_sync.len() - 3)
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "{} of {total} objects differ from Git: {}{more}",
+                self.out_of_sync.len(),
+                names.join(", ")
+            ));
         }
         if !self.extraneous.is_empty() {
-            parts.push(format!("{} objects are no longer in Git and wait to be pruned", self.extraneous.len()));
+            parts.push(format!(
+                "{} objects are no longer in Git and wait to be pruned",
+                self.extraneous.len()
+            ));
         }
         if !self.errors.is_empty() {
-            parts.push(format!("{} objects could not be compared: {}", self.errors.len(), self.errors[0].1));
+            parts.push(format!(
+                "{} objects could not be compared: {}",
+                self.errors.len(),
+                self.errors[0].1
+            ));
         }
         parts.join("; ")
     }
@@ -124,7 +140,11 @@ pub fn compare(
     let mut c = Comparison::default();
     let declared: BTreeSet<&ObjKey> = resources.iter().map(|r| &r.key).collect();
     for r in resources {
-        let version = str_at(&r.object, &["apiVersion"]).and_then(|v| split_api_version(v)).map(|(_, v)| v).unwrap_or("").to_owned();
+        let version = str_at(&r.object, &["apiVersion"])
+            .and_then(|v| split_api_version(v))
+            .map(|(_, v)| v)
+            .unwrap_or("")
+            .to_owned();
         let mut status = ResourceStatus {
             group: r.key.group.clone(),
             version,
@@ -152,7 +172,12 @@ pub fn compare(
                         .iter()
                         .take(10)
                         .map(|ch| match &ch.changed_by {
-                            Some(by) => format!("{} changed by {}{}", ch.path, by.manager, by.time.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()),
+                            Some(by) => format!(
+                                "{} changed by {}{}",
+                                ch.path,
+                                by.manager,
+                                by.time.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()
+                            ),
                             None => format!("{} differs", ch.path),
                         })
                         .collect();
@@ -199,8 +224,18 @@ mod tests {
 
     #[test]
     fn ignored_pointers_are_stripped_from_the_manifest_of_matching_objects_only() {
-        let key = ObjKey { group: "apps".into(), kind: "Deployment".into(), namespace: "demo".into(), name: "web".into() };
-        let ig = vec![IgnoreDifference { group: "apps".into(), kind: "Deployment".into(), json_pointers: vec!["/spec/replicas".into()], ..Default::default() }];
+        let key = ObjKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: "demo".into(),
+            name: "web".into(),
+        };
+        let ig = vec![IgnoreDifference {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            json_pointers: vec!["/spec/replicas".into()],
+            ..Default::default()
+        }];
         let mut obj = json!({"spec": {"replicas": 3, "paused": false}});
         strip_ignored(&mut obj, &ig, &key);
         assert_eq!(obj, json!({"spec": {"paused": false}}));

@@ -14,10 +14,10 @@ use ferry_render::{RenderCache, RenderConfig};
 use ferry_source::{Credentials, Limits, RepoCache};
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Client, ResourceExt};
 use prometheus_client::registry::Registry;
 use tokio::task::JoinSet;
@@ -143,12 +143,17 @@ pub struct Engine {
 
 impl Engine {
     /// Starts the controller against `client`, registering its metrics in `registry`.
-    pub async fn start(client: Client, config: EngineConfig, registry: &mut Registry) -> Result<Self, EngineError> {
+    pub async fn start(
+        client: Client,
+        config: EngineConfig,
+        registry: &mut Registry,
+    ) -> Result<Self, EngineError> {
         if config.install_crd {
             install_crd(&client).await.map_err(EngineError::InstallCrd)?;
         }
         let repo_dir = config.data_dir.join("repos");
-        let cache = RepoCache::new(&repo_dir, Limits::default()).map_err(|source| EngineError::Cache { path: repo_dir, source })?;
+        let cache = RepoCache::new(&repo_dir, Limits::default())
+            .map_err(|source| EngineError::Cache { path: repo_dir, source })?;
         let discovery = Arc::new(Discovery::new());
         let (live, mut live_events) = LiveCache::new(client.clone(), discovery.clone());
         let apps_api: Api<Application> = match &config.namespace {
@@ -180,15 +185,25 @@ impl Engine {
         // which the engine writes itself).
         let watched = inner.clone();
         tasks.spawn(async move {
-            let stream = watcher::watcher(apps_api, watcher::Config::default()).default_backoff().reflect(writer);
+            let stream = watcher::watcher(apps_api, watcher::Config::default())
+                .default_backoff()
+                .reflect(writer);
             let mut stream = std::pin::pin!(stream);
-            let mut seen: HashMap<AppId, (Option<i64>, Option<std::collections::BTreeMap<String, String>>)> = HashMap::new();
+            let mut seen: HashMap<
+                AppId,
+                (Option<i64>, Option<std::collections::BTreeMap<String, String>>),
+            > = HashMap::new();
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(Event::Apply(app) | Event::InitApply(app)) => {
                         let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-                        watched.labels.write().unwrap_or_else(|p| p.into_inner()).insert(id.label_value(), id.clone());
-                        let fingerprint = (app.metadata.generation, app.metadata.annotations.clone());
+                        watched
+                            .labels
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id.label_value(), id.clone());
+                        let fingerprint =
+                            (app.metadata.generation, app.metadata.annotations.clone());
                         let deleting = app.metadata.deletion_timestamp.is_some();
                         if seen.get(&id) != Some(&fingerprint) || deleting {
                             let spec_changed = seen.get(&id).map(|f| f.0) != Some(fingerprint.0);
@@ -216,7 +231,12 @@ impl Engine {
         let drifted = inner.clone();
         tasks.spawn(async move {
             while let Some(ev) = live_events.recv().await {
-                let app = drifted.labels.read().unwrap_or_else(|p| p.into_inner()).get(&ev.app_label).cloned();
+                let app = drifted
+                    .labels
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&ev.app_label)
+                    .cloned();
                 if let Some(app) = app {
                     drifted.trigger(&app, |r| r.drift = true);
                 }
@@ -317,7 +337,8 @@ pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = crate::application::crd();
     let name = crd.name_any();
-    crds.patch(&name, &PatchParams::apply(ferry_apply::FIELD_MANAGER).force(), &Patch::Apply(&crd)).await?;
+    crds.patch(&name, &PatchParams::apply(ferry_apply::FIELD_MANAGER).force(), &Patch::Apply(&crd))
+        .await?;
     for _ in 0..100 {
         if let Some(c) = crds.get_opt(&name).await? {
             let established = c

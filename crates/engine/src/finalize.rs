@@ -21,15 +21,31 @@ use crate::controller::Inner;
 use crate::reconcile::{AppMemory, LiveValues, now, publish, write_status};
 use crate::status::set_condition;
 
-pub(crate) async fn finalize(inner: &Arc<Inner>, app: &Application, id: &AppId, status: &mut ApplicationStatus, mem: &mut AppMemory) -> Option<Duration> {
+pub(crate) async fn finalize(
+    inner: &Arc<Inner>,
+    app: &Application,
+    id: &AppId,
+    status: &mut ApplicationStatus,
+    mem: &mut AppMemory,
+) -> Option<Duration> {
     let finalizers = app.finalizers();
-    let ours: Vec<&String> = finalizers.iter().filter(|f| *f == FINALIZER_CASCADE || *f == FINALIZER_CASCADE_ARGO).collect();
+    let ours: Vec<&String> = finalizers
+        .iter()
+        .filter(|f| *f == FINALIZER_CASCADE || *f == FINALIZER_CASCADE_ARGO)
+        .collect();
     if ours.is_empty() {
         return None;
     }
     let kinds = status.inventory.iter().map(|e| (e.api_version(), e.kind.clone())).collect();
     if let Err(e) = inner.live.ensure_watched(&kinds, inner.config.watch_timeout).await {
-        set_condition(&mut status.conditions, "DeletionBlocked", true, "WatchFailed", format!("cannot see the app's objects: {e}"), &now());
+        set_condition(
+            &mut status.conditions,
+            "DeletionBlocked",
+            true,
+            "WatchFailed",
+            format!("cannot see the app's objects: {e}"),
+            &now(),
+        );
         write_status(inner, app, id, status.clone(), mem).await;
         return Some(Duration::from_secs(10));
     }
@@ -48,24 +64,57 @@ pub(crate) async fn finalize(inner: &Arc<Inner>, app: &Application, id: &AppId, 
         let plan = match plan(&[], prunes, &PlanOptions { prune: true, ..Default::default() }) {
             Ok(p) => p,
             Err(e) => {
-                set_condition(&mut status.conditions, "DeletionBlocked", true, "PlanFailed", e.to_string(), &now());
+                set_condition(
+                    &mut status.conditions,
+                    "DeletionBlocked",
+                    true,
+                    "PlanFailed",
+                    e.to_string(),
+                    &now(),
+                );
                 write_status(inner, app, id, status.clone(), mem).await;
                 return Some(Duration::from_secs(30));
             }
         };
         let rules = Rules::default();
         let in_sync = Default::default();
-        let req = ExecRequest { plan: &plan, app: id, dry_run: false, live: Some(&live), in_sync: &in_sync, health_rules: &rules };
+        let req = ExecRequest {
+            plan: &plan,
+            app: id,
+            dry_run: false,
+            live: Some(&live),
+            in_sync: &in_sync,
+            health_rules: &rules,
+        };
         let outcome = inner.executor.execute(&req).await;
         if let SyncPhase::Failed(message) = outcome.phase {
-            set_condition(&mut status.conditions, "DeletionBlocked", true, "DeleteFailed", format!(
-                "could not delete every object of the app: {message}; Ferry retries. Remove the finalizer {FINALIZER_CASCADE} to leave them instead."), &now());
+            set_condition(
+                &mut status.conditions,
+                "DeletionBlocked",
+                true,
+                "DeleteFailed",
+                format!(
+                    "could not delete every object of the app: {message}; Ferry retries. Remove the finalizer {FINALIZER_CASCADE} to leave them instead."
+                ),
+                &now(),
+            );
             write_status(inner, app, id, status.clone(), mem).await;
             return Some(Duration::from_secs(10));
         }
-        publish(inner, app, EventType::Normal, "Deleted", format!("deleted {count} objects of the app")).await;
+        publish(
+            inner,
+            app,
+            EventType::Normal,
+            "Deleted",
+            format!("deleted {count} objects of the app"),
+        )
+        .await;
     }
-    let remaining: Vec<String> = finalizers.iter().filter(|f| *f != FINALIZER_CASCADE && *f != FINALIZER_CASCADE_ARGO).cloned().collect();
+    let remaining: Vec<String> = finalizers
+        .iter()
+        .filter(|f| *f != FINALIZER_CASCADE && *f != FINALIZER_CASCADE_ARGO)
+        .cloned()
+        .collect();
     let api: Api<Application> = Api::namespaced(inner.client.clone(), &id.namespace);
     let patch = serde_json::json!({"metadata": {"finalizers": remaining, "resourceVersion": app.resource_version()}});
     match api.patch(&id.name, &PatchParams::default(), &Patch::Merge(patch)).await {

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
@@ -41,14 +41,25 @@ pub struct LiveCache {
 pub enum LiveError {
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
-    #[error("the watch on {kind} did not list its objects within {seconds}s; the cluster may be slow or unreachable")]
+    #[error(
+        "the watch on {kind} did not list its objects within {seconds}s; the cluster may be slow or unreachable"
+    )]
     NotReady { kind: String, seconds: u64 },
 }
 
 impl LiveCache {
-    pub fn new(client: Client, discovery: Arc<Discovery>) -> (Arc<Self>, mpsc::UnboundedReceiver<LiveEvent>) {
+    pub fn new(
+        client: Client,
+        discovery: Arc<Discovery>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<LiveEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let cache = Arc::new(Self { client, discovery, objects: RwLock::default(), watches: Mutex::default(), events: tx });
+        let cache = Arc::new(Self {
+            client,
+            discovery,
+            objects: RwLock::default(),
+            watches: Mutex::default(),
+            events: tx,
+        });
         (cache, rx)
     }
 
@@ -87,12 +98,17 @@ impl LiveCache {
     }
 
     /// Makes sure every kind in `kinds` (apiVersion, kind) is watched and listed.
-    pub async fn ensure_watched(self: &Arc<Self>, kinds: &HashSet<(String, String)>, timeout: Duration) -> Result<(), LiveError> {
+    pub async fn ensure_watched(
+        self: &Arc<Self>,
+        kinds: &HashSet<(String, String)>,
+        timeout: Duration,
+    ) -> Result<(), LiveError> {
         let mut waits = Vec::new();
         for (api_version, kind) in kinds {
             let gvk = gvk_of(api_version, kind);
             let key: KindKey = (gvk.group.clone(), gvk.kind.clone());
-            let existing = self.watches.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+            let existing =
+                self.watches.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
             let ready = match existing {
                 Some(rx) => rx,
                 None => {
@@ -141,7 +157,10 @@ impl LiveCache {
                 Ok(Event::Apply(obj)) => {
                     if let Some((key, value)) = to_value(obj, &resource) {
                         let app_label = label(&value, LABEL_APP).unwrap_or_default().to_owned();
-                        self.objects.write().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), Arc::new(value));
+                        self.objects
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(key.clone(), Arc::new(value));
                         let _ = self.events.send(LiveEvent { app_label, key });
                     }
                 }
@@ -166,7 +185,9 @@ impl LiveCache {
             let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
             let stale: Vec<ObjKey> = objects
                 .keys()
-                .filter(|k| k.group == resource.group && k.kind == resource.kind && !fresh.contains_key(*k))
+                .filter(|k| {
+                    k.group == resource.group && k.kind == resource.kind && !fresh.contains_key(*k)
+                })
                 .cloned()
                 .collect();
             for key in stale {
@@ -177,7 +198,10 @@ impl LiveCache {
             for (key, value) in fresh {
                 let same = objects.get(&key).is_some_and(|old| rv(old) == rv(&value));
                 if !same {
-                    changed.push((label(&value, LABEL_APP).unwrap_or_default().to_owned(), key.clone()));
+                    changed.push((
+                        label(&value, LABEL_APP).unwrap_or_default().to_owned(),
+                        key.clone(),
+                    ));
                     objects.insert(key, value);
                 }
             }

@@ -62,16 +62,40 @@ impl Metrics {
             managed_objects: Gauge::default(),
         };
         let r = registry.sub_registry_with_prefix("ferry");
-        r.register("reconcile_duration_seconds", "Time one reconcile of one Application took", m.reconcile_duration.clone());
+        r.register(
+            "reconcile_duration_seconds",
+            "Time one reconcile of one Application took",
+            m.reconcile_duration.clone(),
+        );
         r.register("syncs", "Syncs carried out, by result", m.syncs.clone());
-        r.register("app_sync_status", "1 for the sync status each Application is in", m.app_sync.clone());
-        r.register("app_health_status", "1 for the health status each Application is in", m.app_health.clone());
+        r.register(
+            "app_sync_status",
+            "1 for the sync status each Application is in",
+            m.app_sync.clone(),
+        );
+        r.register(
+            "app_health_status",
+            "1 for the health status each Application is in",
+            m.app_health.clone(),
+        );
         r.register("drift_detected", "Live changes to fields Ferry owns", m.drift_detected.clone());
         r.register("heals", "Syncs started to undo drift (self-heal)", m.heals.clone());
-        r.register("git_fetch_duration_seconds", "Time to resolve and fetch a revision", m.git_fetch_duration.clone());
+        r.register(
+            "git_fetch_duration_seconds",
+            "Time to resolve and fetch a revision",
+            m.git_fetch_duration.clone(),
+        );
         r.register("git_errors", "Failed ref checks and fetches", m.git_errors.clone());
-        r.register("render_duration_seconds", "Time to render one Application", m.render_duration.clone());
-        r.register("reconcile_errors", "Reconciles stopped by an error, by stage", m.errors.clone());
+        r.register(
+            "render_duration_seconds",
+            "Time to render one Application",
+            m.render_duration.clone(),
+        );
+        r.register(
+            "reconcile_errors",
+            "Reconciles stopped by an error, by stage",
+            m.errors.clone(),
+        );
         r.register("managed_objects", "Live objects in the watch cache", m.managed_objects.clone());
         m
     }
@@ -80,18 +104,39 @@ impl Metrics {
     pub fn set_app_state(&self, namespace: &str, name: &str, sync: &str, health: &str) {
         for (family, current, all) in [
             (&self.app_sync, sync, &["Synced", "OutOfSync", "Unknown"][..]),
-            (&self.app_health, health, &["Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown"][..]),
+            (
+                &self.app_health,
+                health,
+                &["Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown"][..],
+            ),
         ] {
             for s in all {
-                let labels = AppLabels { namespace: namespace.to_owned(), name: name.to_owned(), status: (*s).to_owned() };
+                let labels = AppLabels {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                    status: (*s).to_owned(),
+                };
                 family.get_or_create(&labels).set(i64::from(*s == current));
             }
         }
     }
 
     pub fn remove_app(&self, namespace: &str, name: &str) {
-        for s in ["Synced", "OutOfSync", "Unknown", "Healthy", "Suspended", "Progressing", "Missing", "Degraded"] {
-            let labels = AppLabels { namespace: namespace.to_owned(), name: name.to_owned(), status: s.to_owned() };
+        for s in [
+            "Synced",
+            "OutOfSync",
+            "Unknown",
+            "Healthy",
+            "Suspended",
+            "Progressing",
+            "Missing",
+            "Degraded",
+        ] {
+            let labels = AppLabels {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                status: s.to_owned(),
+            };
             self.app_sync.remove(&labels);
             self.app_health.remove(&labels);
         }

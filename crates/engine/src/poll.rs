@@ -35,7 +35,12 @@ pub(crate) async fn poll_once(inner: &Arc<Inner>) {
                             Ok(Resolution::Commit { .. }) => continue,
                             Err(_) => None,
                         };
-                        let known = inner.memory.lock().unwrap_or_else(|p| p.into_inner()).get(&id).and_then(|m| m.head.clone());
+                        let known = inner
+                            .memory
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get(&id)
+                            .and_then(|m| m.head.clone());
                         if now.is_none() || now != known {
                             inner.trigger(&id, |r| r.poll = true);
                         }
@@ -61,7 +66,9 @@ pub(crate) fn notify_push(inner: &Arc<Inner>, raw_url: &str) -> usize {
     let mut n = 0;
     for app in inner.apps.state() {
         if Sources::parse_url(&app.spec.source.repo_url).is_ok_and(|u| u.key() == key) {
-            inner.trigger(&AppId::new(app.namespace().unwrap_or_default(), app.name_any()), |r| r.poll = true);
+            inner.trigger(&AppId::new(app.namespace().unwrap_or_default(), app.name_any()), |r| {
+                r.poll = true
+            });
             n += 1;
         }
     }

@@ -34,7 +34,13 @@ pub enum PrepareError {
     Discovery { kind: String, message: String },
 }
 
-pub async fn prepare(client: &Client, discovery: &Discovery, app: &Application, id: &AppId, rendered: &Rendered) -> Result<Prepared, PrepareError> {
+pub async fn prepare(
+    client: &Client,
+    discovery: &Discovery,
+    app: &Application,
+    id: &AppId,
+    rendered: &Rendered,
+) -> Result<Prepared, PrepareError> {
     let dest_ns = app.spec.destination.namespace.as_str();
     let mut resources = Vec::new();
     let mut desired = Vec::new();
@@ -46,8 +52,15 @@ pub async fn prepare(client: &Client, discovery: &Discovery, app: &Application, 
         let kind = str_at(&obj, &["kind"]).unwrap_or_default().to_owned();
         let namespaced = match discovery.resolve(client, &gvk_of(&api_version, &kind)).await {
             Ok(resolved) => resolved.namespaced,
-            Err(e) if e.is_unknown_kind() => scope_from_crds(rendered, &api_version, &kind).unwrap_or(true),
-            Err(e) => return Err(PrepareError::Discovery { kind: format!("{api_version}/{kind}"), message: e.to_string() }),
+            Err(e) if e.is_unknown_kind() => {
+                scope_from_crds(rendered, &api_version, &kind).unwrap_or(true)
+            }
+            Err(e) => {
+                return Err(PrepareError::Discovery {
+                    kind: format!("{api_version}/{kind}"),
+                    message: e.to_string(),
+                });
+            }
         };
         let has_ns = str_at(&obj, &["metadata", "namespace"]).is_some_and(|s| !s.is_empty());
         if namespaced && !has_ns && !dest_ns.is_empty() {
@@ -58,18 +71,27 @@ pub async fn prepare(client: &Client, discovery: &Discovery, app: &Application, 
                 meta.remove("namespace");
             }
         }
-        let key = ObjKey::of(&obj).map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;
+        let key = ObjKey::of(&obj)
+            .map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;
         strip_ignored(&mut obj, &app.spec.ignore_differences, &key);
         mark(&mut obj, id);
-        let options = ObjectOptions::of(&obj).map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;
+        let options = ObjectOptions::of(&obj)
+            .map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;
         if options.role == Role::Resource && options.mode != ApplyMode::Ignore {
             kinds.insert((api_version, kind));
-            resources.push(Resource { key, object: obj.clone(), origin: origin.clone(), ignore_extraneous: options.ignore_extraneous });
+            resources.push(Resource {
+                key,
+                object: obj.clone(),
+                origin: origin.clone(),
+                ignore_extraneous: options.ignore_extraneous,
+            });
         }
         desired.push(Desired { object: obj, origin });
     }
     if app.sync_option("CreateNamespace") && !dest_ns.is_empty() {
-        let declared = resources.iter().any(|r| r.key.group.is_empty() && r.key.kind == "Namespace" && r.key.name == dest_ns);
+        let declared = resources
+            .iter()
+            .any(|r| r.key.group.is_empty() && r.key.kind == "Namespace" && r.key.name == dest_ns);
         if !declared {
             // Created if missing, never tracked or pruned (Argo CD behaves the same).
             let ns = json!({
@@ -88,7 +110,9 @@ fn scope_from_crds(rendered: &Rendered, api_version: &str, kind: &str) -> Option
     rendered.objects.iter().find_map(|r| {
         let o = &r.object;
         let is_crd = str_at(o, &["kind"]) == Some("CustomResourceDefinition");
-        (is_crd && str_at(o, &["spec", "group"]) == Some(group) && str_at(o, &["spec", "names", "kind"]) == Some(kind))
-            .then(|| str_at(o, &["spec", "scope"]) != Some("Cluster"))
+        (is_crd
+            && str_at(o, &["spec", "group"]) == Some(group)
+            && str_at(o, &["spec", "names", "kind"]) == Some(kind))
+        .then(|| str_at(o, &["spec", "scope"]) != Some("Cluster"))
     })
 }

@@ -63,21 +63,37 @@ pub(crate) enum SyncKind {
 }
 
 pub(crate) fn now() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_else(|_| jiff::Timestamp::now().to_string())
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| jiff::Timestamp::now().to_string())
 }
 
 pub(crate) async fn reconcile(inner: &Arc<Inner>, id: &AppId, reasons: Reasons) {
     let Some(app) = inner.apps.get(&ObjectRef::new(&id.name).within(&id.namespace)) else { return };
-    let mut mem = inner.memory.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default();
+    let mut mem =
+        inner.memory.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default();
     let requeue = reconcile_app(inner, &app, id, reasons, &mut mem).await;
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), mem);
     if let Some(delay) = requeue {
-        inner.reasons.lock().unwrap_or_else(|p| p.into_inner()).entry(id.clone()).or_default().retry = true;
+        inner
+            .reasons
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .retry = true;
         inner.queue.push_after(id.clone(), delay);
     }
 }
 
-async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reasons: Reasons, mem: &mut AppMemory) -> Option<Duration> {
+async fn reconcile_app(
+    inner: &Arc<Inner>,
+    app: &Application,
+    id: &AppId,
+    reasons: Reasons,
+    mem: &mut AppMemory,
+) -> Option<Duration> {
     let now = now();
     let mut status = app.status.clone().unwrap_or_default();
     if app.metadata.deletion_timestamp.is_some() {
@@ -85,7 +101,9 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
     }
     let annotations = app.annotations();
     let handled = status.handled_requests.clone().unwrap_or_default();
-    let fresh = |key: &str, seen: &Option<String>| annotations.get(key).filter(|v| seen.as_ref() != Some(*v)).cloned();
+    let fresh = |key: &str, seen: &Option<String>| {
+        annotations.get(key).filter(|v| seen.as_ref() != Some(*v)).cloned()
+    };
     let sync_request = fresh(ANNOTATION_SYNC_REQUEST, &handled.sync);
     let rollback_request = fresh(ANNOTATION_ROLLBACK, &handled.rollback);
     let unpin_request = fresh(ANNOTATION_UNPIN, &handled.unpin);
@@ -105,10 +123,24 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
 
     // Destination.
     if !app.spec.destination.is_in_cluster() {
-        let target = app.spec.destination.server.clone().or(app.spec.destination.name.clone()).unwrap_or_default();
-        set_condition(&mut status.conditions, "DestinationReady", false, "UnknownCluster", format!(
-            "destination {target:?} is not a cluster Ferry knows; only the cluster Ferry runs in is supported so far \
-             (server https://kubernetes.default.svc or name in-cluster). Nothing was applied."), &now);
+        let target = app
+            .spec
+            .destination
+            .server
+            .clone()
+            .or(app.spec.destination.name.clone())
+            .unwrap_or_default();
+        set_condition(
+            &mut status.conditions,
+            "DestinationReady",
+            false,
+            "UnknownCluster",
+            format!(
+                "destination {target:?} is not a cluster Ferry knows; only the cluster Ferry runs in is supported so far \
+             (server https://kubernetes.default.svc or name in-cluster). Nothing was applied."
+            ),
+            &now,
+        );
         status.sync.status = SyncStatusCode::Unknown;
         write_status(inner, app, id, status, mem).await;
         return None;
@@ -119,38 +151,91 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
     let url = match Sources::parse_url(&app.spec.source.repo_url) {
         Ok(u) => u,
         Err(e) => {
-            set_condition(&mut status.conditions, "SourceReady", false, "InvalidRepoURL", format!("{e}. Fix spec.source.repoURL."), &now);
+            set_condition(
+                &mut status.conditions,
+                "SourceReady",
+                false,
+                "InvalidRepoURL",
+                format!("{e}. Fix spec.source.repoURL."),
+                &now,
+            );
             status.sync.status = SyncStatusCode::Unknown;
             write_status(inner, app, id, status, mem).await;
             return None;
         }
     };
-    let need_resolve = mem.head.is_none() || reasons.poll || reasons.spec || reasons.request || reasons.resync || reasons.retry;
+    let need_resolve = mem.head.is_none()
+        || reasons.poll
+        || reasons.spec
+        || reasons.request
+        || reasons.resync
+        || reasons.retry;
     if need_resolve {
-        let max_age = if reasons.poll && !reasons.spec && !reasons.request { inner.config.poll_interval / 2 } else { Duration::from_secs(1) };
+        let max_age = if reasons.poll && !reasons.spec && !reasons.request {
+            inner.config.poll_interval / 2
+        } else {
+            Duration::from_secs(1)
+        };
         let started = Instant::now();
-        let head = inner.sources.commit(&url, &inner.credentials, &app.spec.source.target_revision, max_age).await;
+        let head = inner
+            .sources
+            .commit(&url, &inner.credentials, &app.spec.source.target_revision, max_age)
+            .await;
         inner.metrics.git_fetch_duration.observe(started.elapsed().as_secs_f64());
         match head {
             Ok(c) => mem.head = Some(c),
             Err(e) => {
                 inner.metrics.git_errors.inc();
-                inner.metrics.errors.get_or_create(&crate::metrics::StageLabel { stage: "source".into() }).inc();
-                set_condition(&mut status.conditions, "SourceReady", false, "FetchFailed", format!(
-                    "cannot fetch {:?} from {url}: {e}. Nothing in the cluster was changed or pruned; Ferry retries with backoff.",
-                    app.spec.source.target_revision), &now);
+                inner
+                    .metrics
+                    .errors
+                    .get_or_create(&crate::metrics::StageLabel { stage: "source".into() })
+                    .inc();
+                set_condition(
+                    &mut status.conditions,
+                    "SourceReady",
+                    false,
+                    "FetchFailed",
+                    format!(
+                        "cannot fetch {:?} from {url}: {e}. Nothing in the cluster was changed or pruned; Ferry retries with backoff.",
+                        app.spec.source.target_revision
+                    ),
+                    &now,
+                );
                 write_status(inner, app, id, status, mem).await;
-                return Some(if e.is_retryable() { Duration::from_secs(10) } else { inner.config.poll_interval.max(Duration::from_secs(30)) });
+                return Some(if e.is_retryable() {
+                    Duration::from_secs(10)
+                } else {
+                    inner.config.poll_interval.max(Duration::from_secs(30))
+                });
             }
         }
     }
     let Some(head) = mem.head.clone() else { return None };
-    set_condition(&mut status.conditions, "SourceReady", true, "Fetched", format!("{} resolves to {}", display_revision(&app.spec.source.target_revision), head.short()), &now);
+    set_condition(
+        &mut status.conditions,
+        "SourceReady",
+        true,
+        "Fetched",
+        format!(
+            "{} resolves to {}",
+            display_revision(&app.spec.source.target_revision),
+            head.short()
+        ),
+        &now,
+    );
 
     // Pins (rollback).
     let mut forced_sync = false;
     if unpin_request.is_some() && status.pinned.take().is_some() {
-        publish(inner, app, EventType::Normal, "Unpinned", format!("following {} again", display_revision(&app.spec.source.target_revision))).await;
+        publish(
+            inner,
+            app,
+            EventType::Normal,
+            "Unpinned",
+            format!("following {} again", display_revision(&app.spec.source.target_revision)),
+        )
+        .await;
     }
     if let Some(wanted) = &rollback_request {
         match find_history(&status.history, wanted) {
@@ -164,23 +249,60 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
                 forced_sync = true;
                 remove_condition(&mut status.conditions, "RollbackFailed");
             }
-            None => set_condition(&mut status.conditions, "RollbackFailed", true, "UnknownRevision", format!(
-                "no history entry or revision {wanted:?} to roll back to; `ferry app history {}` lists them", id.name), &now),
+            None => set_condition(
+                &mut status.conditions,
+                "RollbackFailed",
+                true,
+                "UnknownRevision",
+                format!(
+                    "no history entry or revision {wanted:?} to roll back to; `ferry app history {}` lists them",
+                    id.name
+                ),
+                &now,
+            ),
         }
     }
     if status.pinned.as_ref().is_some_and(|p| p.head_at_pin != head.as_str()) {
         status.pinned = None;
-        publish(inner, app, EventType::Normal, "Unpinned", format!("a new commit {} arrived; following it again", head.short())).await;
+        publish(
+            inner,
+            app,
+            EventType::Normal,
+            "Unpinned",
+            format!("a new commit {} arrived; following it again", head.short()),
+        )
+        .await;
     }
     let revision = match &status.pinned {
         Some(pin) => {
-            set_condition(&mut status.conditions, "Pinned", true, "RolledBack", format!(
-                "staying on {} ({}); a new commit or `ferry app rollback {} --unpin` resumes auto-sync",
-                short(&pin.revision), pin.reason, id.name), &now);
-            match inner.sources.commit(&url, &inner.credentials, &pin.revision, Duration::from_secs(1)).await {
+            set_condition(
+                &mut status.conditions,
+                "Pinned",
+                true,
+                "RolledBack",
+                format!(
+                    "staying on {} ({}); a new commit or `ferry app rollback {} --unpin` resumes auto-sync",
+                    short(&pin.revision),
+                    pin.reason,
+                    id.name
+                ),
+                &now,
+            );
+            match inner
+                .sources
+                .commit(&url, &inner.credentials, &pin.revision, Duration::from_secs(1))
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
-                    set_condition(&mut status.conditions, "SourceReady", false, "FetchFailed", format!("cannot fetch pinned revision {}: {e}", pin.revision), &now);
+                    set_condition(
+                        &mut status.conditions,
+                        "SourceReady",
+                        false,
+                        "FetchFailed",
+                        format!("cannot fetch pinned revision {}: {e}", pin.revision),
+                        &now,
+                    );
                     write_status(inner, app, id, status, mem).await;
                     return Some(Duration::from_secs(30));
                 }
@@ -193,12 +315,23 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
     };
 
     // Render.
-    let render_key = (revision.clone(), app.metadata.generation, serde_json::to_string(&app.spec.source).unwrap_or_default());
+    let render_key = (
+        revision.clone(),
+        app.metadata.generation,
+        serde_json::to_string(&app.spec.source).unwrap_or_default(),
+    );
     if mem.rendered_for.as_ref() != Some(&render_key) {
         let path = match RepoPath::new(&app.spec.source.path) {
             Ok(p) => p,
             Err(e) => {
-                set_condition(&mut status.conditions, "RenderReady", false, "InvalidPath", format!("spec.source.path: {e}"), &now);
+                set_condition(
+                    &mut status.conditions,
+                    "RenderReady",
+                    false,
+                    "InvalidPath",
+                    format!("spec.source.path: {e}"),
+                    &now,
+                );
                 status.sync.status = SyncStatusCode::Unknown;
                 write_status(inner, app, id, status, mem).await;
                 return None;
@@ -207,7 +340,14 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
         let tree = match inner.sources.tree(&url, &revision) {
             Ok(t) => t,
             Err(e) => {
-                set_condition(&mut status.conditions, "SourceReady", false, "TreeUnreadable", format!("{e}"), &now);
+                set_condition(
+                    &mut status.conditions,
+                    "SourceReady",
+                    false,
+                    "TreeUnreadable",
+                    format!("{e}"),
+                    &now,
+                );
                 write_status(inner, app, id, status, mem).await;
                 return Some(Duration::from_secs(30));
             }
@@ -219,21 +359,43 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
         let opts = app.spec.source.render.clone();
         let worker = inner.clone();
         let started = Instant::now();
-        let rendered = tokio::task::spawn_blocking(move || worker.renders.render(&tree, &path, &opts, &ctx)).await;
+        let rendered =
+            tokio::task::spawn_blocking(move || worker.renders.render(&tree, &path, &opts, &ctx))
+                .await;
         inner.metrics.render_duration.observe(started.elapsed().as_secs_f64());
         let rendered = match rendered {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
-                inner.metrics.errors.get_or_create(&crate::metrics::StageLabel { stage: "render".into() }).inc();
-                set_condition(&mut status.conditions, "RenderReady", false, "RenderFailed", format!(
-                    "revision {}: {e}. Nothing was applied or pruned; fix it in Git and commit.", revision.short()), &now);
+                inner
+                    .metrics
+                    .errors
+                    .get_or_create(&crate::metrics::StageLabel { stage: "render".into() })
+                    .inc();
+                set_condition(
+                    &mut status.conditions,
+                    "RenderReady",
+                    false,
+                    "RenderFailed",
+                    format!(
+                        "revision {}: {e}. Nothing was applied or pruned; fix it in Git and commit.",
+                        revision.short()
+                    ),
+                    &now,
+                );
                 status.sync.status = SyncStatusCode::Unknown;
                 status.sync.revision = revision.as_str().to_owned();
                 write_status(inner, app, id, status, mem).await;
                 return None;
             }
             Err(e) => {
-                set_condition(&mut status.conditions, "RenderReady", false, "RenderCrashed", format!("the renderer stopped: {e}"), &now);
+                set_condition(
+                    &mut status.conditions,
+                    "RenderReady",
+                    false,
+                    "RenderCrashed",
+                    format!("the renderer stopped: {e}"),
+                    &now,
+                );
                 write_status(inner, app, id, status, mem).await;
                 return Some(Duration::from_secs(30));
             }
@@ -241,7 +403,14 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
         match prepare(&inner.client, &inner.discovery, app, id, &rendered).await {
             Ok(p) => mem.prepared = p,
             Err(e) => {
-                set_condition(&mut status.conditions, "RenderReady", false, "InvalidObject", format!("{e}. Nothing was applied or pruned."), &now);
+                set_condition(
+                    &mut status.conditions,
+                    "RenderReady",
+                    false,
+                    "InvalidObject",
+                    format!("{e}. Nothing was applied or pruned."),
+                    &now,
+                );
                 status.sync.status = SyncStatusCode::Unknown;
                 write_status(inner, app, id, status, mem).await;
                 return Some(Duration::from_secs(30));
@@ -249,7 +418,14 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
         }
         mem.rendered_for = Some(render_key);
     }
-    set_condition(&mut status.conditions, "RenderReady", true, "Rendered", format!("{} objects rendered from {}", mem.prepared.desired.len(), revision.short()), &now);
+    set_condition(
+        &mut status.conditions,
+        "RenderReady",
+        true,
+        "Rendered",
+        format!("{} objects rendered from {}", mem.prepared.desired.len(), revision.short()),
+        &now,
+    );
 
     // Watches for every kind declared or recorded.
     let mut kinds = mem.prepared.kinds.clone();
@@ -257,7 +433,14 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
         kinds.insert((e.api_version(), e.kind.clone()));
     }
     if let Err(e) = inner.live.ensure_watched(&kinds, inner.config.watch_timeout).await {
-        set_condition(&mut status.conditions, "Synced", false, "WatchFailed", format!("{e}. Nothing was applied or pruned."), &now);
+        set_condition(
+            &mut status.conditions,
+            "Synced",
+            false,
+            "WatchFailed",
+            format!("{e}. Nothing was applied or pruned."),
+            &now,
+        );
         status.sync.status = SyncStatusCode::Unknown;
         write_status(inner, app, id, status, mem).await;
         return Some(Duration::from_secs(15));
@@ -266,7 +449,14 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
     // Compare.
     let base = DiffOptions::default().mask_key(inner.config.mask_key.clone());
     let resources = mem.prepared.resources.clone();
-    let mut cmp = compare(id, &resources, &status.inventory, |k| inner.live.get(k), &base, &app.spec.ignore_differences);
+    let mut cmp = compare(
+        id,
+        &resources,
+        &status.inventory,
+        |k| inner.live.get(k),
+        &base,
+        &app.spec.ignore_differences,
+    );
     if reasons.drift && !cmp.out_of_sync.is_empty() && mem.diffs.is_empty() {
         inner.metrics.drift_detected.inc();
     }
@@ -278,7 +468,14 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
     match decision {
         Decision::Wait(d) => requeue = Some(d),
         Decision::Refused(message) => {
-            set_condition(&mut status.conditions, "SyncFailed", true, "RetryLimitReached", message, &now);
+            set_condition(
+                &mut status.conditions,
+                "SyncFailed",
+                true,
+                "RetryLimitReached",
+                message,
+                &now,
+            );
         }
         Decision::None => {}
         Decision::Sync(kind) => {
@@ -286,15 +483,43 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
                 inner.metrics.heals.inc();
                 mem.heal_attempts += 1;
                 // Fast first retry, then capped exponential backoff for a fight with another writer.
-                let delay = Duration::from_millis(500).saturating_mul(2u32.saturating_pow(mem.heal_attempts.min(10))).min(Duration::from_secs(300));
+                let delay = Duration::from_millis(500)
+                    .saturating_mul(2u32.saturating_pow(mem.heal_attempts.min(10)))
+                    .min(Duration::from_secs(300));
                 mem.next_heal = Some(Instant::now() + delay);
-                publish(inner, app, EventType::Normal, "Drift", format!("healing drift: {}", cmp.summary(resources.len()))).await;
+                publish(
+                    inner,
+                    app,
+                    EventType::Normal,
+                    "Drift",
+                    format!("healing drift: {}", cmp.summary(resources.len())),
+                )
+                .await;
             }
-            let result = crate::sync::run(inner, app, id, &mut status, &revision, kind, &resources, &mem.prepared.desired, &cmp, automated.as_ref()).await;
+            let result = crate::sync::run(
+                inner,
+                app,
+                id,
+                &mut status,
+                &revision,
+                kind,
+                &resources,
+                &mem.prepared.desired,
+                &cmp,
+                automated.as_ref(),
+            )
+            .await;
             if let Some(d) = result {
                 requeue = Some(requeue.map_or(d, |r: Duration| r.min(d)));
             }
-            cmp = compare(id, &resources, &status.inventory, |k| inner.live.get(k), &base, &app.spec.ignore_differences);
+            cmp = compare(
+                id,
+                &resources,
+                &status.inventory,
+                |k| inner.live.get(k),
+                &base,
+                &app.spec.ignore_differences,
+            );
             mem.diffs = cmp.diffs.clone();
         }
     }
@@ -308,11 +533,21 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
     let health = judge(inner, &mut cmp, &resources, &rules);
     if !rules.problems().is_empty() {
         let problems: Vec<String> = rules.problems().iter().map(|p| p.to_string()).collect();
-        set_condition(&mut status.conditions, "HealthChecksValid", false, "InvalidExpression", problems.join("; "), &now);
+        set_condition(
+            &mut status.conditions,
+            "HealthChecksValid",
+            false,
+            "InvalidExpression",
+            problems.join("; "),
+            &now,
+        );
     } else {
         remove_condition(&mut status.conditions, "HealthChecksValid");
     }
-    let op_ok = status.operation_state.as_ref().is_some_and(|o| o.phase == "Succeeded" && o.revision == revision.as_str() && !o.dry_run);
+    let op_ok = status
+        .operation_state
+        .as_ref()
+        .is_some_and(|o| o.phase == "Succeeded" && o.revision == revision.as_str() && !o.dry_run);
     if op_ok {
         if let Some(last) = status.history.last_mut().filter(|h| h.revision == revision.as_str()) {
             match health.status {
@@ -322,22 +557,43 @@ async fn reconcile_app(inner: &Arc<Inner>, app: &Application, id: &AppId, reason
             }
         }
     }
-    if let Some(d) = crate::rollback::automated(inner, app, &mut status, &health, &revision, &head, mem, &now).await {
+    if let Some(d) =
+        crate::rollback::automated(inner, app, &mut status, &health, &revision, &head, mem, &now)
+            .await
+    {
         requeue = Some(requeue.map_or(d, |r: Duration| r.min(d)));
     }
 
     // Status.
     status.sync = SyncStatus { status: cmp.status(), revision: revision.as_str().to_owned() };
-    set_condition(&mut status.conditions, "Synced", cmp.status() == SyncStatusCode::Synced,
-        if cmp.status() == SyncStatusCode::Synced { "Synced" } else { "OutOfSync" }, cmp.summary(resources.len()), &now);
+    set_condition(
+        &mut status.conditions,
+        "Synced",
+        cmp.status() == SyncStatusCode::Synced,
+        if cmp.status() == SyncStatusCode::Synced { "Synced" } else { "OutOfSync" },
+        cmp.summary(resources.len()),
+        &now,
+    );
     status.health = AppHealth { status: health.status, message: health.message.clone() };
     status.resources = cmp.resources.iter().take(MAX_RESOURCES_IN_STATUS).cloned().collect();
     if app.spec.suspend {
-        set_condition(&mut status.conditions, "Suspended", true, "Suspended", "spec.suspend is set: Ferry reports status but neither syncs nor heals; set it to false to resume", &now);
+        set_condition(
+            &mut status.conditions,
+            "Suspended",
+            true,
+            "Suspended",
+            "spec.suspend is set: Ferry reports status but neither syncs nor heals; set it to false to resume",
+            &now,
+        );
     } else {
         remove_condition(&mut status.conditions, "Suspended");
     }
-    inner.metrics.set_app_state(&id.namespace, &id.name, &status.sync.status.to_string(), health.status.as_str());
+    inner.metrics.set_app_state(
+        &id.namespace,
+        &id.name,
+        &status.sync.status.to_string(),
+        health.status.as_str(),
+    );
     write_status(inner, app, id, status, mem).await;
     requeue
 }
@@ -354,7 +610,15 @@ pub(crate) enum Decision {
     Refused(String),
 }
 
-fn decide(app: &Application, status: &ApplicationStatus, revision: &CommitId, cmp: &Comparison, request: Option<&str>, forced: bool, mem: &AppMemory) -> Decision {
+fn decide(
+    app: &Application,
+    status: &ApplicationStatus,
+    revision: &CommitId,
+    cmp: &Comparison,
+    request: Option<&str>,
+    forced: bool,
+    mem: &AppMemory,
+) -> Decision {
     if let Some(raw) = request {
         let req = SyncRequest::parse(raw);
         return Decision::Sync(SyncKind::Manual { prune: req.prune, dry_run: req.dry_run });
@@ -374,10 +638,16 @@ fn decide(app: &Application, status: &ApplicationStatus, revision: &CommitId, cm
             let Some(delay) = retry_delay(retry, o.attempts) else {
                 return Decision::Refused(format!(
                     "sync of {} failed {} times and the retry limit is reached: {}. Fix the cause, then `ferry app sync {}`",
-                    short(&o.revision), o.attempts, o.message, app.name_any()));
+                    short(&o.revision),
+                    o.attempts,
+                    o.message,
+                    app.name_any()
+                ));
             };
             let finished = o.finished_at.parse::<jiff::Timestamp>().ok();
-            let elapsed = finished.map(|f| jiff::Timestamp::now().duration_since(f).unsigned_abs()).unwrap_or(delay);
+            let elapsed = finished
+                .map(|f| jiff::Timestamp::now().duration_since(f).unsigned_abs())
+                .unwrap_or(delay);
             if elapsed < delay {
                 return Decision::Wait(delay - elapsed);
             }
@@ -401,7 +671,12 @@ fn decide(app: &Application, status: &ApplicationStatus, revision: &CommitId, cm
 }
 
 /// Health of each declared resource from the watch cache; the app's is the worst.
-fn judge(inner: &Inner, cmp: &mut Comparison, resources: &[crate::compare::Resource], rules: &Rules) -> Health {
+fn judge(
+    inner: &Inner,
+    cmp: &mut Comparison,
+    resources: &[crate::compare::Resource],
+    rules: &Rules,
+) -> Health {
     let mut items = Vec::with_capacity(resources.len());
     for (i, r) in resources.iter().enumerate() {
         let h = match inner.live.get(&r.key) {
@@ -421,7 +696,13 @@ fn judge(inner: &Inner, cmp: &mut Comparison, resources: &[crate::compare::Resou
 
 /// Writes status when it changed (apart from the reconcile time), as a merge patch that also
 /// clears fields that became empty.
-pub(crate) async fn write_status(inner: &Inner, app: &Application, id: &AppId, mut status: ApplicationStatus, mem: &mut AppMemory) {
+pub(crate) async fn write_status(
+    inner: &Inner,
+    app: &Application,
+    id: &AppId,
+    mut status: ApplicationStatus,
+    mem: &mut AppMemory,
+) {
     status.observed_generation = app.metadata.generation;
     let mut compare_to = status.clone();
     compare_to.reconciled_at = None;
@@ -447,14 +728,33 @@ pub(crate) async fn write_status(inner: &Inner, app: &Application, id: &AppId, m
         }
     }
     let api: Api<Application> = Api::namespaced(inner.client.clone(), &id.namespace);
-    match api.patch_status(&id.name, &PatchParams::default(), &Patch::Merge(serde_json::json!({ "status": patch }))).await {
+    match api
+        .patch_status(
+            &id.name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": patch })),
+        )
+        .await
+    {
         Ok(_) => mem.last_written = Some(new_value),
         Err(e) => tracing::warn!(app = %id, error = %e, "could not write status"),
     }
 }
 
-pub(crate) async fn publish(inner: &Inner, app: &Application, type_: EventType, reason: &str, note: String) {
-    let ev = KubeEvent { type_, reason: reason.into(), note: Some(truncate(&note, 1000)), action: reason.into(), secondary: None };
+pub(crate) async fn publish(
+    inner: &Inner,
+    app: &Application,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let ev = KubeEvent {
+        type_,
+        reason: reason.into(),
+        note: Some(truncate(&note, 1000)),
+        action: reason.into(),
+        secondary: None,
+    };
     if let Err(e) = inner.recorder.publish(&ev, &app.object_ref(&())).await {
         tracing::debug!(error = %e, "could not publish event");
     }
@@ -480,7 +780,9 @@ fn display_revision(r: &str) -> &str {
 }
 
 /// Inventory as a map keyed by object (for updates).
-pub(crate) fn inventory_map(inv: &[ferry_apply::prune::InventoryEntry]) -> BTreeMap<ferry_apply::ObjKey, ferry_apply::prune::InventoryEntry> {
+pub(crate) fn inventory_map(
+    inv: &[ferry_apply::prune::InventoryEntry],
+) -> BTreeMap<ferry_apply::ObjKey, ferry_apply::prune::InventoryEntry> {
     inv.iter().map(|e| (e.key(), e.clone())).collect()
 }
 

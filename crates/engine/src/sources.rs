@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ferry_source::resolve::{RemoteRefs, Resolution, resolve};
-use ferry_source::{CacheError, CommitId, Credentials, GitTree, RepoCache, RepoUrl, ResolveError, UrlError};
+use ferry_source::{
+    CacheError, CommitId, Credentials, GitTree, RepoCache, RepoUrl, ResolveError, UrlError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -52,7 +54,12 @@ impl Sources {
     }
 
     /// The refs of `url`, from memory when younger than `max_age`.
-    pub async fn refs(&self, url: &RepoUrl, creds: &Credentials, max_age: Duration) -> Result<RemoteRefs, SourceError> {
+    pub async fn refs(
+        &self,
+        url: &RepoUrl,
+        creds: &Credentials,
+        max_age: Duration,
+    ) -> Result<RemoteRefs, SourceError> {
         let key = url.key();
         if let Some((refs, at)) = self.refs.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             if at.elapsed() < max_age {
@@ -60,7 +67,10 @@ impl Sources {
             }
         }
         let refs = self.cache.ls_remote(url, creds).await?;
-        self.refs.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (refs.clone(), Instant::now()));
+        self.refs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (refs.clone(), Instant::now()));
         Ok(refs)
     }
 
@@ -70,13 +80,27 @@ impl Sources {
     }
 
     /// What `revision` resolves to with the refs at hand (no network).
-    pub fn resolve_with(refs: &RemoteRefs, url: &RepoUrl, revision: &str) -> Result<Resolution, SourceError> {
-        resolve(refs, revision).map_err(|source| SourceError::Resolve { url: url.to_string(), revision: revision.to_owned(), source })
+    pub fn resolve_with(
+        refs: &RemoteRefs,
+        url: &RepoUrl,
+        revision: &str,
+    ) -> Result<Resolution, SourceError> {
+        resolve(refs, revision).map_err(|source| SourceError::Resolve {
+            url: url.to_string(),
+            revision: revision.to_owned(),
+            source,
+        })
     }
 
     /// Resolves `revision` and makes its commit present locally. Refs younger than `max_age` are
     /// reused; a commit already in the cache is not fetched again.
-    pub async fn commit(&self, url: &RepoUrl, creds: &Credentials, revision: &str, max_age: Duration) -> Result<CommitId, SourceError> {
+    pub async fn commit(
+        &self,
+        url: &RepoUrl,
+        creds: &Credentials,
+        revision: &str,
+        max_age: Duration,
+    ) -> Result<CommitId, SourceError> {
         let refs = self.refs(url, creds, max_age).await?;
         match Self::resolve_with(&refs, url, revision)? {
             Resolution::Ref { name, commit } => {
@@ -85,7 +109,9 @@ impl Sources {
                 }
                 Ok(self.cache.fetch(url, creds, &name).await?.commit)
             }
-            Resolution::Commit { prefix } => Ok(self.cache.fetch(url, creds, &prefix).await?.commit),
+            Resolution::Commit { prefix } => {
+                Ok(self.cache.fetch(url, creds, &prefix).await?.commit)
+            }
         }
     }
 

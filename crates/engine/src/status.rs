@@ -10,7 +10,14 @@ use crate::application::{ChangeSetItem, Condition, HistoryEntry, HistorySource, 
 pub const HISTORY_LIMIT: usize = 10;
 
 /// Sets condition `type_`, keeping its transition time when its status did not change.
-pub fn set_condition(conditions: &mut Vec<Condition>, type_: &str, status: bool, reason: &str, message: impl Into<String>, now: &str) {
+pub fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: impl Into<String>,
+    now: &str,
+) {
     let status = if status { "True" } else { "False" }.to_owned();
     let message = message.into();
     match conditions.iter_mut().find(|c| c.type_ == type_) {
@@ -37,9 +44,20 @@ pub fn remove_condition(conditions: &mut Vec<Condition>, type_: &str) {
 }
 
 /// Appends a successful sync to history (newest last), keeping the last [`HISTORY_LIMIT`].
-pub fn append_history(history: &mut Vec<HistoryEntry>, revision: &str, source: HistorySource, now: &str) -> i64 {
+pub fn append_history(
+    history: &mut Vec<HistoryEntry>,
+    revision: &str,
+    source: HistorySource,
+    now: &str,
+) -> i64 {
     let id = history.iter().map(|h| h.id).max().unwrap_or(-1) + 1;
-    history.push(HistoryEntry { id, revision: revision.to_owned(), deployed_at: now.to_owned(), source, healthy: None });
+    history.push(HistoryEntry {
+        id,
+        revision: revision.to_owned(),
+        deployed_at: now.to_owned(),
+        source,
+        healthy: None,
+    });
     if history.len() > HISTORY_LIMIT {
         let excess = history.len() - HISTORY_LIMIT;
         history.drain(..excess);
@@ -61,7 +79,10 @@ pub fn find_history<'a>(history: &'a [HistoryEntry], wanted: &str) -> Option<&'a
 }
 
 /// The newest revision, other than `current`, that was healthy after its sync.
-pub fn last_healthy_other_than<'a>(history: &'a [HistoryEntry], current: &str) -> Option<&'a HistoryEntry> {
+pub fn last_healthy_other_than<'a>(
+    history: &'a [HistoryEntry],
+    current: &str,
+) -> Option<&'a HistoryEntry> {
     history.iter().rev().find(|h| h.revision != current && h.healthy == Some(true))
 }
 
@@ -77,7 +98,10 @@ pub fn retry_delay(retry: Option<&Retry>, attempt: u32) -> Option<Duration> {
                 r.limit,
                 b.duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(5)),
                 b.factor.unwrap_or(2).max(1) as u32,
-                b.max_duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(180)),
+                b.max_duration
+                    .as_deref()
+                    .and_then(parse_duration)
+                    .unwrap_or(Duration::from_secs(180)),
             )
         }
     };
@@ -170,7 +194,11 @@ mod tests {
     fn retries_back_off_exponentially_up_to_the_cap_and_stop_at_the_limit() {
         let r = Retry {
             limit: 3,
-            backoff: Some(Backoff { duration: Some("2s".into()), factor: Some(3), max_duration: Some("10s".into()) }),
+            backoff: Some(Backoff {
+                duration: Some("2s".into()),
+                factor: Some(3),
+                max_duration: Some("10s".into()),
+            }),
         };
         assert_eq!(retry_delay(Some(&r), 1), Some(Duration::from_secs(2)));
         assert_eq!(retry_delay(Some(&r), 2), Some(Duration::from_secs(6)));

@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_apply::ObjKey;
 use ferry_apply::executor::SyncRequest as ExecRequest;
 use ferry_apply::plan::{Desired, PlanOptions, plan};
 use ferry_apply::prune::{InventoryEntry, Keep, Verdict, check_shrink, select};
 use ferry_apply::step::SyncPhase;
 use ferry_apply::tracking::AppId;
-use ferry_apply::ObjKey;
 use ferry_health::Rules;
 use ferry_source::CommitId;
 use kube::api::{Api, Patch, PatchParams};
@@ -39,13 +39,22 @@ pub(crate) async fn run(
 ) -> Option<Duration> {
     let started = now();
     let (mut prune, dry_run, explicit_prune) = match kind {
-        SyncKind::Manual { prune, dry_run } => (prune || automated.is_some_and(|a| a.prune), dry_run, prune),
+        SyncKind::Manual { prune, dry_run } => {
+            (prune || automated.is_some_and(|a| a.prune), dry_run, prune)
+        }
         SyncKind::Auto | SyncKind::Heal => (automated.is_some_and(|a| a.prune), false, false),
     };
     let allow_empty = automated.is_some_and(|a| a.allow_empty) || explicit_prune;
     if prune {
         if let Err(refused) = check_shrink(status.inventory.len(), resources.len(), allow_empty) {
-            set_condition(&mut status.conditions, "PruneRefused", true, "SharpShrink", refused.to_string(), &started);
+            set_condition(
+                &mut status.conditions,
+                "PruneRefused",
+                true,
+                "SharpShrink",
+                refused.to_string(),
+                &started,
+            );
             publish(inner, app, EventType::Warning, "PruneRefused", refused.to_string()).await;
             prune = false;
         } else {
@@ -73,14 +82,24 @@ pub(crate) async fn run(
         match v {
             Verdict::Prune(t) => prunes.push(t),
             Verdict::Keep(key, Keep::Gone) => gone.push(key),
-            Verdict::Keep(key, reason) => tracing::info!(app = %id, object = %key, %reason, "not pruned"),
+            Verdict::Keep(key, reason) => {
+                tracing::info!(app = %id, object = %key, %reason, "not pruned")
+            }
         }
     }
-    let options = PlanOptions { prune, prune_last: app.sync_option("PruneLast"), force: true, hooks: true };
+    let options =
+        PlanOptions { prune, prune_last: app.sync_option("PruneLast"), force: true, hooks: true };
     let plan = match plan(desired, prunes, &options) {
         Ok(p) => p,
         Err(e) => {
-            finish_failed(status, revision, &started, format!("{e}. Nothing was applied."), dry_run, Vec::new());
+            finish_failed(
+                status,
+                revision,
+                &started,
+                format!("{e}. Nothing was applied."),
+                dry_run,
+                Vec::new(),
+            );
             publish(inner, app, EventType::Warning, "SyncFailed", format!("{e}")).await;
             return Some(Duration::from_secs(30));
         }
@@ -91,7 +110,14 @@ pub(crate) async fn run(
     let rules = Rules::new(app.spec.health_checks.clone());
     // Objects the diff found in sync are not sent again: no write, no resourceVersion bump.
     let in_sync = if dry_run { Default::default() } else { cmp.in_sync.clone() };
-    let request = ExecRequest { plan: &plan, app: id, dry_run, live: Some(&live), in_sync: &in_sync, health_rules: &rules };
+    let request = ExecRequest {
+        plan: &plan,
+        app: id,
+        dry_run,
+        live: Some(&live),
+        in_sync: &in_sync,
+        health_rules: &rules,
+    };
     let outcome = inner.executor.execute(&request).await;
 
     if !dry_run {
@@ -105,16 +131,21 @@ pub(crate) async fn run(
         for k in outcome.pruned.iter().chain(gone.iter()) {
             inv.remove(k);
         }
-        for a in &outcome.applied {
+        // Only tracked resources enter the inventory: a namespace made by CreateNamespace=true or
+        // a hook must never become a prune candidate.
+        for a in outcome.applied.iter().filter(|a| declared.contains(&a.key)) {
             let version = a.api_version.rsplit('/').next().unwrap_or_default().to_owned();
-            inv.insert(a.key.clone(), InventoryEntry {
-                group: a.key.group.clone(),
-                version,
-                kind: a.key.kind.clone(),
-                namespace: a.key.namespace.clone(),
-                name: a.key.name.clone(),
-                uid: a.uid.clone(),
-            });
+            inv.insert(
+                a.key.clone(),
+                InventoryEntry {
+                    group: a.key.group.clone(),
+                    version,
+                    kind: a.key.kind.clone(),
+                    namespace: a.key.namespace.clone(),
+                    name: a.key.name.clone(),
+                    uid: a.uid.clone(),
+                },
+            );
         }
         status.inventory = inv.into_values().collect();
     }
@@ -125,7 +156,11 @@ pub(crate) async fn run(
             inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Succeeded }).inc();
             status.operation_state = Some(OperationState {
                 phase: "Succeeded".into(),
-                message: format!("{}synced {}: {summary}", if dry_run { "dry run: " } else { "" }, short(revision.as_str())),
+                message: format!(
+                    "{}synced {}: {summary}",
+                    if dry_run { "dry run: " } else { "" },
+                    short(revision.as_str())
+                ),
                 revision: revision.as_str().to_owned(),
                 started_at: started.clone(),
                 finished_at: now(),
@@ -145,15 +180,32 @@ pub(crate) async fn run(
                     append_history(&mut status.history, revision.as_str(), source, &now());
                 }
                 let reason = if kind == SyncKind::Heal { "Healed" } else { "Synced" };
-                publish(inner, app, EventType::Normal, reason, format!("revision {}: {summary}", short(revision.as_str()))).await;
+                publish(
+                    inner,
+                    app,
+                    EventType::Normal,
+                    reason,
+                    format!("revision {}: {summary}", short(revision.as_str())),
+                )
+                .await;
             }
             None
         }
         SyncPhase::Failed(message) => {
             inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Failed }).inc();
-            let attempts = finish_failed(status, revision, &started, message.clone(), dry_run, items);
-            set_condition(&mut status.conditions, "SyncFailed", true, "SyncFailed", format!(
-                "sync of {} failed (attempt {attempts}): {message}", short(revision.as_str())), &now());
+            let attempts =
+                finish_failed(status, revision, &started, message.clone(), dry_run, items);
+            set_condition(
+                &mut status.conditions,
+                "SyncFailed",
+                true,
+                "SyncFailed",
+                format!(
+                    "sync of {} failed (attempt {attempts}): {message}",
+                    short(revision.as_str())
+                ),
+                &now(),
+            );
             publish(inner, app, EventType::Warning, "SyncFailed", message).await;
             let retry = app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());
             retry_delay(retry, attempts)
@@ -162,7 +214,14 @@ pub(crate) async fn run(
 }
 
 /// Records a failed sync; returns the attempt count for this revision.
-fn finish_failed(status: &mut ApplicationStatus, revision: &CommitId, started: &str, message: String, dry_run: bool, items: Vec<ChangeSetItem>) -> u32 {
+fn finish_failed(
+    status: &mut ApplicationStatus,
+    revision: &CommitId,
+    started: &str,
+    message: String,
+    dry_run: bool,
+    items: Vec<ChangeSetItem>,
+) -> u32 {
     let previous = status
         .operation_state
         .as_ref()
@@ -198,8 +257,19 @@ fn cap(mut items: Vec<ChangeSetItem>) -> Vec<ChangeSetItem> {
 }
 
 /// Tells users (and an engine restarted mid-sync) that a sync is under way.
-async fn mark_running(inner: &Inner, id: &AppId, status: &mut ApplicationStatus, revision: &CommitId, started: &str) {
-    let attempts = status.operation_state.as_ref().filter(|o| o.revision == revision.as_str()).map(|o| o.attempts).unwrap_or(0);
+async fn mark_running(
+    inner: &Inner,
+    id: &AppId,
+    status: &mut ApplicationStatus,
+    revision: &CommitId,
+    started: &str,
+) {
+    let attempts = status
+        .operation_state
+        .as_ref()
+        .filter(|o| o.revision == revision.as_str())
+        .map(|o| o.attempts)
+        .unwrap_or(0);
     let op = OperationState {
         phase: "Running".into(),
         message: format!("syncing {}", short(revision.as_str())),
@@ -210,7 +280,8 @@ async fn mark_running(inner: &Inner, id: &AppId, status: &mut ApplicationStatus,
     };
     let api: Api<Application> = Api::namespaced(inner.client.clone(), &id.namespace);
     let patch = serde_json::json!({"status": {"operationState": op}});
-    if let Err(e) = api.patch_status(&id.name, &PatchParams::default(), &Patch::Merge(patch)).await {
+    if let Err(e) = api.patch_status(&id.name, &PatchParams::default(), &Patch::Merge(patch)).await
+    {
         tracing::debug!(app = %id, error = %e, "could not mark the sync as running");
     }
     status.operation_state = Some(op);
