@@ -1,1 +1,38 @@
-//! REST API, webhooks, metrics and web UI as an axum Router.
+//! REST API, webhooks, metrics and web UI as an axum [`Router`](axum::Router).
+//!
+//! [`router`] is the whole HTTP surface of Ferry as one function of an [`ApiState`]; `ferry up`
+//! and `ferry controller` serve it with [`serve`]. Handlers read the engine's caches (no API
+//! calls for lists) and write only through annotations and `spec.suspend`, with field manager
+//! [`FIELD_MANAGER`], so the CLI, `kubectl` and the API all ask the engine the same way.
+//!
+//! # Guarantees
+//! - Every `/api` route except the webhook (which has its own signatures) requires the bearer
+//!   token when one is set; the comparison is constant time.
+//! - Webhook bodies are capped before they are read.
+//! - Responses are DTOs ([`dto`]), never the engine's internal types, except `GET
+//!   /api/v1/applications/{ns}/{name}` which is the Application object itself (as `kubectl get -o json`).
+//! - Secret values never appear: diffs come masked from the engine.
+
+mod actions;
+mod auth;
+pub mod dto;
+mod error;
+mod events;
+pub mod exposition;
+mod metrics;
+mod openapi;
+mod read;
+mod routes;
+mod state;
+mod ui;
+mod webhook;
+
+pub use error::ApiError;
+pub use ferry_source::webhook::WebhookConfig;
+pub use metrics::ApiMetrics;
+pub use openapi::openapi;
+pub use routes::{router, serve};
+pub use state::{ApiState, ApiStateBuilder, DEFAULT_WEBHOOK_BODY_LIMIT};
+
+/// The field manager of every write the API makes.
+pub const FIELD_MANAGER: &str = "ferry-api";

@@ -4,21 +4,106 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod app;
+mod controller;
+mod demo;
+mod kubeconfig;
+mod logging;
+mod progress;
+mod up;
+
+pub(crate) use kubeconfig::kube_client;
+
 #[derive(Parser)]
 #[command(name = "ferry", version, about = "GitOps continuous delivery for Kubernetes")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole loop on this machine: embedded cluster, engine, API/UI and a demo app.
+    Up(up::UpArgs),
+    /// Run the engine alone against a cluster (in-cluster config inside a pod), with leader election.
+    Controller(controller::ControllerArgs),
     /// Print the version of ferry.
     Version,
+    /// Render an app directory (YAML, Kustomize, Helm, Jsonnet) to stdout.
+    Render(ferry_render::cli::RenderArgs),
+    /// Work with Git repositories.
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
+    /// Run the embedded Kubernetes-compatible API server.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// Update image references in Git (for CI: set a new tag, commit, push).
+    Image {
+        #[command(subcommand)]
+        command: ferry_image::cli::ImageCommand,
+    },
+    /// Manage Applications: create, list, get, diff, sync, wait, history, rollback, delete.
+    App(app::AppArgs),
+    /// Compare a local directory (a PR checkout) with an Application's live objects; exit 1 on a difference.
+    Diff(app::LocalDiffArgs),
+    /// Install Ferry into a cluster: CRD, RBAC, the controller Deployment (--print writes the YAML).
+    Install(app::InstallArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Serve the Kubernetes API over HTTPS until SIGINT/SIGTERM; prints the URL when ready.
+    Serve {
+        /// Directory holding the cluster state, certificates and (by default) the kubeconfig.
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Where to write the kubeconfig (default: DATA_DIR/kubeconfig).
+        #[arg(long)]
+        kubeconfig: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    /// Check access to a repository and print the commit SHA a revision resolves to.
+    Check {
+        /// Repository URL (https://, ssh://, git@host:path, git://, file:// or a local path).
+        url: String,
+        /// Branch, tag, commit SHA (full or short), HEAD, or a semver constraint over tags.
+        #[arg(long)]
+        revision: Option<String>,
+        /// User name for HTTP basic auth (with --password-file).
+        #[arg(long)]
+        username: Option<String>,
+        /// File holding the HTTP password or token.
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+        /// SSH private key (with --known-hosts-file).
+        #[arg(long)]
+        ssh_key_file: Option<std::path::PathBuf>,
+        /// known_hosts file; unknown or changed host keys are refused.
+        #[arg(long)]
+        known_hosts_file: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -30,8 +115,46 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Up(args) => {
+            tokio::runtime::Runtime::new()?.block_on(up::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Controller(args) => {
+            tokio::runtime::Runtime::new()?.block_on(controller::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Version => {
             println!("ferry {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render(args) => {
+            ferry_render::cli::run(&args, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Repo {
+            command: RepoCommand::Check { url, revision, username, password_file, ssh_key_file, known_hosts_file },
+        } => {
+            let args = ferry_source::CheckArgs { url, revision, username, password_file, ssh_key_file, known_hosts_file };
+            let runtime = tokio::runtime::Runtime::new()?;
+            let commit = runtime.block_on(ferry_source::check(&args))?;
+            println!("{commit}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cluster { command: ClusterCommand::Serve { data_dir, listen, kubeconfig } } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(ferry_cluster::serve_command(data_dir, listen, kubeconfig))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Image { command } => {
+            let code = ferry_image::cli::run(&command, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())?;
+            Ok(ExitCode::from(code))
+        }
+        Command::App(args) => Ok(app::run_app(args)),
+        Command::Diff(args) => Ok(app::run_local_diff(args)),
+        Command::Install(args) => Ok(app::run_install(args)),
+        Command::Completion { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "ferry", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
     }

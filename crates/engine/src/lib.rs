@@ -10,6 +10,7 @@ pub mod compare;
 pub mod controller;
 mod crd_schema;
 mod finalize;
+pub mod leader;
 pub mod live;
 pub mod metrics;
 mod poll;

@@ -2,7 +2,7 @@
 //! directory (for `ferry render PATH` and `ferry diff PATH`). The render stage only sees this trait,
 //! so it never learns where bytes came from and can never read outside the tree.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// A repository-relative path with `/` separators, no leading `/`, no `.` or `..` components.
 /// `""` is the root. Constructed only through [`RepoPath::new`], which refuses anything that could
@@ -45,11 +45,7 @@ impl RepoPath {
         if rel.starts_with('/') {
             return Err(TreeError::OutsideTree { path: rel.to_owned() });
         }
-        if self.0.is_empty() {
-            Self::new(rel)
-        } else {
-            Self::new(&format!("{}/{rel}", self.0))
-        }
+        if self.0.is_empty() { Self::new(rel) } else { Self::new(&format!("{}/{rel}", self.0)) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -85,7 +81,9 @@ pub enum EntryKind {
     File,
     Dir,
     /// A symlink, with its target as stored (not followed).
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,10 +151,9 @@ pub struct FsTree {
 impl FsTree {
     pub fn new(root: impl AsRef<Path>) -> Result<Self, TreeError> {
         let root = root.as_ref();
-        let root = root.canonicalize().map_err(|source| TreeError::Io {
-            path: root.display().to_string(),
-            source,
-        })?;
+        let root = root
+            .canonicalize()
+            .map_err(|source| TreeError::Io { path: root.display().to_string(), source })?;
         Ok(Self { root })
     }
 

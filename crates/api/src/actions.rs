@@ -1,0 +1,201 @@
+//! Actions: each is one merge patch of the Application (an annotation or `spec.suspend`) with
+//! field manager [`FIELD_MANAGER`]; the engine notices through its watch and acts. Nothing here
+//! syncs by itself, so the API, the CLI and `kubectl annotate` behave the same.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use ferry_engine::Application;
+use ferry_engine::application::{
+    ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_UNPIN, SyncRequest,
+};
+use kube::api::{Api, Patch, PatchParams};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::FIELD_MANAGER;
+use crate::dto::{Accepted, RollbackBody, SyncBody};
+use crate::error::ApiError;
+use crate::read::find;
+use crate::state::ApiState;
+
+type Answer = Result<(StatusCode, Json<Accepted>), ApiError>;
+
+pub(crate) async fn sync(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    find(&state, &namespace, &name)?;
+    let body: SyncBody = parse_body(&body, "{\"prune\": false, \"dryRun\": false}")?;
+    let request = SyncRequest { at: now(), prune: body.prune, dry_run: body.dry_run };
+    let value = serde_json::to_string(&request).expect("a SyncRequest serializes");
+    patch(
+        &state,
+        &namespace,
+        &name,
+        "request a sync of",
+        annotation(ANNOTATION_SYNC_REQUEST, &value),
+    )
+    .await?;
+    let what = match (body.dry_run, body.prune) {
+        (true, _) => "a dry-run sync",
+        (false, true) => "a sync with prune",
+        (false, false) => "a sync",
+    };
+    accepted(
+        &namespace,
+        &name,
+        "sync",
+        format!("{what} was requested; the engine starts it within seconds"),
+    )
+}
+
+pub(crate) async fn rollback(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let app = find(&state, &namespace, &name)?;
+    let body: RollbackBody = parse_body(&body, "{\"id\": 3} or {\"revision\": \"1a2b3c4\"}")?;
+    let wanted = match (&body.id, body.revision.as_deref().map(str::trim)) {
+        (Some(id), None) => id.to_string(),
+        (None, Some(rev)) if !rev.is_empty() => rev.to_owned(),
+        _ => {
+            return Err(ApiError::BadRequest {
+                message: "a rollback needs exactly one of `id` (a history id) or `revision`".into(),
+                hint: format!(
+                    "GET /api/v1/applications/{namespace}/{name}/history lists them; send {{\"id\": N}}"
+                ),
+            });
+        }
+    };
+    let history = app.status.as_ref().map(|s| s.history.as_slice()).unwrap_or_default();
+    let Some(entry) = ferry_engine::status::find_history(history, &wanted) else {
+        return Err(ApiError::BadRequest {
+            message: format!(
+                "application {namespace}/{name} has no history entry or revision {wanted:?}"
+            ),
+            hint: format!(
+                "GET /api/v1/applications/{namespace}/{name}/history lists the entries to roll back to"
+            ),
+        });
+    };
+    let message = format!(
+        "a rollback to history entry {} (revision {}) was requested; the app stays there until a new commit or an unpin",
+        entry.id,
+        short(&entry.revision)
+    );
+    patch(
+        &state,
+        &namespace,
+        &name,
+        "request a rollback of",
+        annotation(ANNOTATION_ROLLBACK, &wanted),
+    )
+    .await?;
+    accepted(&namespace, &name, "rollback", message)
+}
+
+pub(crate) async fn unpin(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Answer {
+    find(&state, &namespace, &name)?;
+    patch(&state, &namespace, &name, "unpin", annotation(ANNOTATION_UNPIN, &now())).await?;
+    accepted(&namespace, &name, "unpin", "the app follows its targetRevision again".into())
+}
+
+pub(crate) async fn suspend(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Answer {
+    set_suspend(state, namespace, name, true).await
+}
+
+pub(crate) async fn resume(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Answer {
+    set_suspend(state, namespace, name, false).await
+}
+
+async fn set_suspend(state: ApiState, namespace: String, name: String, suspend: bool) -> Answer {
+    find(&state, &namespace, &name)?;
+    let action = if suspend { "suspend" } else { "resume" };
+    patch(&state, &namespace, &name, action, json!({"spec": {"suspend": suspend}})).await?;
+    let message = if suspend {
+        "syncing and healing stop; status stays fresh"
+    } else {
+        "syncing and healing resume per the sync policy"
+    };
+    accepted(&namespace, &name, action, message.into())
+}
+
+pub(crate) async fn refresh(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Answer {
+    find(&state, &namespace, &name)?;
+    state.engine.refresh(&namespace, &name);
+    accepted(
+        &namespace,
+        &name,
+        "refresh",
+        "the app is compared with a fresh look at its source now".into(),
+    )
+}
+
+fn annotation(key: &str, value: &str) -> Value {
+    json!({"metadata": {"annotations": {key: value}}})
+}
+
+async fn patch(
+    state: &ApiState,
+    namespace: &str,
+    name: &str,
+    action: &'static str,
+    patch: Value,
+) -> Result<(), ApiError> {
+    let api: Api<Application> = Api::namespaced(state.engine.client().clone(), namespace);
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    api.patch(name, &params, &Patch::Merge(&patch)).await.map_err(|source| ApiError::Kube {
+        action,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        source: Box::new(source),
+    })?;
+    Ok(())
+}
+
+/// An empty body means the defaults; anything else must be the JSON the endpoint documents.
+fn parse_body<T: DeserializeOwned + Default>(body: &[u8], example: &str) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+        message: format!("the request body is not valid: {e}"),
+        hint: format!("send JSON like {example}"),
+    })
+}
+
+fn accepted(namespace: &str, name: &str, action: &str, message: String) -> Answer {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            action: action.to_owned(),
+            message,
+        }),
+    ))
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn short(revision: &str) -> &str {
+    revision.get(..7).unwrap_or(revision)
+}

@@ -1,0 +1,364 @@
+//! What the API sends and accepts. Separate from the engine's types so the wire format changes
+//! only on purpose; all camelCase.
+
+use ferry_engine::Application;
+use ferry_engine::application::{HistoryEntry, OperationState, ResourceStatus};
+use kube::ResourceExt;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub hint: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppList {
+    pub items: Vec<AppSummary>,
+}
+
+/// One line of `ferry app list`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSummary {
+    pub namespace: String,
+    pub name: String,
+    pub sync: SyncDto,
+    pub health: HealthDto,
+    pub source: SourceDto,
+    pub destination_namespace: String,
+    pub auto_sync: bool,
+    pub suspended: bool,
+    /// The revision a rollback pinned the app to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_operation: Option<OperationDto>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<String>,
+    /// Conditions that are a problem (e.g. `SourceReady=False`), for a quick "why".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<ProblemDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncDto {
+    pub status: String,
+    pub revision: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDto {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceDto {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    pub path: String,
+    pub target_revision: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationDto {
+    pub phase: String,
+    pub message: String,
+    pub revision: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemDto {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl From<&OperationState> for OperationDto {
+    fn from(o: &OperationState) -> Self {
+        Self {
+            phase: o.phase.clone(),
+            message: o.message.clone(),
+            revision: o.revision.clone(),
+            started_at: o.started_at.clone(),
+            finished_at: o.finished_at.clone(),
+            dry_run: o.dry_run,
+        }
+    }
+}
+
+/// Conditions whose `True` is bad news; for the others `False` is.
+const BAD_WHEN_TRUE: &[&str] =
+    &["SyncFailed", "PruneRefused", "RollbackFailed", "Pinned", "ComparisonError"];
+
+impl From<&Application> for AppSummary {
+    fn from(app: &Application) -> Self {
+        let status = app.status.clone().unwrap_or_default();
+        let problems = status
+            .conditions
+            .iter()
+            .filter(|c| {
+                let bad_when_true = BAD_WHEN_TRUE.contains(&c.type_.as_str());
+                (c.status == "True") == bad_when_true
+            })
+            .map(|c| ProblemDto {
+                type_: c.type_.clone(),
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+            })
+            .collect();
+        Self {
+            namespace: app.namespace().unwrap_or_default(),
+            name: app.name_any(),
+            sync: SyncDto {
+                status: status.sync.status.to_string(),
+                revision: status.sync.revision.clone(),
+            },
+            health: HealthDto {
+                status: status.health.status.to_string(),
+                message: status.health.message.clone(),
+            },
+            source: SourceDto {
+                repo_url: app.spec.source.repo_url.clone(),
+                path: app.spec.source.path.clone(),
+                target_revision: app.spec.source.target_revision.clone(),
+            },
+            destination_namespace: app.spec.destination.namespace.clone(),
+            auto_sync: app.automated().is_some(),
+            suspended: app.spec.suspend,
+            pinned: status.pinned.as_ref().map(|p| p.revision.clone()),
+            last_operation: status.operation_state.as_ref().map(OperationDto::from),
+            reconciled_at: status.reconciled_at.clone(),
+            problems,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceList {
+    pub items: Vec<ResourceDto>,
+}
+
+/// One object the app manages, as the engine last compared it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceDto {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `Synced`, `OutOfSync` or `Unknown`.
+    pub sync: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthDto>,
+    /// One line per drifted field (Secret values masked).
+    pub drift: Vec<String>,
+}
+
+impl From<&ResourceStatus> for ResourceDto {
+    fn from(r: &ResourceStatus) -> Self {
+        Self {
+            group: r.group.clone(),
+            version: r.version.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            sync: r.status.to_string(),
+            health: r
+                .health
+                .as_ref()
+                .map(|h| HealthDto { status: h.status.to_string(), message: h.message.clone() }),
+            drift: r.drift.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffList {
+    /// Only objects with differences.
+    pub items: Vec<ObjectDiffDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectDiffDto {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub changes: Vec<FieldChangeDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChangeDto {
+    /// The field, e.g. `.spec.replicas`.
+    pub path: String,
+    /// What Git declares (`null`: Git does not declare it).
+    pub desired: Option<serde_json::Value>,
+    /// What the cluster holds (`null`: the field is absent).
+    pub live: Option<serde_json::Value>,
+    /// Who last wrote the live value, from managedFields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<ChangedByDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedByDto {
+    pub manager: String,
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+}
+
+impl From<&ferry_diff::ObjectDiff> for ObjectDiffDto {
+    fn from(d: &ferry_diff::ObjectDiff) -> Self {
+        Self {
+            api_version: d.api_version.clone(),
+            kind: d.kind.clone(),
+            namespace: d.namespace.clone(),
+            name: d.name.clone(),
+            changes: d
+                .changes
+                .iter()
+                .map(|c| FieldChangeDto {
+                    path: c.path.clone(),
+                    desired: c.desired.clone(),
+                    live: c.live.clone(),
+                    changed_by: c.changed_by.as_ref().map(|b| ChangedByDto {
+                        manager: b.manager.clone(),
+                        operation: b.operation.as_str().to_owned(),
+                        time: b.time.clone(),
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryList {
+    /// Newest first.
+    pub items: Vec<HistoryDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryDto {
+    pub id: i64,
+    pub revision: String,
+    pub deployed_at: String,
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    pub path: String,
+    pub target_revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+    /// Whether this is the revision the app is synced to now.
+    pub current: bool,
+}
+
+impl HistoryDto {
+    pub fn new(h: &HistoryEntry, current_revision: &str) -> Self {
+        Self {
+            id: h.id,
+            revision: h.revision.clone(),
+            deployed_at: h.deployed_at.clone(),
+            repo_url: h.source.repo_url.clone(),
+            path: h.source.path.clone(),
+            target_revision: h.source.target_revision.clone(),
+            healthy: h.healthy,
+            current: !current_revision.is_empty() && h.revision == current_revision,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventList {
+    /// Newest first, at most [`crate::events::MAX_EVENTS`].
+    pub items: Vec<EventDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDto {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub reason: String,
+    pub message: String,
+    pub count: i32,
+    /// RFC 3339; empty when the event carries no time.
+    pub last_seen: String,
+    pub source: String,
+}
+
+/// `POST .../sync`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncBody {
+    #[serde(default)]
+    pub prune: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `POST .../rollback`: a history id or a revision (a commit SHA or a prefix of at least 4).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollbackBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+/// The answer to an action: it was recorded; the engine acts on it asynchronously.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    pub namespace: String,
+    pub name: String,
+    pub action: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookResult {
+    pub provider: String,
+    /// `push`, `ping`, `ignored` or `duplicate`.
+    pub event: String,
+    /// Applications whose repository the push names; each is reconciled now.
+    pub triggered: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<String>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    pub ready: bool,
+    pub message: String,
+    pub applications: usize,
+}

@@ -1,0 +1,115 @@
+//! Errors as JSON `{"error": "...", "hint": "..."}` with a status code that says whose fault it is.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ferry_source::webhook::WebhookError;
+
+use crate::dto::ErrorBody;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("application {namespace}/{name} not found")]
+    NotFound { namespace: String, name: String },
+    #[error("{message}")]
+    BadRequest { message: String, hint: String },
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    Webhook(#[source] WebhookError),
+    #[error("webhook body is over the limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("cannot read the request body: {0}")]
+    Body(String),
+    #[error("cannot {action} application {namespace}/{name}: {source}")]
+    Kube {
+        action: &'static str,
+        namespace: String,
+        name: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error("cannot list events of {namespace}/{name}: {source}")]
+    Events {
+        namespace: String,
+        name: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::BadRequest { .. } | ApiError::Body(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Webhook(e) => match e {
+                WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                WebhookError::UnknownProvider | WebhookError::Malformed { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
+                WebhookError::MissingSignature { .. } | WebhookError::BadSignature { .. } => {
+                    StatusCode::UNAUTHORIZED
+                }
+                WebhookError::NotConfigured { .. } => StatusCode::FORBIDDEN,
+                WebhookError::Duplicate { .. } => StatusCode::OK,
+            },
+            ApiError::Kube { source, .. } | ApiError::Events { source, .. } => {
+                match source.as_ref() {
+                    kube::Error::Api(s) if s.code == 404 => StatusCode::NOT_FOUND,
+                    kube::Error::Api(s) if s.code == 409 => StatusCode::CONFLICT,
+                    kube::Error::Api(s) if s.code == 422 || s.code == 400 => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    _ => StatusCode::BAD_GATEWAY,
+                }
+            }
+        }
+    }
+
+    /// What to do next, in plain words.
+    pub fn hint(&self) -> String {
+        match self {
+            ApiError::NotFound { namespace, .. } => format!(
+                "GET /api/v1/applications lists the applications; check the name and the namespace ({namespace})"
+            ),
+            ApiError::BadRequest { hint, .. } => hint.clone(),
+            ApiError::Unauthorized => {
+                "send the header `Authorization: Bearer <token>` with the token `ferry up` printed".into()
+            }
+            ApiError::Webhook(e) => match e {
+                WebhookError::TooLarge { .. } => "the provider sent more than Ferry accepts; push fewer commits at once".into(),
+                WebhookError::UnknownProvider => "send the provider's event header (e.g. X-GitHub-Event) or sign with X-Ferry-Signature".into(),
+                WebhookError::NotConfigured { .. } => "configure a webhook secret for this provider in Ferry and the same secret in the provider's webhook settings".into(),
+                WebhookError::MissingSignature { .. } | WebhookError::BadSignature { .. } => "the secret in the provider's webhook settings must equal the one Ferry is configured with".into(),
+                WebhookError::Malformed { .. } => "send the provider's push event with content type application/json".into(),
+                WebhookError::Duplicate { .. } => "nothing to do: this delivery was handled before".into(),
+            },
+            ApiError::BodyTooLarge { .. } => "the provider sent more than Ferry accepts; push fewer commits at once".into(),
+            ApiError::Body(_) => "send the complete request body".into(),
+            ApiError::Kube { .. } | ApiError::Events { .. } => {
+                "check that the cluster is reachable (GET /readyz) and retry".into()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "API request failed");
+        }
+        let body = ErrorBody { error: self.to_string(), hint: self.hint() };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::Unauthorized) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"ferry\""),
+            );
+        }
+        response
+    }
+}

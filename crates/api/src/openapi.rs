@@ -1,0 +1,318 @@
+//! The OpenAPI 3.1 document of the API, built by hand next to the routes it describes (a test
+//! sends a request for every operation in it and checks that the router knows it).
+
+use serde_json::{Map, Value, json};
+
+/// Method, path, summary, request schema, success code and response schema.
+type Operation =
+    (&'static str, &'static str, &'static str, Option<&'static str>, u16, &'static str);
+
+/// Every operation of the API. Keep in step with [`crate::router`].
+pub(crate) const OPERATIONS: &[Operation] = &[
+    ("get", "/healthz", "Liveness: the process answers", None, 200, "text"),
+    (
+        "get",
+        "/readyz",
+        "Readiness: the cluster answers and the engine runs",
+        None,
+        200,
+        "Readiness",
+    ),
+    ("get", "/metrics", "Prometheus metrics (OpenMetrics text)", None, 200, "text"),
+    ("get", "/api/openapi.json", "This document", None, 200, "object"),
+    (
+        "get",
+        "/api/v1/applications",
+        "List applications with sync and health status",
+        None,
+        200,
+        "AppList",
+    ),
+    (
+        "get",
+        "/api/v1/applications/{namespace}/{name}",
+        "The Application object, status included",
+        None,
+        200,
+        "object",
+    ),
+    (
+        "get",
+        "/api/v1/applications/{namespace}/{name}/resources",
+        "Managed objects with sync, health and drift",
+        None,
+        200,
+        "ResourceList",
+    ),
+    (
+        "get",
+        "/api/v1/applications/{namespace}/{name}/diff",
+        "Field-level differences between Git and the cluster (Secret values masked)",
+        None,
+        200,
+        "DiffList",
+    ),
+    (
+        "get",
+        "/api/v1/applications/{namespace}/{name}/history",
+        "Deployed revisions, newest first",
+        None,
+        200,
+        "HistoryList",
+    ),
+    (
+        "get",
+        "/api/v1/applications/{namespace}/{name}/events",
+        "Kubernetes Events about the application, newest first",
+        None,
+        200,
+        "EventList",
+    ),
+    (
+        "post",
+        "/api/v1/applications/{namespace}/{name}/sync",
+        "Request a sync (optionally with prune or as a dry run)",
+        Some("SyncBody"),
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
+        "/api/v1/applications/{namespace}/{name}/rollback",
+        "Roll back to a history entry or revision and pin there",
+        Some("RollbackBody"),
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
+        "/api/v1/applications/{namespace}/{name}/unpin",
+        "Leave a rollback pin and follow targetRevision again",
+        None,
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
+        "/api/v1/applications/{namespace}/{name}/suspend",
+        "Stop syncing and healing",
+        None,
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
+        "/api/v1/applications/{namespace}/{name}/resume",
+        "Resume syncing and healing",
+        None,
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
+        "/api/v1/applications/{namespace}/{name}/refresh",
+        "Compare with a fresh look at the source now",
+        None,
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
+        "/api/webhook",
+        "A Git provider's push webhook (provider detected from headers)",
+        Some("object"),
+        202,
+        "WebhookResult",
+    ),
+    (
+        "post",
+        "/api/webhook/{provider}",
+        "A Git provider's push webhook for one provider",
+        Some("object"),
+        202,
+        "WebhookResult",
+    ),
+];
+
+/// Paths that need no bearer token even when one is configured.
+const PUBLIC: &[&str] = &["/healthz", "/readyz", "/api/webhook", "/api/webhook/{provider}"];
+
+fn schema_ref(name: &str) -> Value {
+    match name {
+        "text" => json!({"type": "string"}),
+        "object" => json!({"type": "object"}),
+        other => json!({"$ref": format!("#/components/schemas/{other}")}),
+    }
+}
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn object(required: &[&str], props: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": props})
+}
+
+fn list_of(item: &str) -> Value {
+    object(&["items"], json!({"items": {"type": "array", "items": schema_ref(item)}}))
+}
+
+fn schemas() -> Value {
+    let health = object(&["status"], json!({"status": string(), "message": string()}));
+    json!({
+        "Error": object(&["error", "hint"], json!({"error": string(), "hint": string()})),
+        "Health": health,
+        "Sync": object(&["status", "revision"], json!({"status": {"type": "string", "enum": ["Synced", "OutOfSync", "Unknown"]}, "revision": string()})),
+        "Operation": object(&["phase", "revision"], json!({"phase": string(), "message": string(), "revision": string(), "startedAt": string(), "finishedAt": string(), "dryRun": {"type": "boolean"}})),
+        "AppSummary": object(&["namespace", "name", "sync", "health", "source"], json!({
+            "namespace": string(), "name": string(),
+            "sync": schema_ref("Sync"), "health": schema_ref("Health"),
+            "source": object(&["repoURL", "path", "targetRevision"], json!({"repoURL": string(), "path": string(), "targetRevision": string()})),
+            "destinationNamespace": string(), "autoSync": {"type": "boolean"}, "suspended": {"type": "boolean"},
+            "pinned": string(), "lastOperation": schema_ref("Operation"), "reconciledAt": string(),
+            "problems": {"type": "array", "items": object(&["type", "reason", "message"], json!({"type": string(), "reason": string(), "message": string()}))}
+        })),
+        "AppList": list_of("AppSummary"),
+        "Resource": object(&["kind", "name", "sync", "drift"], json!({
+            "group": string(), "version": string(), "kind": string(), "namespace": string(), "name": string(),
+            "sync": string(), "health": schema_ref("Health"), "drift": {"type": "array", "items": string()}
+        })),
+        "ResourceList": list_of("Resource"),
+        "ObjectDiff": object(&["apiVersion", "kind", "name", "changes"], json!({
+            "apiVersion": string(), "kind": string(), "namespace": string(), "name": string(),
+            "changes": {"type": "array", "items": object(&["path"], json!({
+                "path": string(), "desired": {}, "live": {},
+                "changedBy": object(&["manager", "operation"], json!({"manager": string(), "operation": string(), "time": string()}))
+            }))}
+        })),
+        "DiffList": list_of("ObjectDiff"),
+        "History": object(&["id", "revision", "deployedAt", "current"], json!({
+            "id": {"type": "integer"}, "revision": string(), "deployedAt": string(), "repoURL": string(),
+            "path": string(), "targetRevision": string(), "healthy": {"type": "boolean"}, "current": {"type": "boolean"}
+        })),
+        "HistoryList": list_of("History"),
+        "Event": object(&["type", "reason", "message", "count", "lastSeen"], json!({
+            "type": string(), "reason": string(), "message": string(), "count": {"type": "integer"}, "lastSeen": string(), "source": string()
+        })),
+        "EventList": list_of("Event"),
+        "SyncBody": json!({"type": "object", "additionalProperties": false, "properties": {"prune": {"type": "boolean"}, "dryRun": {"type": "boolean"}}}),
+        "RollbackBody": json!({"type": "object", "additionalProperties": false, "description": "exactly one of id or revision",
+            "properties": {"id": {"type": "integer"}, "revision": string()}}),
+        "Accepted": object(&["namespace", "name", "action", "message"], json!({"namespace": string(), "name": string(), "action": string(), "message": string()})),
+        "WebhookResult": object(&["provider", "event", "triggered", "message"], json!({
+            "provider": string(), "event": {"type": "string", "enum": ["push", "ping", "ignored", "duplicate"]},
+            "triggered": {"type": "integer"}, "repositories": {"type": "array", "items": string()}, "message": string()
+        })),
+        "Readiness": object(&["ready", "message", "applications"], json!({"ready": {"type": "boolean"}, "message": string(), "applications": {"type": "integer"}})),
+    })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema_ref("Error")}}})
+}
+
+/// The document served at `/api/openapi.json`.
+pub fn openapi() -> Value {
+    let mut paths = Map::new();
+    for (method, path, summary, request, code, response) in OPERATIONS {
+        let mut params = Vec::new();
+        for segment in path.split('/') {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+            }
+        }
+        let content_type = if *response == "text" { "text/plain" } else { "application/json" };
+        let mut responses = Map::new();
+        responses.insert(
+            code.to_string(),
+            json!({"description": summary, "content": {content_type: {"schema": schema_ref(response)}}}),
+        );
+        if path.contains("{name}") {
+            responses.insert("404".into(), error_response("No such application"));
+        }
+        if *method == "post" {
+            responses.insert("400".into(), error_response("The request is malformed"));
+        }
+        if path.starts_with("/api/webhook") {
+            responses.insert("200".into(), json!({"description": "A ping, an ignored event or a redelivery", "content": {"application/json": {"schema": schema_ref("WebhookResult")}}}));
+            responses.insert("401".into(), error_response("Missing or wrong signature"));
+            responses
+                .insert("403".into(), error_response("No secret is configured for this provider"));
+            responses.insert("413".into(), error_response("The body is over the limit"));
+        } else if !PUBLIC.contains(path) {
+            responses.insert("401".into(), error_response("A bearer token is required"));
+        }
+        let mut op = json!({
+            "summary": summary,
+            "operationId": operation_id(method, path),
+            "parameters": params,
+            "responses": responses,
+        });
+        if PUBLIC.contains(path) {
+            op["security"] = json!([]);
+        }
+        if let Some(request) = request {
+            op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": schema_ref(request)}}});
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Ferry API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Applications, their resources, diffs, history and events; sync, rollback, suspend and resume; Git webhooks. Errors are {\"error\", \"hint\"}."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Required when Ferry listens beyond loopback"}}
+        },
+        "security": [{"bearer": []}],
+    })
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for segment in path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')) {
+        let mut chars = segment.chars().filter(char::is_ascii_alphanumeric);
+        if let Some(first) = chars.next() {
+            id.push(first.to_ascii_uppercase());
+            id.extend(chars);
+        }
+    }
+    if path.ends_with("{name}") {
+        id.push_str("One");
+    }
+    if path.ends_with("{provider}") {
+        id.push_str("ForProvider");
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_a_unique_id_and_known_schemas() {
+        let doc = openapi();
+        let mut ids = std::collections::HashSet::new();
+        for (method, path, ..) in OPERATIONS {
+            let op = &doc["paths"][path][method];
+            assert!(
+                ids.insert(op["operationId"].as_str().expect("an id").to_owned()),
+                "{method} {path}"
+            );
+        }
+        let text = doc.to_string();
+        for name in text.split("#/components/schemas/").skip(1) {
+            let name = name.split('"').next().expect("a name");
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "schema {name} is referenced but missing"
+            );
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Read endpoints. They answer from the engine's caches: listing apps makes no API call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ferry_engine::Application;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+
+use crate::dto::*;
+use crate::error::ApiError;
+use crate::state::ApiState;
+
+/// The app `namespace/name` as the engine last saw it.
+pub(crate) fn find(
+    state: &ApiState,
+    namespace: &str,
+    name: &str,
+) -> Result<Arc<Application>, ApiError> {
+    state
+        .engine
+        .applications()
+        .into_iter()
+        .find(|a| a.namespace().as_deref() == Some(namespace) && a.name_any() == name)
+        .ok_or_else(|| ApiError::NotFound {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        })
+}
+
+pub(crate) async fn list(State(state): State<ApiState>) -> Json<AppList> {
+    let mut items: Vec<AppSummary> =
+        state.engine.applications().iter().map(|a| AppSummary::from(a.as_ref())).collect();
+    items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Json(AppList { items })
+}
+
+/// The Application object itself, as `kubectl get -o json` shows it, without managedFields.
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Application>, ApiError> {
+    let mut app = find(&state, &namespace, &name)?.as_ref().clone();
+    app.metadata.managed_fields = None;
+    Ok(Json(app))
+}
+
+pub(crate) async fn resources(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<ResourceList>, ApiError> {
+    let app = find(&state, &namespace, &name)?;
+    let items = app
+        .status
+        .as_ref()
+        .map(|s| s.resources.iter().map(ResourceDto::from).collect())
+        .unwrap_or_default();
+    Ok(Json(ResourceList { items }))
+}
+
+pub(crate) async fn diff(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<DiffList>, ApiError> {
+    find(&state, &namespace, &name)?;
+    let items = state
+        .engine
+        .diffs(&namespace, &name)
+        .iter()
+        .filter(|d| !d.in_sync())
+        .map(ObjectDiffDto::from)
+        .collect();
+    Ok(Json(DiffList { items }))
+}
+
+pub(crate) async fn history(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<HistoryList>, ApiError> {
+    let app = find(&state, &namespace, &name)?;
+    let status = app.status.clone().unwrap_or_default();
+    let mut items: Vec<HistoryDto> =
+        status.history.iter().map(|h| HistoryDto::new(h, &status.sync.revision)).collect();
+    items.sort_by_key(|h| std::cmp::Reverse(h.id));
+    Ok(Json(HistoryList { items }))
+}
+
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the cluster answers a list of Applications: the CRD is installed and the engine's
+/// client works.
+pub(crate) async fn readyz(State(state): State<ApiState>) -> Response {
+    let api: Api<Application> = Api::all(state.engine.client().clone());
+    let params = ListParams::default().limit(1);
+    let probe = tokio::time::timeout(Duration::from_secs(2), api.list_metadata(&params));
+    let (code, message) = match probe.await {
+        Ok(Ok(_)) => (StatusCode::OK, "the cluster answers and the engine is running".to_owned()),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the cluster refused a list of Applications: {e}"),
+        ),
+        Err(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "the cluster did not answer within 2s".to_owned())
+        }
+    };
+    let body = Readiness {
+        ready: code == StatusCode::OK,
+        message,
+        applications: state.engine.applications().len(),
+    };
+    (code, Json(body)).into_response()
+}

@@ -1,0 +1,75 @@
+//! The router: which path goes to which handler, and which layers guard them.
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::middleware;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+
+use crate::dto::ErrorBody;
+use crate::state::ApiState;
+use crate::{actions, auth, events, metrics, read, ui, webhook};
+
+/// Bodies of API actions are a few bytes; webhooks have their own cap in [`webhook`].
+const ACTION_BODY_LIMIT: usize = 64 << 10;
+
+/// The whole HTTP surface: REST API, webhooks, `/metrics`, health probes and the web UI.
+pub fn router(state: ApiState) -> Router {
+    let app = "/api/v1/applications/{namespace}/{name}";
+    let guarded = Router::new()
+        .route("/api/v1/applications", get(read::list))
+        .route(app, get(read::get))
+        .route(&format!("{app}/resources"), get(read::resources))
+        .route(&format!("{app}/diff"), get(read::diff))
+        .route(&format!("{app}/history"), get(read::history))
+        .route(&format!("{app}/events"), get(events::list))
+        .route(&format!("{app}/sync"), post(actions::sync))
+        .route(&format!("{app}/rollback"), post(actions::rollback))
+        .route(&format!("{app}/unpin"), post(actions::unpin))
+        .route(&format!("{app}/suspend"), post(actions::suspend))
+        .route(&format!("{app}/resume"), post(actions::resume))
+        .route(&format!("{app}/refresh"), post(actions::refresh))
+        .route("/api/openapi.json", get(openapi))
+        .route("/metrics", get(metrics::serve_metrics))
+        .layer(DefaultBodyLimit::max(ACTION_BODY_LIMIT))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let open = Router::new()
+        .route("/healthz", get(read::healthz))
+        .route("/readyz", get(read::readyz))
+        // Webhooks authenticate with the provider's signature, which a provider can send and a
+        // bearer token it cannot.
+        .route("/api/webhook", post(webhook::any))
+        .route("/api/webhook/{provider}", post(webhook::named))
+        .route("/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset));
+    Router::new()
+        .merge(guarded)
+        .merge(open)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes, then finishes open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::openapi())
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let body = ErrorBody {
+        error: format!("no such endpoint: {}", uri.path()),
+        hint: "GET /api/openapi.json describes the API".into(),
+    };
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}

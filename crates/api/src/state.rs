@@ -1,0 +1,89 @@
+//! What the handlers share: the engine, the metrics registry, the token and webhook secrets.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use ferry_engine::Engine;
+use ferry_source::webhook::{Dedupe, WebhookConfig};
+use prometheus_client::registry::Registry;
+
+use crate::metrics::ApiMetrics;
+
+/// Webhook bodies larger than this are refused before they are read (GitHub's pushes are a few
+/// KiB; 1 MiB leaves room for big pushes and keeps a flood of bodies cheap).
+pub const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 1 << 20;
+
+/// The shared state of the router. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    pub(crate) engine: Engine,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) metrics: ApiMetrics,
+    pub(crate) token: Option<Arc<str>>,
+    pub(crate) webhook: Arc<WebhookConfig>,
+    pub(crate) dedupe: Arc<Mutex<Dedupe>>,
+}
+
+impl ApiState {
+    /// Starts a builder. `registry` is the one the engine registered its metrics in; the API adds
+    /// its own and serves them all at `/metrics`.
+    pub fn builder(engine: Engine, registry: Registry) -> ApiStateBuilder {
+        let webhook =
+            WebhookConfig { max_body_bytes: DEFAULT_WEBHOOK_BODY_LIMIT, ..Default::default() };
+        ApiStateBuilder { engine, registry, token: None, webhook }
+    }
+
+    /// Whether a server bound to `addr` must require a token: anything but loopback.
+    pub fn requires_token(addr: &SocketAddr) -> bool {
+        !addr.ip().is_loopback()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn token_required(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
+pub struct ApiStateBuilder {
+    engine: Engine,
+    registry: Registry,
+    token: Option<String>,
+    webhook: WebhookConfig,
+}
+
+impl ApiStateBuilder {
+    /// Require `Authorization: Bearer TOKEN` on the API. An empty token means none.
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.token = token.filter(|t| !t.is_empty());
+        self
+    }
+
+    /// Webhook secrets per provider and the body cap (`max_body_bytes`; 0 means
+    /// [`DEFAULT_WEBHOOK_BODY_LIMIT`]). Without this call every provider is refused (fail closed).
+    pub fn webhook(mut self, mut config: WebhookConfig) -> Self {
+        if config.max_body_bytes == 0 {
+            config.max_body_bytes = DEFAULT_WEBHOOK_BODY_LIMIT;
+        }
+        self.webhook = config;
+        self
+    }
+
+    pub fn build(mut self) -> ApiState {
+        let metrics = ApiMetrics::new(&mut self.registry);
+        ApiState {
+            engine: self.engine,
+            registry: Arc::new(self.registry),
+            metrics,
+            token: self.token.map(Arc::from),
+            webhook: Arc::new(self.webhook),
+            dedupe: Arc::new(Mutex::new(Dedupe::default())),
+        }
+    }
+}

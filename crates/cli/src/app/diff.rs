@@ -1,0 +1,257 @@
+//! `ferry app diff NAME` and `ferry diff PATH --app NAME`: what a sync would change, computed
+//! here the way the engine does (fetch, render, prepare, compare), against live objects read
+//! from the cluster. Exit 1 when there is a difference, 0 when there is none.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ferry_apply::discovery::{Discovery, gvk_of};
+use ferry_apply::object::{ObjKey, str_at};
+use ferry_apply::prune::InventoryEntry;
+use ferry_apply::tracking::AppId;
+use ferry_diff::{DiffOptions, render_unified};
+use ferry_engine::Application;
+use ferry_engine::compare::{Comparison, compare};
+use ferry_engine::prepare::{Prepared, prepare};
+use ferry_render::{RenderConfig, RenderContext, Rendered, RepoPath, Tree};
+use ferry_source::{Credentials, FsTree, Limits, RepoCache, RepoUrl};
+use kube::Api;
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use super::connect::{ClusterArgs, Connection};
+use super::error::CliError;
+use super::output::{print, short};
+
+/// `ferry diff PATH --app NAME`: a local directory (a PR checkout) against the app's live objects.
+#[derive(clap::Args, Debug)]
+pub struct LocalDiffArgs {
+    /// The app's directory in a local checkout.
+    pub path: PathBuf,
+    /// The Application whose live objects to compare with.
+    #[arg(long)]
+    pub app: String,
+    /// Namespace the Application lives in.
+    #[arg(long, default_value = "ferry", visible_alias = "app-namespace")]
+    pub namespace: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+pub async fn app(conn: &Connection, ns: &str, name: &str) -> Result<ExitCode, CliError> {
+    let api = super::apps(conn, ns);
+    let app = super::fetch(&api, ns, name).await?;
+    let status = app.status.clone().unwrap_or_default();
+    // A rollback pin is what the engine compares with; otherwise the target revision.
+    let revision = status
+        .pinned
+        .as_ref()
+        .map(|p| p.revision.clone())
+        .unwrap_or_else(|| app.spec.source.target_revision.clone());
+    let url = RepoUrl::parse(&app.spec.source.repo_url).map_err(|e| CliError::Source {
+        app: name.to_owned(),
+        message: format!("spec.source.repoURL {:?}: {e}", app.spec.source.repo_url),
+    })?;
+    let dir = cache_dir().join("repos");
+    let cache = RepoCache::new(&dir, Limits::default()).map_err(|e| {
+        CliError::Io(format!("cannot use the repository cache {}: {e}", dir.display()))
+    })?;
+    let fetched = cache.fetch(&url, &Credentials::None, &revision).await.map_err(|e| {
+        CliError::Source { app: name.to_owned(), message: format!("{url} at {revision:?}: {e}") }
+    })?;
+    let tree = cache
+        .tree(&url, &fetched.commit)
+        .map_err(|e| CliError::Source { app: name.to_owned(), message: e.to_string() })?;
+    let path = RepoPath::new(&app.spec.source.path).map_err(|e| CliError::Render {
+        app: name.to_owned(),
+        message: format!("spec.source.path: {e}"),
+    })?;
+    eprintln!(
+        "comparing {} at {} with the cluster",
+        app.spec.source.repo_url,
+        short(fetched.commit.as_str())
+    );
+    diff_against(conn, &app, &tree, &path, &status.inventory).await
+}
+
+pub async fn local(conn: &Connection, args: &LocalDiffArgs) -> Result<ExitCode, CliError> {
+    let api = super::apps(conn, &args.namespace);
+    let app = super::fetch(&api, &args.namespace, &args.app).await?;
+    let (root, rel) = checkout_root(&args.path)?;
+    let tree = FsTree::new(&root).map_err(|e| CliError::Io(format!("{}: {e}", root.display())))?;
+    let path =
+        RepoPath::new(&rel).map_err(|e| CliError::Io(format!("{}: {e}", args.path.display())))?;
+    let inventory = app.status.clone().unwrap_or_default().inventory;
+    eprintln!("comparing {} with the live objects of {}", args.path.display(), args.app);
+    diff_against(conn, &app, &tree, &path, &inventory).await
+}
+
+/// The checkout holding `path` (the nearest directory with `.git`, so Kustomize bases and Helm
+/// value files outside the app directory resolve) and `path` relative to it.
+fn checkout_root(path: &Path) -> Result<(PathBuf, String), CliError> {
+    let abs = path.canonicalize().map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
+    if !abs.is_dir() {
+        return Err(CliError::Io(format!("{} is not a directory", path.display())));
+    }
+    let root = abs.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&abs).to_owned();
+    let rel = abs.strip_prefix(&root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok((root, if rel.is_empty() { ".".into() } else { rel }))
+}
+
+/// `$XDG_CACHE_HOME/ferry`, else `~/.cache/ferry`, else a directory under the system temp dir.
+fn cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("ferry");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(h) => PathBuf::from(h).join(".cache/ferry"),
+        None => std::env::temp_dir().join("ferry-cache"),
+    }
+}
+
+async fn diff_against(
+    conn: &Connection,
+    app: &Application,
+    tree: &dyn Tree,
+    path: &RepoPath,
+    inventory: &[InventoryEntry],
+) -> Result<ExitCode, CliError> {
+    let name = app.metadata.name.clone().unwrap_or_default();
+    let ns = app.metadata.namespace.clone().unwrap_or_default();
+    let id = AppId::new(&ns, &name);
+    let mut ctx = RenderContext::new(&name).with_config(RenderConfig::default());
+    if !app.spec.destination.namespace.is_empty() {
+        ctx = ctx.with_namespace(&app.spec.destination.namespace);
+    }
+    let rendered: Rendered = ferry_render::render(tree, path, &app.spec.source.render, &ctx)
+        .map_err(|e| CliError::Render { app: name.clone(), message: e.to_string() })?;
+    let discovery = Discovery::new();
+    let prepared = prepare(&conn.client, &discovery, app, &id, &rendered)
+        .await
+        .map_err(|e| CliError::Render { app: name.clone(), message: e.to_string() })?;
+    let live = read_live(conn, &discovery, &prepared, inventory).await?;
+    let cmp = compare(
+        &id,
+        &prepared.resources,
+        inventory,
+        |k| live.get(k).cloned(),
+        &DiffOptions::default(),
+        &app.spec.ignore_differences,
+    );
+    print(&render(&cmp, &prepared))?;
+    eprintln!("{}", cmp.summary(prepared.resources.len()));
+    Ok(if cmp.status() == ferry_engine::application::SyncStatusCode::Synced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// GETs every declared and inventoried object; absent or unserved kinds are simply not live.
+async fn read_live(
+    conn: &Connection,
+    discovery: &Discovery,
+    prepared: &Prepared,
+    inventory: &[InventoryEntry],
+) -> Result<HashMap<ObjKey, Arc<Value>>, CliError> {
+    let mut wanted: Vec<(ObjKey, String)> = prepared
+        .resources
+        .iter()
+        .map(|r| (r.key.clone(), str_at(&r.object, &["apiVersion"]).unwrap_or_default().to_owned()))
+        .collect();
+    wanted.extend(inventory.iter().map(|e| (e.key(), e.api_version())));
+    let mut live = HashMap::new();
+    for (key, api_version) in wanted {
+        if live.contains_key(&key) {
+            continue;
+        }
+        let resolved = match discovery.resolve(&conn.client, &gvk_of(&api_version, &key.kind)).await
+        {
+            Ok(r) => r,
+            Err(e) if e.is_unknown_kind() => continue,
+            Err(e) => return Err(CliError::Io(e.to_string())),
+        };
+        let api: Api<DynamicObject> = if resolved.namespaced {
+            Api::namespaced_with(conn.client.clone(), &key.namespace, &resolved.resource)
+        } else {
+            Api::all_with(conn.client.clone(), &resolved.resource)
+        };
+        let found =
+            api.get_opt(&key.name).await.map_err(|e| CliError::api(e, format!("reading {key}")))?;
+        if let Some(obj) = found {
+            let mut value =
+                serde_json::to_value(obj).map_err(|e| CliError::Output(e.to_string()))?;
+            if value.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+                value["apiVersion"] = Value::String(resolved.resource.api_version.clone());
+            }
+            if value.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+                value["kind"] = Value::String(resolved.resource.kind.clone());
+            }
+            live.insert(key, Arc::new(value));
+        }
+    }
+    Ok(live)
+}
+
+/// Unified diffs for drifted objects, the whole manifest for missing ones, a line for extraneous
+/// ones, and the objects that could not be compared.
+pub fn render(cmp: &Comparison, prepared: &Prepared) -> String {
+    let mut out = String::new();
+    for d in &cmp.diffs {
+        out.push_str(&render_unified(d));
+    }
+    let drifted: std::collections::HashSet<ObjKey> = cmp
+        .diffs
+        .iter()
+        .map(|d| ObjKey {
+            group: group_of(&d.api_version),
+            kind: d.kind.clone(),
+            namespace: d.namespace.clone().unwrap_or_default(),
+            name: d.name.clone(),
+        })
+        .collect();
+    for key in cmp.out_of_sync.iter().filter(|k| !drifted.contains(*k)) {
+        if cmp.errors.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        let Some(r) = prepared.resources.iter().find(|r| &r.key == key) else { continue };
+        let api_version = str_at(&r.object, &["apiVersion"]).unwrap_or_default();
+        out.push_str(&format!(
+            "--- live {api_version} {} (missing from the cluster)\n",
+            display(key)
+        ));
+        out.push_str(&format!("+++ desired {api_version} {}\n", display(key)));
+        let yaml =
+            serde_saphyr::to_string(&r.object).unwrap_or_else(|e| format!("(cannot show: {e})\n"));
+        for line in yaml.lines() {
+            out.push_str(&format!("+{line}\n"));
+        }
+    }
+    for e in &cmp.extraneous {
+        let key = e.key();
+        out.push_str(&format!("--- live {} {}\n", e.api_version(), display(&key)));
+        out.push_str(&format!(
+            "+++ desired {} {} (no longer in Git; pruned when prune is enabled)\n",
+            e.api_version(),
+            display(&key)
+        ));
+    }
+    for (key, message) in &cmp.errors {
+        out.push_str(&format!("!!! {}: cannot compare: {message}\n", display(key)));
+    }
+    out
+}
+
+fn group_of(api_version: &str) -> String {
+    api_version.split_once('/').map(|(g, _)| g.to_owned()).unwrap_or_default()
+}
+
+fn display(key: &ObjKey) -> String {
+    if key.namespace.is_empty() {
+        format!("{} {}", key.kind, key.name)
+    } else {
+        format!("{} {}/{}", key.kind, key.namespace, key.name)
+    }
+}

@@ -1,0 +1,153 @@
+//! `ferry app …`, `ferry diff`, `ferry install`: the Application commands. They write specs and
+//! annotations and read status; the engine does the work. Each verb is a small module.
+//!
+//! Exit codes: 0 ok; 1 a difference, a timeout or a failed operation; 2 usage or other errors.
+
+mod connect;
+mod create;
+mod delete;
+mod diff;
+mod error;
+mod get;
+mod history;
+mod install;
+mod output;
+mod rollback;
+mod suspend;
+mod sync;
+mod wait;
+
+use std::process::ExitCode;
+
+use ferry_engine::Application;
+use kube::Api;
+
+pub use connect::ClusterArgs;
+pub use diff::LocalDiffArgs;
+pub use error::CliError;
+pub use install::InstallArgs;
+pub use output::Format;
+
+/// `ferry app`: manage Applications.
+#[derive(clap::Args, Debug)]
+pub struct AppArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Namespace the Applications live in.
+    #[arg(long, global = true, default_value = "ferry", visible_alias = "app-namespace")]
+    pub namespace: String,
+    #[command(subcommand)]
+    pub command: AppCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AppCommand {
+    /// Create (or with --upsert, update) an Application.
+    Create(Box<create::CreateArgs>),
+    /// List Applications with their sync and health.
+    List {
+        #[arg(short = 'o', long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show one Application: sync, health, revision, conditions, resources.
+    Get {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show the deployment history.
+    History {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Ask the engine to sync now.
+    Sync(sync::SyncArgs),
+    /// Go back to an earlier history entry (default: the previous one) and stay there.
+    Rollback(rollback::RollbackArgs),
+    /// Stop syncing and healing (status stays fresh).
+    Suspend { name: String },
+    /// Resume syncing and healing after `suspend`.
+    Resume { name: String },
+    /// Delete an Application (with --cascade, its objects too).
+    Delete(delete::DeleteArgs),
+    /// Wait until an Application is Synced and/or Healthy.
+    Wait(wait::WaitArgs),
+    /// Show how the cluster differs from Git; exit 1 when it does.
+    Diff { name: String },
+}
+
+/// Runs `ferry app …`.
+pub fn run_app(args: AppArgs) -> ExitCode {
+    block_on(async move {
+        let conn = connect::connect(&args.cluster).await?;
+        let ns = args.namespace.as_str();
+        match args.command {
+            AppCommand::Create(c) => create::run(&conn, ns, *c).await,
+            AppCommand::List { output } => get::list(&conn, ns, output).await,
+            AppCommand::Get { name, output } => get::get(&conn, ns, &name, output).await,
+            AppCommand::History { name, output } => history::run(&conn, ns, &name, output).await,
+            AppCommand::Sync(s) => sync::run(&conn, ns, s).await,
+            AppCommand::Rollback(r) => rollback::run(&conn, ns, r).await,
+            AppCommand::Suspend { name } => suspend::run(&conn, ns, &name, true).await,
+            AppCommand::Resume { name } => suspend::run(&conn, ns, &name, false).await,
+            AppCommand::Delete(d) => delete::run(&conn, ns, d).await,
+            AppCommand::Wait(w) => wait::run(&conn, ns, w).await,
+            AppCommand::Diff { name } => diff::app(&conn, ns, &name).await,
+        }
+    })
+}
+
+/// Runs `ferry diff PATH --app NAME`.
+pub fn run_local_diff(args: LocalDiffArgs) -> ExitCode {
+    block_on(async move {
+        let conn = connect::connect(&args.cluster).await?;
+        diff::local(&conn, &args).await
+    })
+}
+
+/// Runs `ferry install`.
+pub fn run_install(args: InstallArgs) -> ExitCode {
+    block_on(install::run(args))
+}
+
+fn block_on(work: impl std::future::Future<Output = Result<ExitCode, CliError>>) -> ExitCode {
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    match runtime.block_on(work) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(h) = e.hint() {
+                output::hint(&h);
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The Application, or "not found" naming it and its namespace.
+pub(crate) async fn fetch(
+    api: &Api<Application>,
+    ns: &str,
+    name: &str,
+) -> Result<Application, CliError> {
+    api.get(name)
+        .await
+        .map_err(|e| CliError::on_app(e, name, ns, &format!("reading application {name:?}")))
+}
+
+pub(crate) fn apps(conn: &connect::Connection, ns: &str) -> Api<Application> {
+    Api::namespaced(conn.client.clone(), ns)
+}
+
+/// RFC 3339 now, as the engine writes times.
+pub(crate) fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}

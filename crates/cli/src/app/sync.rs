@@ -1,0 +1,208 @@
+//! `ferry app sync`: writes a fresh sync request into the annotation the engine watches; with
+//! `--wait`, follows status until the engine has acted on *this* request, then prints the change
+//! set. A failed sync exits 1.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ferry_engine::Application;
+use ferry_engine::application::{ANNOTATION_SYNC_REQUEST, OperationState, SyncRequest};
+use kube::api::{Patch, PatchParams};
+
+use super::connect::Connection;
+use super::error::CliError;
+use super::output::{hint, or_dash, print, short, table};
+use super::wait::{parse_timeout, poll, timed_out};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SyncArgs {
+    pub name: String,
+    /// Compute and report the changes without applying them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete objects Git no longer declares.
+    #[arg(long)]
+    pub prune: bool,
+    /// Wait for the sync to finish and print what it did.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (exit 1).
+    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// The outcome of waiting for a request: the operation the engine ran for it, or why it ran none.
+pub enum Outcome {
+    Operation(OperationState),
+    NotRun(String),
+}
+
+/// Whether the engine is done with the request `value` made at `at`: it has recorded the
+/// request as handled and an operation that started no earlier than the request has finished.
+pub fn outcome(
+    app: &Application,
+    handled: impl Fn(&Application) -> Option<String>,
+    value: &str,
+    at: &str,
+) -> Option<Outcome> {
+    if handled(app).as_deref() != Some(value) {
+        return None;
+    }
+    let status = app.status.as_ref()?;
+    match status.operation_state.as_ref() {
+        Some(op) if op.phase == "Running" => None,
+        Some(op) if !op.started_at.is_empty() && not_before(&op.started_at, at) => {
+            Some(Outcome::Operation(op.clone()))
+        }
+        _ => {
+            // Handled without an operation: something upstream (source, render) stopped it.
+            let why: Vec<String> = status
+                .conditions
+                .iter()
+                .filter(|c| super::get::is_problem(&c.type_, &c.status))
+                .map(|c| format!("{}: {}", c.type_, c.message))
+                .collect();
+            Some(Outcome::NotRun(if why.is_empty() {
+                "the engine ran no sync for the request".into()
+            } else {
+                why.join("; ")
+            }))
+        }
+    }
+}
+
+/// `a >= b` for RFC 3339 times (second precision is enough: a request and its operation are
+/// written by different clocks, the engine's being the later).
+fn not_before(a: &str, b: &str) -> bool {
+    match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
+        (Ok(a), Ok(b)) => a.as_second() >= b.as_second() - 1,
+        _ => true,
+    }
+}
+
+pub async fn run(conn: &Connection, ns: &str, args: SyncArgs) -> Result<ExitCode, CliError> {
+    let api = super::apps(conn, ns);
+    super::fetch(&api, ns, &args.name).await?;
+    let at = super::now();
+    let request = SyncRequest { at: at.clone(), prune: args.prune, dry_run: args.dry_run };
+    let value = serde_json::to_string(&request).map_err(|e| CliError::Output(e.to_string()))?;
+    let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_SYNC_REQUEST: value}}});
+    api.patch(&args.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| CliError::on_app(e, &args.name, ns, "requesting a sync"))?;
+    let kind = if args.dry_run { "dry-run sync" } else { "sync" };
+    eprintln!("{kind} of {ns}/{} requested", args.name);
+    if !args.wait {
+        hint(&format!("ferry app wait {} --sync", args.name));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let handled = |a: &Application| a.status.as_ref()?.handled_requests.as_ref()?.sync.clone();
+    let waited = poll(&api, ns, &args.name, args.timeout, &format!("done with the {kind}"), |a| {
+        outcome(a, handled, &value, &at)
+    })
+    .await?;
+    report(&args.name, args.timeout, kind, waited)
+}
+
+/// Prints the result of a waited-for operation; exit 1 when it failed or timed out.
+pub fn report(
+    name: &str,
+    timeout: Duration,
+    kind: &str,
+    waited: Result<Outcome, Option<Application>>,
+) -> Result<ExitCode, CliError> {
+    match waited {
+        Err(last) => {
+            timed_out(name, timeout, &format!("done with the {kind}"), last.as_ref());
+            Ok(ExitCode::from(1))
+        }
+        Ok(Outcome::NotRun(why)) => {
+            eprintln!("error: the {kind} of {name} did not run: {why}");
+            Ok(ExitCode::from(1))
+        }
+        Ok(Outcome::Operation(op)) => {
+            print(&change_set(&op))?;
+            if op.phase == "Succeeded" {
+                eprintln!("{kind} of {name} {}: {}", op.phase.to_lowercase(), op.message);
+                if !op.dry_run {
+                    hint(&format!("ferry app wait {name} --health"));
+                }
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: {kind} of {name} at {} failed: {}",
+                    short(&op.revision),
+                    op.message
+                );
+                hint(&format!("ferry app get {name}"));
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+/// The change set as a table: what happened to each object.
+pub fn change_set(op: &OperationState) -> String {
+    let rows: Vec<Vec<String>> = op
+        .change_set
+        .iter()
+        .map(|i| {
+            vec![
+                i.wave.to_string(),
+                or_dash(&i.group),
+                i.kind.clone(),
+                or_dash(&i.namespace),
+                i.name.clone(),
+                i.action.clone(),
+                or_dash(&i.message),
+            ]
+        })
+        .collect();
+    table(&["WAVE", "GROUP", "KIND", "NAMESPACE", "NAME", "ACTION", "MESSAGE"], &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(status: serde_json::Value) -> Application {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "ferry"},
+            "spec": {"source": {"repoURL": "git://h/r"}, "destination": {"namespace": "d"}},
+            "status": status,
+        }))
+        .expect("a valid Application")
+    }
+
+    fn handled(a: &Application) -> Option<String> {
+        a.status.as_ref()?.handled_requests.as_ref()?.sync.clone()
+    }
+
+    #[test]
+    fn an_older_operation_does_not_answer_a_new_request() {
+        let a = app(serde_json::json!({"handledRequests": {"sync": "old"},
+            "operationState": {"phase": "Succeeded", "revision": "r", "startedAt": "2026-01-01T00:00:00Z"}}));
+        assert!(outcome(&a, handled, "new", "2026-01-02T00:00:00Z").is_none());
+    }
+
+    #[test]
+    fn the_finished_operation_for_the_request_is_its_outcome() {
+        let a = app(serde_json::json!({"handledRequests": {"sync": "new"},
+            "operationState": {"phase": "Failed", "message": "boom", "revision": "r", "startedAt": "2026-01-02T00:00:01Z"}}));
+        match outcome(&a, handled, "new", "2026-01-02T00:00:00Z") {
+            Some(Outcome::Operation(op)) => assert_eq!(op.message, "boom"),
+            _ => panic!("expected the operation"),
+        }
+    }
+
+    #[test]
+    fn a_request_handled_without_an_operation_reports_the_failed_condition() {
+        let a = app(serde_json::json!({"handledRequests": {"sync": "new"},
+            "conditions": [{"type": "RenderReady", "status": "False", "reason": "RenderFailed", "message": "bad yaml"}]}));
+        match outcome(&a, handled, "new", "2026-01-02T00:00:00Z") {
+            Some(Outcome::NotRun(why)) => assert_eq!(why, "RenderReady: bad yaml"),
+            _ => panic!("expected NotRun"),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `ferry controller`: the engine alone against any cluster, with leader election.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use ferry_engine::leader::{LeaseConfig, acquire};
+use ferry_engine::{Engine, EngineConfig};
+use prometheus_client::registry::Registry;
+
+#[derive(clap::Args)]
+pub struct ControllerArgs {
+    /// Kubeconfig to use (default: in-cluster config, then KUBECONFIG, then ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace of the leader-election Lease (and, with --watch-namespace, of the Applications).
+    #[arg(long, env = "FERRY_NAMESPACE", default_value = "ferry")]
+    pub namespace: String,
+    /// Watch Applications only in --namespace (default: all namespaces).
+    #[arg(long)]
+    pub watch_namespace_only: bool,
+    /// Where repositories are cached.
+    #[arg(long, env = "FERRY_DATA_DIR", default_value = "/tmp/ferry")]
+    pub data_dir: PathBuf,
+    /// Address of the API, metrics and web UI.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Bearer token required by the API (required when --listen is not loopback).
+    #[arg(long, env = "FERRY_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// How often Git repositories are checked for new commits.
+    #[arg(long, default_value = "10s", value_parser = crate::up::parse_duration)]
+    pub poll_interval: std::time::Duration,
+    /// Skip leader election (a single replica).
+    #[arg(long)]
+    pub no_leader_election: bool,
+}
+
+pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    let client = crate::kube_client(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let _leadership = if args.no_leader_election {
+        None
+    } else {
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("ferry-{}", std::process::id()));
+        Some(acquire(client.clone(), LeaseConfig::new(&args.namespace, identity)).await?)
+    };
+    let mut config = EngineConfig::new(&args.data_dir).poll_interval(args.poll_interval);
+    if args.watch_namespace_only {
+        config = config.namespace(&args.namespace);
+    }
+    let mut registry = Registry::default();
+    let engine = Engine::start(client, config, &mut registry).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    if args.api_token.is_none() && ferry_api::ApiState::requires_token(&args.listen) {
+        anyhow::bail!("--listen {} is not a loopback address: set --api-token (or FERRY_API_TOKEN) so the API is not open to the network", args.listen);
+    }
+    let state = ferry_api::ApiState::builder(engine.clone(), registry).token(args.api_token).build();
+    tracing::info!(api = %args.listen, "controller running");
+    let mut leadership = _leadership;
+    tokio::select! {
+        r = ferry_api::serve(listener, state, std::future::pending::<()>()) => r?,
+        _ = async { match leadership.as_mut() { Some(l) => l.lost().await, None => std::future::pending().await } } => {
+            anyhow::bail!("lost the controller lease to another replica; exiting so that only one replica acts");
+        }
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    engine.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! `ferry up`: the embedded cluster, the engine and the API/UI in one process, plus a demo app on
+//! first run. Ctrl-C stops everything; running it again resumes from the data directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ferry_cluster::{Cluster, ClusterConfig};
+use ferry_engine::{Application, Engine, EngineConfig};
+use kube::api::{Api, Patch, PatchParams};
+use prometheus_client::registry::Registry;
+
+use crate::demo;
+use crate::progress::Progress;
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// Where the cluster state, repositories, kubeconfig and demo repository live.
+    #[arg(long, env = "FERRY_DATA_DIR", default_value = ".ferry")]
+    pub data_dir: PathBuf,
+    /// Address of the API and web UI (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Address of the embedded Kubernetes API server (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub cluster_listen: SocketAddr,
+    /// Do not create the demo repository and Application.
+    #[arg(long)]
+    pub no_demo: bool,
+    /// How often Git repositories are checked for new commits.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    ferry_engine::status::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 500ms, 10s, 2m)"))
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let progress = Progress::new();
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+    let kubeconfig = data_dir.join("kubeconfig");
+
+    progress.step("starting the embedded cluster");
+    let cluster = Cluster::start(
+        ClusterConfig::default().data_dir(data_dir.join("cluster")).listen(args.cluster_listen).kubeconfig_path(&kubeconfig),
+    )
+    .await
+    .with_context(|| format!("starting the embedded cluster on {} (is the port taken? try --cluster-listen 127.0.0.1:0)", args.cluster_listen))?;
+    let client = cluster.client().await?;
+
+    progress.step("starting the engine");
+    let mut registry = Registry::default();
+    let engine_config = EngineConfig::new(data_dir.join("engine")).poll_interval(args.poll_interval);
+    let engine = Engine::start(client.clone(), engine_config, &mut registry).await?;
+
+    progress.step("starting the API and web UI");
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {} (is the port taken? try --listen 127.0.0.1:0)", args.listen))?;
+    let api_addr = listener.local_addr()?;
+    let state = ferry_api::ApiState::builder(engine.clone(), registry).build();
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = tokio::spawn(ferry_api::serve(listener, state, async move {
+        let _ = api_stopped.await;
+    }));
+
+    let mut demo_repo = None;
+    if !args.no_demo {
+        progress.step("preparing the demo repository");
+        let url = demo::ensure_repo(&data_dir)?;
+        ensure_namespace(&client, demo::APP_NAMESPACE).await?;
+        let apps: Api<Application> = Api::namespaced(client.clone(), demo::APP_NAMESPACE);
+        if apps.get_opt(demo::APP_NAME).await?.is_none() {
+            let params = PatchParams::apply("ferry-up").force();
+            apps.patch(demo::APP_NAME, &params, &Patch::Apply(demo::application(&url))).await.context("creating the demo Application")?;
+        }
+        wait_demo(&apps, &progress).await;
+        demo_repo = Some(demo::repo_dir(&data_dir));
+    }
+    progress.finish();
+    print_next_steps(cluster.url(), &kubeconfig, api_addr, demo_repo.as_deref());
+
+    shutdown_signal().await;
+    eprintln!("stopping…");
+    let _ = stop_api.send(());
+    engine.shutdown().await;
+    let _ = api.await;
+    cluster.shutdown().await?;
+    eprintln!("stopped; `ferry up` again resumes where this left off");
+    Ok(())
+}
+
+async fn ensure_namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    api.patch(name, &PatchParams::apply("ferry-up"), &Patch::Apply(ns)).await.with_context(|| format!("creating namespace {name}"))?;
+    Ok(())
+}
+
+/// Follows the demo app until it is Synced and Healthy (or a minute passed), narrating.
+async fn wait_demo(apps: &Api<Application>, progress: &Progress) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = apps.get_opt(demo::APP_NAME).await.ok().flatten().and_then(|a| a.status);
+        let (sync, health) = status
+            .as_ref()
+            .map(|s| (s.sync.status.to_string(), s.health.status.to_string()))
+            .unwrap_or_else(|| ("Unknown".into(), "Unknown".into()));
+        progress.step(&format!("demo app: {sync}, {health}"));
+        if sync == "Synced" && health == "Healthy" {
+            return;
+        }
+        if Instant::now() > deadline {
+            let why = status
+                .and_then(|s| s.conditions.into_iter().find(|c| c.status == "False" || c.type_ == "SyncFailed"))
+                .map(|c| format!("{}: {}", c.type_, c.message))
+                .unwrap_or_default();
+            progress.warn(&format!("the demo app is {sync}/{health} after 90s; it keeps converging in the background. {why}"));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn print_next_steps(cluster_url: &str, kubeconfig: &Path, api: SocketAddr, demo_repo: Option<&Path>) {
+    println!("Ferry is up.");
+    println!("  Kubernetes API  {cluster_url}  (kubeconfig: {})", kubeconfig.display());
+    println!("  Web UI and API  http://{api}");
+    if let Some(repo) = demo_repo {
+        println!("  Demo app        ferry/demo ← {}/apps/demo (branch main)", repo.display());
+        println!();
+        println!("Try:");
+        println!("  export KUBECONFIG={}", kubeconfig.display());
+        println!("  kubectl get deploy,svc,cm -n demo");
+        println!("  # change the app in Git; Ferry applies the commit within seconds:");
+        println!("  cd {} && sed -i 's/replicas: 2/replicas: 3/' apps/demo/deployment.yaml && git commit -qam 'scale to 3'", repo.display());
+        println!("  # drift is healed: scale it by hand and watch it come back");
+        println!("  kubectl scale deploy/demo -n demo --replicas=5 && kubectl get deploy demo -n demo -w");
+        println!("  ferry app list        # status; ferry app history demo, ferry app rollback demo");
+    }
+    println!();
+    println!("Press Ctrl-C to stop; `ferry up` again resumes with the same state.");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

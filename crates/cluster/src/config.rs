@@ -1,0 +1,89 @@
+//! How to run the cluster: a `Default` struct with builder methods.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings for [`crate::Cluster::start`].
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub kubeconfig_path: Option<PathBuf>,
+    /// How long simulated controllers take to move status (pods becoming ready, jobs finishing).
+    pub simulator_delay: Duration,
+    /// Whether the workload simulator runs at all.
+    pub simulator: bool,
+    /// Images whose reference matches this regex never pull: their pods stay in
+    /// `ImagePullBackOff`, Deployments hit their progress deadline, Jobs fail.
+    pub unpullable_images: String,
+    /// How many recent events watches can resume from; older versions get 410 Gone.
+    pub watch_window: usize,
+    /// The bearer token clients must send; random when unset (persisted in the data dir).
+    pub token: Option<String>,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            data_dir: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            kubeconfig_path: None,
+            simulator_delay: Duration::from_millis(300),
+            simulator: true,
+            unpullable_images: "unpullable".to_string(),
+            watch_window: 100_000,
+            token: None,
+            bookmark_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig_path = Some(path.into());
+        self
+    }
+
+    pub fn simulator_delay(mut self, delay: Duration) -> Self {
+        self.simulator_delay = delay;
+        self
+    }
+
+    pub fn simulator(mut self, enabled: bool) -> Self {
+        self.simulator = enabled;
+        self
+    }
+
+    pub fn unpullable_images(mut self, regex: impl Into<String>) -> Self {
+        self.unpullable_images = regex.into();
+        self
+    }
+
+    pub fn watch_window(mut self, events: usize) -> Self {
+        self.watch_window = events;
+        self
+    }
+
+    pub fn bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = every;
+        self
+    }
+
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+}

@@ -1,0 +1,251 @@
+//! The HTTP surface: routing, authentication, request counting and the TLS accept loop.
+
+mod discovery;
+mod openapi;
+pub(crate) mod path;
+mod read;
+mod table;
+mod write;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+
+use crate::config::ClusterConfig;
+use crate::error::ApiError;
+use crate::faults::Faults;
+use crate::resources::Registry;
+use crate::stats::Stats;
+use crate::store::Store;
+
+/// Largest request body accepted, like kube-apiserver's 3 MiB limit.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub store: Store,
+    pub registry: RwLock<Registry>,
+    pub stats: Stats,
+    pub token: String,
+    pub config: ClusterConfig,
+    pub faults: Mutex<Faults>,
+    /// List semantics for apply and patches: built-ins plus the CRDs created so far.
+    pub schema: RwLock<Arc<ferry_diff::Schema>>,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn schema(&self) -> Arc<ferry_diff::Schema> {
+        self.schema.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn add_crd_schema(&self, crd: &serde_json::Value) {
+        let mut guard = self.schema.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = (**guard).clone();
+        if let Err(e) = next.add_crd(crd) {
+            tracing::warn!(error = %e, "a CRD schema cannot be used for apply; its lists are treated as atomic");
+        }
+        *guard = Arc::new(next);
+    }
+
+    pub fn remove_crd_schema(&self, crd: &serde_json::Value) {
+        let group =
+            crd.pointer("/spec/group").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let kind =
+            crd.pointer("/spec/names/kind").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let mut guard = self.schema.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = (**guard).clone();
+        next.remove_crd(group, kind);
+        *guard = Arc::new(next);
+    }
+
+    pub fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What the counters record for a request: set by the handler, read by the counting layer.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub verb: &'static str,
+    pub resource: String,
+}
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/version", get(discovery::version))
+        .route("/healthz", get(ok))
+        .route("/livez", get(ok))
+        .route("/readyz", get(ok))
+        .route("/api", get(discovery::legacy_versions))
+        .route("/api/v1", get(discovery::core_resources))
+        .route("/apis", get(discovery::groups))
+        .route("/apis/{group}", get(discovery::group))
+        .route("/apis/{group}/{version}", get(discovery::group_version_resources))
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_index))
+        .route("/openapi/v3/{*path}", get(openapi::v3_group_version))
+        .route("/metrics", get(metrics))
+        .route("/ferry/faults", post(crate::faults::set).get(crate::faults::get))
+        .fallback(resource)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+async fn metrics(State(st): State<Shared>) -> Response {
+    let body = st.stats.render(st.store.count());
+    ([("content-type", "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Authenticates the bearer token, applies injected latency, and counts the request.
+async fn guard(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let open = matches!(req.uri().path(), "/healthz" | "/livez" | "/readyz");
+    if !open {
+        let expected = format!("Bearer {}", st.token);
+        let sent = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+        if sent != Some(expected.as_str()) {
+            st.stats.record("UNKNOWN", "", 401);
+            return ApiError::new(401, "Unauthorized", "Unauthorized").into_response();
+        }
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let code = resp.status().as_u16();
+    match resp.extensions().get::<RequestInfo>() {
+        Some(info) => st.stats.record(info.verb, &info.resource, code),
+        None => st.stats.record(method.as_str(), &nonresource(&path), code),
+    }
+    resp
+}
+
+fn nonresource(path: &str) -> String {
+    if path.starts_with("/openapi") {
+        "openapi".into()
+    } else {
+        path.trim_start_matches('/').split('/').next().unwrap_or("").to_string()
+    }
+}
+
+/// Every `/api/v1/…` and `/apis/G/V/…` resource request.
+async fn resource(
+    State(st): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = {
+        let reg = st.registry();
+        path::parse(uri.path(), &reg)
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(d) = st.faults().latency() {
+        tokio::time::sleep(d).await;
+    }
+    let params = path::Params::from_uri(&uri);
+    let verb = path::verb(&method, &target, &params, &headers);
+    let info = RequestInfo { verb, resource: target.resource_label() };
+    let result = match verb {
+        "GET" => read::get(&st, &target, &params, &headers),
+        "LIST" => read::list(&st, &target, &params, &headers),
+        "WATCH" => read::watch(st.clone(), &target, &params, &headers),
+        "POST" => write::create(&st, &target, &params, &headers, &body).await,
+        "PUT" => write::update(&st, &target, &params, &headers, &body).await,
+        "PATCH" | "APPLY" => write::patch(&st, &target, &params, &headers, &body).await,
+        "DELETE" => write::delete(&st, &target, &params, &body).await,
+        "DELETECOLLECTION" => write::delete_collection(&st, &target, &params, &body).await,
+        _ => Err(ApiError::method_not_allowed(format!(
+            "method {method} is not supported on {}",
+            uri.path()
+        ))),
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    resp.extensions_mut().insert(info);
+    resp
+}
+
+pub fn json_response(code: u16, body: &serde_json::Value) -> Response {
+    let code = axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::OK);
+    (code, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` flips.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let mut stop = shutdown.clone();
+        conns.spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else { return };
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        use tower::ServiceExt;
+                        app.oneshot(req.map(Body::new)).await
+                    }
+                });
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let conn =
+                builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {}
+            }
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    conns.abort_all();
+}
+
+impl AppState {
+    pub fn faults(&self) -> Faults {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_faults(&self, f: Faults) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = f;
+    }
+
+    pub fn faults_drop_after(&self) -> Option<std::time::Duration> {
+        self.faults().drop_watches_after_ms.map(std::time::Duration::from_millis)
+    }
+}

@@ -1,0 +1,389 @@
+//! create, update, patch (apply, merge, JSON, strategic), delete and deletecollection.
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::path::{Params, Target};
+use super::read::{Filter, present, scale_of};
+use super::{Shared, json_response};
+use crate::error::ApiError;
+use crate::write::admit::Op;
+use crate::write::apply;
+use crate::write::ops::{self, DeleteOptions, Edit, Propagation, UpdateRequest};
+
+/// Nesting deeper than this is refused before any processing.
+const MAX_DEPTH: usize = 100;
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json")
+}
+
+pub fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let ct = content_type(headers);
+    if ct.contains("protobuf") || ct.contains("cbor") {
+        // Clients fall back to JSON on 415.
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body content type {ct} is not supported; send JSON"),
+        ));
+    }
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(json_err) if ct.contains("yaml") => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
+            serde_saphyr::from_str(text).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the request body is not valid YAML: {e} (as JSON: {json_err})"
+                ))
+            })?
+        }
+        Err(e) => {
+            return Err(ApiError::bad_request(format!("the request body is not valid JSON: {e}")));
+        }
+    };
+    if depth(&value) > MAX_DEPTH {
+        return Err(ApiError::bad_request(format!(
+            "the request body nests deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    Ok(value)
+}
+
+fn check_type(t: &Target, obj: &Value) -> Result<(), ApiError> {
+    if let Some(av) = obj.get("apiVersion").and_then(Value::as_str)
+        && av != t.rt.api_version()
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            t.rt.api_version()
+        )));
+    }
+    if let Some(k) = obj.get("kind").and_then(Value::as_str)
+        && k != t.rt.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            t.rt.kind
+        )));
+    }
+    if let (Some(body_ns), Some(path_ns)) =
+        (obj.pointer("/metadata/namespace").and_then(Value::as_str), &t.namespace)
+        && !body_ns.is_empty()
+        && body_ns != path_ns
+    {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({path_ns})"
+        )));
+    }
+    Ok(())
+}
+
+/// The field manager: `fieldManager`, else the client's user agent up to its first `/`.
+fn manager(params: &Params, headers: &HeaderMap) -> String {
+    if let Some(m) = params.get("fieldManager") {
+        return m.to_string();
+    }
+    let ua = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    ua.split('/').next().unwrap_or("unknown").to_string()
+}
+
+async fn pre_write(st: &Shared) -> Result<(), ApiError> {
+    match st.faults().write_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn generated_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    bytes[..5].iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
+pub async fn create(
+    st: &Shared,
+    t: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    if t.name.is_some() {
+        return Err(ApiError::method_not_allowed(format!(
+            "POST is not supported on a named {}",
+            t.rt.kind
+        )));
+    }
+    pre_write(st).await?;
+    let mut obj = parse_body(headers, body)?;
+    check_type(t, &obj)?;
+    let name =
+        obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    if name.is_empty() {
+        let prefix = obj
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if prefix.is_empty() {
+            return Err(ApiError::invalid(
+                &t.rt.kind,
+                "",
+                vec![("metadata.name".into(), "name or generateName is required".into())],
+            ));
+        }
+        obj["metadata"]["name"] = json!(format!("{prefix}{}", generated_suffix()));
+    }
+    let created = ops::create(
+        st,
+        &t.rt,
+        t.namespace.as_deref(),
+        obj,
+        &manager(params, headers),
+        params.dry_run(),
+    )?;
+    Ok(json_response(201, &present(&t.rt, &created)))
+}
+
+fn op_of(t: &Target) -> Op {
+    if t.sub.as_deref() == Some("status") { Op::Status } else { Op::Main }
+}
+
+fn answer(t: &Target, obj: &Value, created: bool) -> Response {
+    if t.sub.as_deref() == Some("scale") {
+        return json_response(200, &scale_of(obj));
+    }
+    json_response(if created { 201 } else { 200 }, &present(&t.rt, obj))
+}
+
+/// A scale subresource write becomes a change of `spec.replicas`.
+fn scale_edit(scale: Value) -> Edit {
+    Edit::Patch(Box::new(move |cur: &Value, _: &ferry_diff::Schema| {
+        let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+        if !replicas.is_u64() {
+            return Err(ApiError::invalid(
+                "Scale",
+                "",
+                vec![("spec.replicas".into(), "must be a non-negative integer".into())],
+            ));
+        }
+        let mut next = cur.clone();
+        next["spec"]["replicas"] = replicas;
+        Ok(next)
+    }))
+}
+
+pub async fn update(
+    st: &Shared,
+    t: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    pre_write(st).await?;
+    let name = t.name.clone().unwrap_or_default();
+    let mut obj = parse_body(headers, body)?;
+    let edit = if t.sub.as_deref() == Some("scale") {
+        scale_edit(obj)
+    } else {
+        check_type(t, &obj)?;
+        let body_name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        if body_name.is_empty() {
+            obj["metadata"]["name"] = json!(name);
+        } else if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        Edit::Replace(obj)
+    };
+    let m = manager(params, headers);
+    let req = UpdateRequest {
+        rt: &t.rt,
+        namespace: t.namespace.as_deref(),
+        name: &name,
+        manager: &m,
+        op: op_of(t),
+        dry_run: params.dry_run(),
+        edit,
+    };
+    let (obj, created) = ops::update(st, req)?;
+    Ok(answer(t, &obj, created))
+}
+
+pub async fn patch(
+    st: &Shared,
+    t: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    pre_write(st).await?;
+    let name = t.name.clone().unwrap_or_default();
+    let ct = content_type(headers).split(';').next().unwrap_or_default().trim().to_string();
+    let body = parse_body(headers, body)?;
+    let m = manager(params, headers);
+    let scale = t.sub.as_deref() == Some("scale");
+    let edit = match ct.as_str() {
+        "application/apply-patch+yaml"
+        | "application/apply-patch+json"
+        | "application/apply-patch+cbor" => {
+            if params.get("fieldManager").is_none() {
+                return Err(ApiError::bad_request(
+                    "PATCH with apply requires a fieldManager query parameter",
+                ));
+            }
+            if scale {
+                scale_edit(body)
+            } else {
+                check_type(t, &body)?;
+                if body.get("apiVersion").is_none() || body.get("kind").is_none() {
+                    return Err(ApiError::bad_request(
+                        "an applied configuration must set apiVersion and kind",
+                    ));
+                }
+                let body_name =
+                    body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                if body_name != name {
+                    return Err(ApiError::bad_request(format!(
+                        "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                    )));
+                }
+                Edit::Apply { applied: body, force: params.flag("force") }
+            }
+        }
+        "application/merge-patch+json"
+        | "application/json-patch+json"
+        | "application/strategic-merge-patch+json" => {
+            if ct == "application/strategic-merge-patch+json" && t.rt.crd.is_some() {
+                return Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    "strategic merge patch is not supported for custom resources; use a JSON merge patch",
+                ));
+            }
+            let kind = ct.clone();
+            let present_rt = t.rt.clone();
+            let f = move |cur: &Value, schema: &ferry_diff::Schema| -> Result<Value, ApiError> {
+                let base = if scale { scale_of(cur) } else { present(&present_rt, cur) };
+                let patched = match kind.as_str() {
+                    "application/merge-patch+json" => apply::merge_patch(&base, &body)?,
+                    "application/json-patch+json" => apply::json_patch(&base, &body)?,
+                    _ => apply::strategic_merge_patch(&base, &body, schema)?,
+                };
+                if scale {
+                    let replicas = patched.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+                    let mut next = cur.clone();
+                    next["spec"]["replicas"] = replicas;
+                    return Ok(next);
+                }
+                Ok(patched)
+            };
+            Edit::Patch(Box::new(f))
+        }
+        other => {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!("the patch content type {other:?} is not supported"),
+            ));
+        }
+    };
+    let req = UpdateRequest {
+        rt: &t.rt,
+        namespace: t.namespace.as_deref(),
+        name: &name,
+        manager: &m,
+        op: op_of(t),
+        dry_run: params.dry_run(),
+        edit,
+    };
+    let (obj, created) = ops::update(st, req)?;
+    Ok(answer(t, &obj, created))
+}
+
+fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+    let mut opts = DeleteOptions { dry_run: params.dry_run(), ..DeleteOptions::default() };
+    if let Some(p) = params.get("propagationPolicy") {
+        opts.propagation = Propagation::parse(p)?;
+    }
+    if params.get("orphanDependents") == Some("true") {
+        opts.propagation = Propagation::Orphan;
+    }
+    if !body.is_empty() {
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("the DeleteOptions body is not valid JSON: {e}"))
+        })?;
+        if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
+            opts.propagation = Propagation::parse(p)?;
+        }
+        if v.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            opts.propagation = Propagation::Orphan;
+        }
+        if let Some(uid) = v.pointer("/preconditions/uid").and_then(Value::as_str) {
+            opts.uid = Some(uid.to_string());
+        }
+        if let Some(rv) = v.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+            opts.resource_version = Some(rv.to_string());
+        }
+        if v.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|x| x == "All")) {
+            opts.dry_run = true;
+        }
+    }
+    Ok(opts)
+}
+
+pub async fn delete(
+    st: &Shared,
+    t: &Target,
+    params: &Params,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    pre_write(st).await?;
+    let name = t.name.clone().unwrap_or_default();
+    let opts = delete_options(params, body)?;
+    let obj = ops::delete(st, &t.rt, t.namespace.as_deref(), &name, &opts)?;
+    Ok(json_response(200, &present(&t.rt, &obj)))
+}
+
+pub async fn delete_collection(
+    st: &Shared,
+    t: &Target,
+    params: &Params,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    pre_write(st).await?;
+    let opts = delete_options(params, body)?;
+    let filter = Filter::from_params(params)?;
+    let (items, rv) = st.store.list(&t.rt.storage_key(), t.namespace.as_deref());
+    let mut deleted = Vec::new();
+    for o in items.iter().filter(|o| filter.matches(o)) {
+        let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let ns = o.pointer("/metadata/namespace").and_then(Value::as_str);
+        match ops::delete(st, &t.rt, ns, name, &opts) {
+            Ok(d) => deleted.push(present(&t.rt, &d)),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(json_response(
+        200,
+        &json!({
+            "kind": format!("{}List", t.rt.kind), "apiVersion": t.rt.api_version(),
+            "metadata": {"resourceVersion": rv.to_string()}, "items": deleted,
+        }),
+    ))
+}

@@ -1,0 +1,480 @@
+//! Object storage: one cluster-wide resourceVersion counter, a window of recent events for
+//! watches, and a write-ahead log in the data directory so state survives a restart.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read or write the data file {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the data directory {path} is in use by another running cluster")]
+    Locked { path: PathBuf },
+    #[error("the data file {path} is corrupt at line {line}")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Where an object lives: its storage bucket (`group/plural`), namespace ("" if cluster-scoped) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub storage: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub kind: EventType,
+    pub key: Key,
+    pub object: Arc<Value>,
+    /// The state before this event (for selector transitions in watches).
+    pub prev: Option<Arc<Value>>,
+    /// `object` serialized once, shared by every watch that sends it unchanged.
+    pub json: std::sync::OnceLock<String>,
+}
+
+/// Events a watch replays, and the receiver for the ones after them.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
+/// What a write decided to do with the object under its key.
+pub enum Change {
+    Put(Value),
+    Delete,
+    /// Nothing to write; answer with the current object.
+    Keep,
+}
+
+/// The outcome of a write.
+#[derive(Debug, Clone)]
+pub enum Written {
+    Stored(Arc<Value>),
+    Deleted(Arc<Value>),
+    Unchanged(Option<Arc<Value>>),
+}
+
+struct Inner {
+    rv: u64,
+    buckets: HashMap<String, BTreeMap<(String, String), Arc<Value>>>,
+    log: VecDeque<Arc<Event>>,
+    window: usize,
+    wal: Option<Wal>,
+    /// Held for the store's lifetime: one server per data directory.
+    _lock: Option<File>,
+}
+
+struct Wal {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+pub struct Store {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<Arc<Event>>,
+}
+
+impl Store {
+    /// Opens the store, loading the snapshot and log in `data_dir` when there is one.
+    pub fn open(data_dir: Option<&Path>, window: usize) -> Result<Store, StoreError> {
+        let (events, _) = broadcast::channel(16384);
+        let mut inner = Inner {
+            rv: 1,
+            buckets: HashMap::new(),
+            log: VecDeque::new(),
+            window,
+            wal: None,
+            _lock: None,
+        };
+        if let Some(dir) = data_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+            let lock_path = dir.join("lock");
+            let lock = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|source| StoreError::Io { path: lock_path.clone(), source })?;
+            if lock.try_lock().is_err() {
+                return Err(StoreError::Locked { path: dir.to_path_buf() });
+            }
+            inner._lock = Some(lock);
+            let snapshot = dir.join("objects.json");
+            let wal = dir.join("objects.log");
+            load(&snapshot, &wal, &mut inner)?;
+            write_snapshot(&snapshot, &inner)?;
+            let out = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&wal)
+                .map_err(|source| StoreError::Io { path: wal.clone(), source })?;
+            inner.wal = Some(Wal { path: wal, out: BufWriter::new(out) });
+        }
+        Ok(Store { inner: Mutex::new(inner), events })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-written object: writes swap whole values.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
+        let inner = self.lock();
+        inner.buckets.get(&key.storage)?.get(&(key.namespace.clone(), key.name.clone())).cloned()
+    }
+
+    /// Objects of a bucket (in one namespace if given), sorted by namespace and name, with the list's resourceVersion.
+    pub fn list(&self, storage: &str, namespace: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        let inner = self.lock();
+        let items = match inner.buckets.get(storage) {
+            None => vec![],
+            Some(bucket) => match namespace {
+                None => bucket.values().cloned().collect(),
+                Some(ns) => bucket
+                    .range((ns.to_string(), String::new())..)
+                    .take_while(|((n, _), _)| n == ns)
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+            },
+        };
+        (items, inner.rv)
+    }
+
+    /// Every object with its key (for garbage collection and namespace deletion).
+    pub fn all(&self) -> Vec<(Key, Arc<Value>)> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        for (storage, bucket) in &inner.buckets {
+            for ((ns, name), v) in bucket {
+                out.push((
+                    Key { storage: storage.clone(), namespace: ns.clone(), name: name.clone() },
+                    v.clone(),
+                ));
+            }
+        }
+        out
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().buckets.values().map(BTreeMap::len).sum()
+    }
+
+    /// Atomically reads the object under `key`, lets `decide` choose a change, and commits it
+    /// (unless `dry_run`). The object gets the next resourceVersion.
+    pub fn write(
+        &self,
+        key: &Key,
+        dry_run: bool,
+        decide: impl FnOnce(Option<&Value>) -> Result<Change, ApiError>,
+    ) -> Result<Written, ApiError> {
+        let mut inner = self.lock();
+        let nk = (key.namespace.clone(), key.name.clone());
+        let current = inner.buckets.get(&key.storage).and_then(|b| b.get(&nk)).cloned();
+        let change = decide(current.as_deref())?;
+        match change {
+            Change::Keep => Ok(Written::Unchanged(current)),
+            Change::Put(mut obj) => {
+                if dry_run {
+                    return Ok(Written::Stored(Arc::new(obj)));
+                }
+                let rv = inner.rv + 1;
+                inner.rv = rv;
+                obj["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+                let obj = Arc::new(obj);
+                inner.buckets.entry(key.storage.clone()).or_default().insert(nk, obj.clone());
+                let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
+                self.commit(
+                    &mut inner,
+                    Event {
+                        rv,
+                        kind,
+                        key: key.clone(),
+                        object: obj.clone(),
+                        prev: current,
+                        json: Default::default(),
+                    },
+                );
+                Ok(Written::Stored(obj))
+            }
+            Change::Delete => {
+                let Some(existing) = current else { return Ok(Written::Unchanged(None)) };
+                if dry_run {
+                    return Ok(Written::Deleted(existing));
+                }
+                let rv = inner.rv + 1;
+                inner.rv = rv;
+                if let Some(b) = inner.buckets.get_mut(&key.storage) {
+                    b.remove(&nk);
+                }
+                // The DELETED event carries the last state with the deletion's resourceVersion.
+                let mut last = (*existing).clone();
+                last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+                let last = Arc::new(last);
+                self.commit(
+                    &mut inner,
+                    Event {
+                        rv,
+                        kind: EventType::Deleted,
+                        key: key.clone(),
+                        object: last.clone(),
+                        prev: None,
+                        json: Default::default(),
+                    },
+                );
+                Ok(Written::Deleted(last))
+            }
+        }
+    }
+
+    fn commit(&self, inner: &mut Inner, event: Event) {
+        if let Some(wal) = inner.wal.as_mut() {
+            let line = match event.kind {
+                EventType::Deleted => json!({"rv": event.rv, "op": "del", "s": event.key.storage,
+                    "ns": event.key.namespace, "n": event.key.name}),
+                _ => {
+                    json!({"rv": event.rv, "op": "put", "s": event.key.storage, "o": *event.object})
+                }
+            };
+            let res = writeln!(wal.out, "{line}").and_then(|_| wal.out.flush());
+            if let Err(e) = res {
+                tracing::error!(path = %wal.path.display(), error = %e, "cannot append to the data log");
+            }
+        }
+        let event = Arc::new(event);
+        inner.log.push_back(event.clone());
+        while inner.log.len() > inner.window {
+            inner.log.pop_front();
+        }
+        // No receivers is normal (no watch open).
+        let _ = self.events.send(event);
+    }
+
+    /// Events after `rv` still in the window plus a receiver for later ones; `Err` when `rv`
+    /// is older than the window (the client must relist: 410 Gone).
+    pub fn watch_from(&self, rv: u64) -> Result<WatchStart, u64> {
+        let inner = self.lock();
+        let rx = self.events.subscribe();
+        let oldest = inner.log.front().map(|e| e.rv).unwrap_or(inner.rv + 1);
+        if rv + 1 < oldest && rv < inner.rv {
+            return Err(oldest);
+        }
+        let backlog = inner.log.iter().filter(|e| e.rv > rv).cloned().collect();
+        Ok((backlog, rx))
+    }
+
+    /// Current objects of a bucket plus a receiver for what happens after them.
+    pub fn list_and_subscribe(
+        &self,
+        storage: &str,
+        namespace: Option<&str>,
+    ) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<Arc<Event>>) {
+        let inner = self.lock();
+        let rx = self.events.subscribe();
+        let items = match inner.buckets.get(storage) {
+            None => vec![],
+            Some(bucket) => bucket
+                .iter()
+                .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
+                .map(|(_, v)| v.clone())
+                .collect(),
+        };
+        (items, inner.rv, rx)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    /// Stops persisting and releases the data directory (after the final checkpoint).
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.wal = None;
+        inner._lock = None;
+    }
+
+    /// Writes a snapshot and truncates the log (on clean shutdown).
+    pub fn checkpoint(&self, data_dir: &Path) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        write_snapshot(&data_dir.join("objects.json"), &inner)?;
+        if let Some(wal) = inner.wal.as_mut() {
+            let out = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&wal.path)
+                .map_err(|source| StoreError::Io { path: wal.path.clone(), source })?;
+            wal.out = BufWriter::new(out);
+        }
+        Ok(())
+    }
+}
+
+fn key_of(storage: &str, obj: &Value) -> (String, (String, String)) {
+    let ns =
+        obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name =
+        obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    (storage.to_string(), (ns, name))
+}
+
+fn load(snapshot: &Path, wal: &Path, inner: &mut Inner) -> Result<(), StoreError> {
+    if snapshot.exists() {
+        let text = std::fs::read_to_string(snapshot)
+            .map_err(|source| StoreError::Io { path: snapshot.into(), source })?;
+        let doc: Value = serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
+            path: snapshot.into(),
+            line: source.line(),
+            source,
+        })?;
+        inner.rv = doc["rv"].as_u64().unwrap_or(1);
+        for entry in doc["objects"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let storage = entry["s"].as_str().unwrap_or_default();
+            let (s, k) = key_of(storage, &entry["o"]);
+            inner.buckets.entry(s).or_default().insert(k, Arc::new(entry["o"].clone()));
+        }
+    }
+    if wal.exists() {
+        let file = File::open(wal).map_err(|source| StoreError::Io { path: wal.into(), source })?;
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|source| StoreError::Io { path: wal.into(), source })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                // A torn last line after a crash: the write never completed, so it never happened.
+                Err(_) if line_is_last(wal, i) => break,
+                Err(source) => {
+                    return Err(StoreError::Corrupt { path: wal.into(), line: i + 1, source });
+                }
+            };
+            let rv = entry["rv"].as_u64().unwrap_or(inner.rv);
+            inner.rv = inner.rv.max(rv);
+            let storage = entry["s"].as_str().unwrap_or_default().to_string();
+            if entry["op"] == "del" {
+                let k = (
+                    entry["ns"].as_str().unwrap_or_default().to_string(),
+                    entry["n"].as_str().unwrap_or_default().to_string(),
+                );
+                if let Some(b) = inner.buckets.get_mut(&storage) {
+                    b.remove(&k);
+                }
+            } else {
+                let (s, k) = key_of(&storage, &entry["o"]);
+                inner.buckets.entry(s).or_default().insert(k, Arc::new(entry["o"].clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn line_is_last(wal: &Path, index: usize) -> bool {
+    std::fs::read_to_string(wal).map(|t| t.lines().count() == index + 1).unwrap_or(false)
+}
+
+fn write_snapshot(path: &Path, inner: &Inner) -> Result<(), StoreError> {
+    let mut objects = Vec::new();
+    for (storage, bucket) in &inner.buckets {
+        for v in bucket.values() {
+            objects.push(json!({"s": storage, "o": **v}));
+        }
+    }
+    let doc = json!({"rv": inner.rv, "objects": objects});
+    let tmp = path.with_extension("json.tmp");
+    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+    std::fs::write(&tmp, doc.to_string()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Key {
+        Key { storage: "/configmaps".into(), namespace: "default".into(), name: name.into() }
+    }
+
+    fn put(store: &Store, name: &str) {
+        let obj = json!({"metadata": {"name": name, "namespace": "default"}});
+        store.write(&key(name), false, |_| Ok(Change::Put(obj))).expect("put succeeds");
+    }
+
+    #[test]
+    fn every_write_takes_the_next_cluster_wide_resource_version() {
+        let store = Store::open(None, 100).expect("in-memory store opens");
+        let start = store.resource_version();
+        put(&store, "a");
+        put(&store, "b");
+        assert_eq!(store.resource_version(), start + 2);
+        let got = store.get(&key("b")).expect("b is stored");
+        assert_eq!(got["metadata"]["resourceVersion"], (start + 2).to_string());
+    }
+
+    #[test]
+    fn a_watch_older_than_the_window_is_refused() {
+        let store = Store::open(None, 2).expect("in-memory store opens");
+        for n in ["a", "b", "c", "d"] {
+            put(&store, n);
+        }
+        assert!(store.watch_from(1).is_err());
+        let (backlog, _) =
+            store.watch_from(store.resource_version() - 1).expect("recent version is kept");
+        assert_eq!(backlog.len(), 1);
+    }
+
+    #[test]
+    fn objects_and_versions_survive_reopening_the_data_dir() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rv = {
+            let store = Store::open(Some(dir.path()), 100).expect("store opens");
+            put(&store, "a");
+            put(&store, "b");
+            store.write(&key("a"), false, |_| Ok(Change::Delete)).expect("delete succeeds");
+            store.resource_version()
+        };
+        let store = Store::open(Some(dir.path()), 100).expect("store reopens");
+        assert_eq!(store.resource_version(), rv);
+        assert!(store.get(&key("a")).is_none());
+        assert!(store.get(&key("b")).is_some());
+    }
+}

@@ -1,0 +1,107 @@
+//! A self-signed CA and a server certificate for loopback, kept in the data directory so a
+//! kubeconfig written before a restart stays valid after it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot generate the cluster certificates")]
+    Generate(#[source] rcgen::Error),
+    #[error("cannot read or write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the PEM file {path} is not usable")]
+    Pem {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("the server certificate is not usable")]
+    Rustls(#[source] rustls::Error),
+}
+
+/// PEM texts of the CA, the server certificate and its key.
+#[derive(Debug, Clone)]
+pub struct Certs {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+pub fn generate() -> Result<Certs, TlsError> {
+    let ca_key = KeyPair::generate().map_err(TlsError::Generate)?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(TlsError::Generate)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "ferry-cluster-ca");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).map_err(TlsError::Generate)?;
+
+    let key = KeyPair::generate().map_err(TlsError::Generate)?;
+    let mut leaf =
+        CertificateParams::new(vec!["localhost".to_string(), "kubernetes.default.svc".to_string()])
+            .map_err(TlsError::Generate)?;
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)));
+    leaf.distinguished_name.push(DnType::CommonName, "ferry-cluster");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let cert = leaf.signed_by(&key, &issuer).map_err(TlsError::Generate)?;
+    Ok(Certs { ca_pem: ca_cert.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+}
+
+/// Loads the certificates from `dir`, generating and saving them the first time.
+pub fn load_or_generate(dir: Option<&Path>) -> Result<Certs, TlsError> {
+    let Some(dir) = dir else { return generate() };
+    let paths = [dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key")];
+    if paths.iter().all(|p| p.exists()) {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).map_err(|source| TlsError::Io { path: p.clone(), source })
+        };
+        return Ok(Certs {
+            ca_pem: read(&paths[0])?,
+            cert_pem: read(&paths[1])?,
+            key_pem: read(&paths[2])?,
+        });
+    }
+    let certs = generate()?;
+    for (p, text) in paths.iter().zip([&certs.ca_pem, &certs.cert_pem, &certs.key_pem]) {
+        std::fs::write(p, text).map_err(|source| TlsError::Io { path: p.clone(), source })?;
+    }
+    Ok(certs)
+}
+
+/// A rustls server config speaking HTTP/2 and HTTP/1.1 (kubectl and kube-rs negotiate h2).
+pub fn server_config(certs: &Certs) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(certs.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|source| TlsError::Pem { path: "server.crt".into(), source })?;
+    let key = PrivateKeyDer::from_pem_slice(certs.key_pem.as_bytes())
+        .map_err(|source| TlsError::Pem { path: "server.key".into(), source })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Rustls)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(TlsError::Rustls)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

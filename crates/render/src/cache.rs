@@ -1,0 +1,184 @@
+//! The render cache: an app whose inputs did not change is never rendered twice.
+//!
+//! The key is (app path, app name and namespace, options, kind, tool version). Under a key the cache
+//! keeps the read set of the last renders with a fingerprint per path — the tree's content id
+//! where it has one (git blob/tree ids), else a hash of the bytes or of the directory listing. A
+//! lookup recomputes the fingerprints from the current tree; all equal means the same output.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ferry_source::{EntryKind, RepoPath, Tree};
+use sha2::{Digest, Sha256};
+
+use crate::config::RenderContext;
+use crate::detect::detect;
+use crate::error::RenderError;
+use crate::materialize::Reader;
+use crate::object::Rendered;
+use crate::options::{RenderOptions, SourceKind};
+use crate::tool_version;
+
+/// Renders remembered per app and inputs. Cheap to share (`&self` everywhere, internally locked).
+pub struct RenderCache {
+    entries: Mutex<HashMap<String, Vec<Entry>>>,
+    /// Most remembered renders per key (older ones are dropped first).
+    per_key: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// (path, fingerprint) for every path a render read.
+type Fingerprints = Vec<(RepoPath, String)>;
+
+struct Entry {
+    fingerprints: Fingerprints,
+    rendered: Arc<Rendered>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Default for RenderCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RenderCache {
+    pub fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            per_key: 4,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    /// [`crate::render`], unless an earlier render of the same inputs is remembered.
+    pub fn render(
+        &self,
+        tree: &dyn Tree,
+        app_path: &RepoPath,
+        opts: &RenderOptions,
+        ctx: &RenderContext,
+    ) -> Result<Arc<Rendered>, RenderError> {
+        let key = {
+            let mut reader = Reader::new(tree, &ctx.config.limits);
+            let kind = detect(&mut reader, app_path, opts)?;
+            cache_key(app_path, opts, ctx, kind)
+        };
+        let candidates: Vec<(Fingerprints, Arc<Rendered>)> = {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            entries
+                .get(&key)
+                .map(|list| {
+                    list.iter().map(|e| (e.fingerprints.clone(), e.rendered.clone())).collect()
+                })
+                .unwrap_or_default()
+        };
+        for (fingerprints, rendered) in candidates {
+            if still_valid(tree, &fingerprints) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(rendered);
+            }
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let rendered = Arc::new(crate::render(tree, app_path, opts, ctx)?);
+        let mut fingerprints = Vec::with_capacity(rendered.read_set.len());
+        for path in &rendered.read_set {
+            match fingerprint(tree, path) {
+                Some(fp) => fingerprints.push((path.clone(), fp)),
+                // Not fingerprintable now (it vanished meanwhile): do not remember this render.
+                None => return Ok(rendered),
+            }
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let list = entries.entry(key).or_default();
+        list.insert(0, Entry { fingerprints, rendered: rendered.clone() });
+        list.truncate(self.per_key);
+        Ok(rendered)
+    }
+}
+
+fn cache_key(
+    app: &RepoPath,
+    opts: &RenderOptions,
+    ctx: &RenderContext,
+    kind: SourceKind,
+) -> String {
+    let tools = &ctx.config.tools;
+    let tool = match kind {
+        SourceKind::Directory | SourceKind::Jsonnet => String::new(),
+        SourceKind::Kustomize => match &tools.kustomize {
+            Some(k) => format!("{}|{}", k.display(), tool_version::version(k, &["version"])),
+            None => format!(
+                "{}|{}",
+                tools.kubectl.display(),
+                tool_version::version(&tools.kubectl, &["version", "--client", "-o", "json"])
+            ),
+        },
+        SourceKind::Helm => {
+            format!("{}|{}", tools.helm.display(), tool_version::version(&tools.helm, &["version"]))
+        }
+    };
+    let options = serde_json::to_string(opts).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    for part in [
+        app.as_str(),
+        &ctx.app_name,
+        ctx.namespace.as_deref().unwrap_or(""),
+        &options,
+        &kind.to_string(),
+        &tool,
+        &format!("{:?}", ctx.config.limits),
+        env!("CARGO_PKG_VERSION"),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn still_valid(tree: &dyn Tree, fingerprints: &[(RepoPath, String)]) -> bool {
+    fingerprints.iter().all(|(path, fp)| fingerprint(tree, path).as_deref() == Some(fp.as_str()))
+}
+
+/// The tree's content id for `path`, or a hash of its bytes (files) or listing (directories).
+fn fingerprint(tree: &dyn Tree, path: &RepoPath) -> Option<String> {
+    let entry = tree.stat(path).ok()??;
+    if let Some(id) = &entry.id {
+        return Some(format!("id:{id}"));
+    }
+    match entry.kind {
+        EntryKind::Dir => {
+            let mut hasher = Sha256::new();
+            for e in tree.list(path).ok()? {
+                hasher.update(e.path.as_str().as_bytes());
+                hasher.update(match &e.kind {
+                    EntryKind::File => "f".to_owned(),
+                    EntryKind::Dir => "d".to_owned(),
+                    EntryKind::Symlink { target } => format!("l{target}"),
+                });
+                hasher.update(e.id.unwrap_or_default().as_bytes());
+                hasher.update([0]);
+            }
+            Some(format!("dir:{}", hex::encode(hasher.finalize())))
+        }
+        _ => {
+            let bytes = tree.read(path, 1 << 34).ok()?;
+            Some(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))))
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Credentials for reaching a repository. They are handed to `git` through the environment
+//! (an askpass helper reads them) or through `GIT_SSH_COMMAND` options, never on a command line,
+//! and every `Debug` here prints `***`.
+
+use std::path::PathBuf;
+
+/// A secret string. `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is handed to the transport.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How to authenticate to a repository.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Credentials {
+    /// Anonymous access (or a password embedded in the URL).
+    #[default]
+    None,
+    /// HTTP basic auth.
+    Basic { username: String, password: Secret },
+    /// An HTTP bearer-style token, sent as the basic-auth password (what GitHub, GitLab, Gitea
+    /// and Bitbucket all accept).
+    Token(Secret),
+    /// An SSH private key. Host keys are accepted only from `known_hosts_path`: an unknown or
+    /// changed host key fails closed.
+    SshKey { private_key_path: PathBuf, known_hosts_path: PathBuf },
+}
+
+/// Replaces every occurrence of each secret (of at least 3 characters, shorter ones would
+/// mangle ordinary text and are not worth protecting this way) with `***`.
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets {
+        if secret.len() >= 3 {
+            out = out.replace(secret, "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_password_or_token() {
+        let basic =
+            Credentials::Basic { username: "alice".into(), password: Secret::new("hunter2") };
+        let token = Credentials::Token(Secret::new("ghp_abcdef"));
+        let shown = format!("{basic:?} {token:?} {basic:#?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("ghp_abcdef"), "{shown}");
+        assert!(shown.contains("alice"));
+    }
+
+    #[test]
+    fn scrubbing_removes_every_occurrence_of_a_secret() {
+        let text = "fatal: could not read hunter2 from https://alice:hunter2@host";
+        assert_eq!(
+            scrub(text, &["hunter2"]),
+            "fatal: could not read *** from https://alice:***@host"
+        );
+    }
+}
