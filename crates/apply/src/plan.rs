@@ -95,7 +95,7 @@ pub enum PlanError {
     },
     #[error("{key}: {source}")]
     Annotation {
-        key: ObjKey,
+        key: Box<ObjKey>,
         #[source]
         source: AnnotationError,
     },
@@ -129,7 +129,7 @@ pub fn plan(
         let key = ObjKey::of(&d.object)
             .map_err(|source| PlanError::Object { origin: d.origin.clone(), source })?;
         let options = ObjectOptions::of(&d.object)
-            .map_err(|source| PlanError::Annotation { key: key.clone(), source })?;
+            .map_err(|source| PlanError::Annotation { key: Box::new(key.clone()), source })?;
         match options.role {
             Role::Resource => {
                 if options.mode == ApplyMode::Ignore {

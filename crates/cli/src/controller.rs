@@ -54,11 +54,17 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     }
     let mut registry = Registry::default();
     let engine = Engine::start(client, config, &mut registry).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     if args.api_token.is_none() && ferry_api::ApiState::requires_token(&args.listen) {
-        anyhow::bail!("--listen {} is not a loopback address: set --api-token (or FERRY_API_TOKEN) so the API is not open to the network", args.listen);
+        anyhow::bail!(
+            "--listen {} is not a loopback address: set --api-token (or FERRY_API_TOKEN) so the API is not open to the network",
+            args.listen
+        );
     }
-    let state = ferry_api::ApiState::builder(engine.clone(), registry).token(args.api_token).build();
+    let state =
+        ferry_api::ApiState::builder(engine.clone(), registry).token(args.api_token).build();
     tracing::info!(api = %args.listen, "controller running");
     let mut leadership = _leadership;
     tokio::select! {

@@ -73,7 +73,8 @@ pub fn repo_dir(data_dir: &Path) -> PathBuf {
 pub fn ensure_repo(data_dir: &Path) -> anyhow::Result<String> {
     let dir = repo_dir(data_dir);
     if !dir.join(".git").exists() {
-        std::fs::create_dir_all(dir.join("apps/demo")).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir.join("apps/demo"))
+            .with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(dir.join("apps/demo/deployment.yaml"), DEPLOYMENT)?;
         std::fs::write(dir.join("apps/demo/service.yaml"), SERVICE)?;
         std::fs::write(dir.join("apps/demo/configmap.yaml"), CONFIGMAP)?;
@@ -99,7 +100,12 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
         .output()
         .context("running git (is it installed? `apt-get install git`)")?;
     if !out.status.success() {
-        bail!("git {} failed in {}: {}", args.join(" "), dir.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {} failed in {}: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

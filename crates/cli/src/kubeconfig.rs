@@ -6,8 +6,14 @@ use std::path::Path;
 use anyhow::Context;
 
 /// A kube client for `kubeconfig` / `context`, or the inferred configuration.
-pub async fn kube_client(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow::Result<kube::Client> {
-    let options = kube::config::KubeConfigOptions { context: context.map(str::to_owned), ..Default::default() };
+pub async fn kube_client(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<kube::Client> {
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..Default::default()
+    };
     let config = match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path).with_context(|| {

@@ -33,7 +33,7 @@ enum Command {
     /// Print the version of ferry.
     Version,
     /// Render an app directory (YAML, Kustomize, Helm, Jsonnet) to stdout.
-    Render(ferry_render::cli::RenderArgs),
+    Render(Box<ferry_render::cli::RenderArgs>),
     /// Work with Git repositories.
     Repo {
         #[command(subcommand)]
@@ -56,9 +56,7 @@ enum Command {
     /// Install Ferry into a cluster: CRD, RBAC, the controller Deployment (--print writes the YAML).
     Install(app::InstallArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completion {
-        shell: clap_complete::Shell,
-    },
+    Completion { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand)]
@@ -132,9 +130,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Repo {
-            command: RepoCommand::Check { url, revision, username, password_file, ssh_key_file, known_hosts_file },
+            command:
+                RepoCommand::Check {
+                    url,
+                    revision,
+                    username,
+                    password_file,
+                    ssh_key_file,
+                    known_hosts_file,
+                },
         } => {
-            let args = ferry_source::CheckArgs { url, revision, username, password_file, ssh_key_file, known_hosts_file };
+            let args = ferry_source::CheckArgs {
+                url,
+                revision,
+                username,
+                password_file,
+                ssh_key_file,
+                known_hosts_file,
+            };
             let runtime = tokio::runtime::Runtime::new()?;
             let commit = runtime.block_on(ferry_source::check(&args))?;
             println!("{commit}");
@@ -146,7 +159,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Image { command } => {
-            let code = ferry_image::cli::run(&command, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())?;
+            let code = ferry_image::cli::run(
+                &command,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )?;
             Ok(ExitCode::from(code))
         }
         Command::App(args) => Ok(app::run_app(args)),

@@ -34,12 +34,14 @@ pub struct UpArgs {
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    ferry_engine::status::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 500ms, 10s, 2m)"))
+    ferry_engine::status::parse_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration (e.g. 500ms, 10s, 2m)"))
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let progress = Progress::new();
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
     let kubeconfig = data_dir.join("kubeconfig");
 
@@ -53,13 +55,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     progress.step("starting the engine");
     let mut registry = Registry::default();
-    let engine_config = EngineConfig::new(data_dir.join("engine")).poll_interval(args.poll_interval);
+    let engine_config =
+        EngineConfig::new(data_dir.join("engine")).poll_interval(args.poll_interval);
     let engine = Engine::start(client.clone(), engine_config, &mut registry).await?;
 
     progress.step("starting the API and web UI");
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {} (is the port taken? try --listen 127.0.0.1:0)", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
+        format!("listening on {} (is the port taken? try --listen 127.0.0.1:0)", args.listen)
+    })?;
     let api_addr = listener.local_addr()?;
     let state = ferry_api::ApiState::builder(engine.clone(), registry).build();
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -75,7 +78,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let apps: Api<Application> = Api::namespaced(client.clone(), demo::APP_NAMESPACE);
         if apps.get_opt(demo::APP_NAME).await?.is_none() {
             let params = PatchParams::apply("ferry-up").force();
-            apps.patch(demo::APP_NAME, &params, &Patch::Apply(demo::application(&url))).await.context("creating the demo Application")?;
+            apps.patch(demo::APP_NAME, &params, &Patch::Apply(demo::application(&url)))
+                .await
+                .context("creating the demo Application")?;
         }
         wait_demo(&apps, &progress).await;
         demo_repo = Some(demo::repo_dir(&data_dir));
@@ -95,8 +100,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
 async fn ensure_namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-    api.patch(name, &PatchParams::apply("ferry-up"), &Patch::Apply(ns)).await.with_context(|| format!("creating namespace {name}"))?;
+    let ns =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    api.patch(name, &PatchParams::apply("ferry-up"), &Patch::Apply(ns))
+        .await
+        .with_context(|| format!("creating namespace {name}"))?;
     Ok(())
 }
 
@@ -115,7 +123,11 @@ async fn wait_demo(apps: &Api<Application>, progress: &Progress) {
         }
         if Instant::now() > deadline {
             let why = status
-                .and_then(|s| s.conditions.into_iter().find(|c| c.status == "False" || c.type_ == "SyncFailed"))
+                .and_then(|s| {
+                    s.conditions
+                        .into_iter()
+                        .find(|c| c.status == "False" || c.type_ == "SyncFailed")
+                })
                 .map(|c| format!("{}: {}", c.type_, c.message))
                 .unwrap_or_default();
             progress.warn(&format!("the demo app is {sync}/{health} after 90s; it keeps converging in the background. {why}"));
@@ -125,7 +137,12 @@ async fn wait_demo(apps: &Api<Application>, progress: &Progress) {
     }
 }
 
-fn print_next_steps(cluster_url: &str, kubeconfig: &Path, api: SocketAddr, demo_repo: Option<&Path>) {
+fn print_next_steps(
+    cluster_url: &str,
+    kubeconfig: &Path,
+    api: SocketAddr,
+    demo_repo: Option<&Path>,
+) {
     println!("Ferry is up.");
     println!("  Kubernetes API  {cluster_url}  (kubeconfig: {})", kubeconfig.display());
     println!("  Web UI and API  http://{api}");
@@ -136,10 +153,17 @@ fn print_next_steps(cluster_url: &str, kubeconfig: &Path, api: SocketAddr, demo_
         println!("  export KUBECONFIG={}", kubeconfig.display());
         println!("  kubectl get deploy,svc,cm -n demo");
         println!("  # change the app in Git; Ferry applies the commit within seconds:");
-        println!("  cd {} && sed -i 's/replicas: 2/replicas: 3/' apps/demo/deployment.yaml && git commit -qam 'scale to 3'", repo.display());
+        println!(
+            "  cd {} && sed -i 's/replicas: 2/replicas: 3/' apps/demo/deployment.yaml && git commit -qam 'scale to 3'",
+            repo.display()
+        );
         println!("  # drift is healed: scale it by hand and watch it come back");
-        println!("  kubectl scale deploy/demo -n demo --replicas=5 && kubectl get deploy demo -n demo -w");
-        println!("  ferry app list        # status; ferry app history demo, ferry app rollback demo");
+        println!(
+            "  kubectl scale deploy/demo -n demo --replicas=5 && kubectl get deploy demo -n demo -w"
+        );
+        println!(
+            "  ferry app list        # status; ferry app history demo, ferry app rollback demo"
+        );
     }
     println!();
     println!("Press Ctrl-C to stop; `ferry up` again resumes with the same state.");
@@ -149,13 +173,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -118,10 +118,10 @@ fn remove_pointer(obj: &mut Value, pointer: &str) {
             map.remove(&last);
         }
         Some(Value::Array(items)) => {
-            if let Ok(i) = last.parse::<usize>() {
-                if i < items.len() {
-                    items.remove(i);
-                }
+            if let Ok(i) = last.parse::<usize>()
+                && i < items.len()
+            {
+                items.remove(i);
             }
         }
         _ => {}
@@ -198,20 +198,20 @@ pub fn compare(
         if declared.contains(&key) {
             continue;
         }
-        if let Some(obj) = live(&key) {
-            if is_owned_by(&obj, app) {
-                c.resources.push(ResourceStatus {
-                    group: entry.group.clone(),
-                    version: entry.version.clone(),
-                    kind: entry.kind.clone(),
-                    namespace: entry.namespace.clone(),
-                    name: entry.name.clone(),
-                    status: SyncStatusCode::OutOfSync,
-                    health: None,
-                    drift: vec!["no longer in Git; pruned when prune is enabled".into()],
-                });
-                c.extraneous.push(entry.clone());
-            }
+        if let Some(obj) = live(&key)
+            && is_owned_by(&obj, app)
+        {
+            c.resources.push(ResourceStatus {
+                group: entry.group.clone(),
+                version: entry.version.clone(),
+                kind: entry.kind.clone(),
+                namespace: entry.namespace.clone(),
+                name: entry.name.clone(),
+                status: SyncStatusCode::OutOfSync,
+                health: None,
+                drift: vec!["no longer in Git; pruned when prune is enabled".into()],
+            });
+            c.extraneous.push(entry.clone());
         }
     }
     c

@@ -105,6 +105,9 @@ pub enum EngineError {
     InstallCrd(#[source] kube::Error),
 }
 
+/// What of an Application, when it changes, triggers a reconcile: generation and annotations.
+type Fingerprint = (Option<i64>, Option<std::collections::BTreeMap<String, String>>);
+
 pub(crate) struct Inner {
     pub client: Client,
     pub config: EngineConfig,
@@ -189,10 +192,7 @@ impl Engine {
                 .default_backoff()
                 .reflect(writer);
             let mut stream = std::pin::pin!(stream);
-            let mut seen: HashMap<
-                AppId,
-                (Option<i64>, Option<std::collections::BTreeMap<String, String>>),
-            > = HashMap::new();
+            let mut seen: HashMap<AppId, Fingerprint> = HashMap::new();
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(Event::Apply(app) | Event::InitApply(app)) => {

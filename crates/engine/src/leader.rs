@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -38,7 +38,9 @@ impl LeaseConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
-    #[error("cannot read or write Lease {namespace}/{name}: {source}; the controller needs get/create/update on leases")]
+    #[error(
+        "cannot read or write Lease {namespace}/{name}: {source}; the controller needs get/create/update on leases"
+    )]
     Api {
         namespace: String,
         name: String,
@@ -69,7 +71,11 @@ impl Drop for Leadership {
 /// Waits until this replica holds the lease, then keeps renewing it.
 pub async fn acquire(client: Client, config: LeaseConfig) -> Result<Leadership, LeaderError> {
     let api: Api<Lease> = Api::namespaced(client, &config.namespace);
-    let err = |source| LeaderError::Api { namespace: config.namespace.clone(), name: config.name.clone(), source };
+    let err = |source| LeaderError::Api {
+        namespace: config.namespace.clone(),
+        name: config.name.clone(),
+        source,
+    };
     loop {
         if try_acquire(&api, &config).await.map_err(err)? {
             break;
@@ -124,11 +130,15 @@ async fn try_acquire(api: &Api<Lease>, config: &LeaseConfig) -> Result<bool, kub
             let spec = lease.spec.unwrap_or_default();
             let holder = spec.holder_identity.unwrap_or_default();
             let duration = spec.lease_duration_seconds.unwrap_or(15).max(1) as i64;
-            let expired = spec.renew_time.map(|t| now.as_second() - t.0.as_second() > duration).unwrap_or(true);
+            let expired = spec
+                .renew_time
+                .map(|t| now.as_second() - t.0.as_second() > duration)
+                .unwrap_or(true);
             if holder != config.identity && !expired {
                 return Ok(false);
             }
-            let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(holder != config.identity);
+            let transitions =
+                spec.lease_transitions.unwrap_or(0) + i32::from(holder != config.identity);
             let mut patch = json!({
                 "metadata": {"resourceVersion": lease.metadata.resource_version},
                 "spec": {"holderIdentity": config.identity, "leaseDurationSeconds": config.duration.as_secs(),

@@ -66,10 +66,8 @@ pub async fn prepare(
         if namespaced && !has_ns && !dest_ns.is_empty() {
             obj["metadata"]["namespace"] = Value::String(dest_ns.to_owned());
         }
-        if !namespaced {
-            if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.remove("namespace");
-            }
+        if !namespaced && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("namespace");
         }
         let key = ObjKey::of(&obj)
             .map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;

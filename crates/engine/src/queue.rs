@@ -67,10 +67,10 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
         if s.due.get(&key).is_some_and(|due| *due <= at) {
             return;
         }
-        if let Some(old) = s.due.insert(key.clone(), at) {
-            if let Some(list) = s.delayed.get_mut(&old) {
-                list.retain(|k| k != &key);
-            }
+        if let Some(old) = s.due.insert(key.clone(), at)
+            && let Some(list) = s.delayed.get_mut(&old)
+        {
+            list.retain(|k| k != &key);
         }
         s.delayed.entry(at).or_default().push(key);
         drop(s);
@@ -130,10 +130,10 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
         s.queued.remove(key);
         s.ready.retain(|k| k != key);
         s.dirty.remove(key);
-        if let Some(at) = s.due.remove(key) {
-            if let Some(list) = s.delayed.get_mut(&at) {
-                list.retain(|k| k != key);
-            }
+        if let Some(at) = s.due.remove(key)
+            && let Some(list) = s.delayed.get_mut(&at)
+        {
+            list.retain(|k| k != key);
         }
     }
 

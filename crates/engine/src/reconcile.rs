@@ -211,7 +211,7 @@ async fn reconcile_app(
             }
         }
     }
-    let Some(head) = mem.head.clone() else { return None };
+    let head = mem.head.clone()?;
     set_condition(
         &mut status.conditions,
         "SourceReady",
@@ -548,13 +548,13 @@ async fn reconcile_app(
         .operation_state
         .as_ref()
         .is_some_and(|o| o.phase == "Succeeded" && o.revision == revision.as_str() && !o.dry_run);
-    if op_ok {
-        if let Some(last) = status.history.last_mut().filter(|h| h.revision == revision.as_str()) {
-            match health.status {
-                HealthStatus::Healthy => last.healthy = Some(true),
-                HealthStatus::Degraded => last.healthy = Some(false),
-                _ => {}
-            }
+    if op_ok
+        && let Some(last) = status.history.last_mut().filter(|h| h.revision == revision.as_str())
+    {
+        match health.status {
+            HealthStatus::Healthy => last.healthy = Some(true),
+            HealthStatus::Degraded => last.healthy = Some(false),
+            _ => {}
         }
     }
     if let Some(d) =

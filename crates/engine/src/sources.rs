@@ -61,10 +61,10 @@ impl Sources {
         max_age: Duration,
     ) -> Result<RemoteRefs, SourceError> {
         let key = url.key();
-        if let Some((refs, at)) = self.refs.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            if at.elapsed() < max_age {
-                return Ok(refs.clone());
-            }
+        if let Some((refs, at)) = self.refs.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && at.elapsed() < max_age
+        {
+            return Ok(refs.clone());
         }
         let refs = self.cache.ls_remote(url, creds).await?;
         self.refs

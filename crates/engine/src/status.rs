@@ -67,10 +67,10 @@ pub fn append_history(
 
 /// Finds a history entry by id (a number) or by revision (full or abbreviated commit).
 pub fn find_history<'a>(history: &'a [HistoryEntry], wanted: &str) -> Option<&'a HistoryEntry> {
-    if let Ok(id) = wanted.parse::<i64>() {
-        if let Some(h) = history.iter().find(|h| h.id == id) {
-            return Some(h);
-        }
+    if let Ok(id) = wanted.parse::<i64>()
+        && let Some(h) = history.iter().find(|h| h.id == id)
+    {
+        return Some(h);
     }
     if wanted.len() >= 4 {
         return history.iter().rev().find(|h| h.revision.starts_with(wanted));

@@ -19,7 +19,9 @@ fn spec(url: &str) -> Value {
 }
 
 async fn guestbook_world() -> (World, String) {
-    let world = World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")).await;
+    let world =
+        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
+            .await;
     let head = world.repo.git(&["rev-parse", "HEAD"]);
     world.create_app("guestbook", spec(&world.repo_url())).await;
     world.wait_synced_healthy("guestbook", &head).await;
@@ -29,18 +31,26 @@ async fn guestbook_world() -> (World, String) {
 async fn both_objects_exist(world: &World) {
     let d: Api<Deployment> = Api::namespaced(world.client.clone(), "guestbook");
     let s: Api<Service> = Api::namespaced(world.client.clone(), "guestbook");
-    assert!(d.get_opt("guestbook-ui").await.expect("get").is_some(), "the Deployment is still there");
+    assert!(
+        d.get_opt("guestbook-ui").await.expect("get").is_some(),
+        "the Deployment is still there"
+    );
     assert!(s.get_opt("guestbook-ui").await.expect("get").is_some(), "the Service is still there");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_commit_with_invalid_yaml_leaves_every_object_in_place_and_names_the_file() {
     let (world, _) = guestbook_world().await;
-    world.repo.write("guestbook/guestbook-ui-svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n");
+    world.repo.write(
+        "guestbook/guestbook-ui-svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n",
+    );
     let bad = world.repo.commit("broken yaml");
     let app = world
         .wait_for("guestbook", "reporting the render error", |a| {
-            a["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "RenderReady" && c["status"] == "False"))
+            a["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| c["type"] == "RenderReady" && c["status"] == "False")
+            })
         })
         .await;
     let message = app["status"]["conditions"]
@@ -63,10 +73,15 @@ async fn a_git_server_that_is_down_deletes_nothing() {
     world.engine.refresh("ferry", "guestbook");
     let app = world
         .wait_for("guestbook", "reporting the fetch error", |a| {
-            a["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "SourceReady" && c["status"] == "False"))
+            a["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| c["type"] == "SourceReady" && c["status"] == "False")
+            })
         })
         .await;
-    assert!(app["status"]["inventory"].as_array().is_some_and(|i| i.len() == 2), "the inventory is kept");
+    assert!(
+        app["status"]["inventory"].as_array().is_some_and(|i| i.len() == 2),
+        "the inventory is kept"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     both_objects_exist(&world).await;
 }
@@ -86,17 +101,30 @@ async fn a_field_another_manager_owns_is_not_drift() {
     world.wait_synced_healthy("guestbook", &head).await;
     let d: Api<Deployment> = Api::namespaced(world.client.clone(), "guestbook");
     let hpa_scale = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "guestbook-ui"}, "spec": {"replicas": 4}});
-    d.patch("guestbook-ui", &PatchParams::apply("horizontal-pod-autoscaler").force(), &Patch::Apply(&hpa_scale)).await.expect("scale");
+    d.patch(
+        "guestbook-ui",
+        &PatchParams::apply("horizontal-pod-autoscaler").force(),
+        &Patch::Apply(&hpa_scale),
+    )
+    .await
+    .expect("scale");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let app = world.wait_synced_healthy("guestbook", &head).await;
     assert_eq!(app["status"]["sync"]["status"], "Synced");
     let live = d.get("guestbook-ui").await.expect("get");
-    assert_eq!(live.spec.and_then(|s| s.replicas), Some(4), "Ferry left the autoscaler's replicas alone");
+    assert_eq!(
+        live.spec.and_then(|s| s.replicas),
+        Some(4),
+        "Ferry left the autoscaler's replicas alone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_unpullable_image_goes_degraded_and_automated_rollback_returns_to_the_healthy_revision() {
-    let world = World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")).await;
+async fn an_unpullable_image_goes_degraded_and_automated_rollback_returns_to_the_healthy_revision()
+{
+    let world =
+        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
+            .await;
     let good = world.repo.git(&["rev-parse", "HEAD"]);
     let mut s = spec(&world.repo_url());
     s["syncPolicy"]["automated"]["rollback"] = json!({"enabled": true});
@@ -104,21 +132,38 @@ async fn an_unpullable_image_goes_degraded_and_automated_rollback_returns_to_the
     world.wait_synced_healthy("guestbook", &good).await;
     // Health settles before the next commit, so the good revision is known healthy.
     world
-        .wait_for("guestbook", "marking the revision healthy", |a| a["status"]["history"][0]["healthy"] == true)
+        .wait_for("guestbook", "marking the revision healthy", |a| {
+            a["status"]["history"][0]["healthy"] == true
+        })
         .await;
     let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
     let text = std::fs::read_to_string(&path).expect("read");
     // The embedded cluster keeps images tagged `unpullable` in ImagePullBackOff; a short progress
     // deadline makes the Deployment report Degraded quickly.
-    let broken = text.replace("gb-frontend:v5", "gb-frontend:unpullable").replace("  revisionHistoryLimit: 3\n", "  revisionHistoryLimit: 3\n  progressDeadlineSeconds: 2\n");
+    let broken = text.replace("gb-frontend:v5", "gb-frontend:unpullable").replace(
+        "  revisionHistoryLimit: 3\n",
+        "  revisionHistoryLimit: 3\n  progressDeadlineSeconds: 2\n",
+    );
     std::fs::write(&path, broken).expect("write");
     let bad = world.repo.commit("a broken image");
     let app = world
-        .wait_for("guestbook", "rolled back", |a| a["status"]["pinned"]["revision"] == good.as_str())
+        .wait_for("guestbook", "rolled back", |a| {
+            a["status"]["pinned"]["revision"] == good.as_str()
+        })
         .await;
-    assert!(app["status"]["pinned"]["reason"].as_str().unwrap_or("").contains(&bad[..7]), "the pin says which revision failed: {}", app["status"]["pinned"]);
+    assert!(
+        app["status"]["pinned"]["reason"].as_str().unwrap_or("").contains(&bad[..7]),
+        "the pin says which revision failed: {}",
+        app["status"]["pinned"]
+    );
     world.wait_synced_healthy("guestbook", &good).await;
     let d: Api<Deployment> = Api::namespaced(world.client.clone(), "guestbook");
-    let image = d.get("guestbook-ui").await.expect("get").spec.and_then(|s| s.template.spec).map(|p| p.containers[0].image.clone());
+    let image = d
+        .get("guestbook-ui")
+        .await
+        .expect("get")
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers[0].image.clone());
     assert_eq!(image.flatten().as_deref(), Some("gcr.io/google-samples/gb-frontend:v5"));
 }

@@ -24,7 +24,14 @@ fn steps(app: &Value) -> Vec<(String, i64, jiff::Timestamp, String)> {
         .expect("a change set")
         .iter()
         .filter(|e| e["action"] != "skipped")
-        .map(|e| (e["phase"].as_str().unwrap_or("").to_owned(), e["wave"].as_i64().unwrap_or(0), at(e), e["name"].as_str().unwrap_or("").to_owned()))
+        .map(|e| {
+            (
+                e["phase"].as_str().unwrap_or("").to_owned(),
+                e["wave"].as_i64().unwrap_or(0),
+                at(e),
+                e["name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -39,7 +46,9 @@ fn phase_rank(p: &str) -> u8 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hooks_and_waves_of_the_sync_waves_example_run_in_order() {
-    let world = World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/sync-waves"), "sync-waves")).await;
+    let world =
+        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/sync-waves"), "sync-waves"))
+            .await;
     let head = world.repo.git(&["rev-parse", "HEAD"]);
     world.create_app("sync-waves", spec(&world.repo_url(), "sync-waves", "waves")).await;
     let app = world.wait_synced_healthy("sync-waves", &head).await;
@@ -58,7 +67,10 @@ async fn hooks_and_waves_of_the_sync_waves_example_run_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pre_and_post_sync_hooks_of_a_kustomize_app_run_around_the_sync() {
-    let world = World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/pre-post-sync"), "pre-post-sync")).await;
+    let world = World::start(|repo| {
+        repo.copy_in(&corpus("argocd-example-apps/pre-post-sync"), "pre-post-sync")
+    })
+    .await;
     let head = world.repo.git(&["rev-parse", "HEAD"]);
     world.create_app("pre-post", spec(&world.repo_url(), "pre-post-sync", "prepost")).await;
     let app = world.wait_synced_healthy("pre-post", &head).await;
@@ -70,5 +82,8 @@ async fn pre_and_post_sync_hooks_of_a_kustomize_app_run_around_the_sync() {
     }
     // Hook Jobs are not part of the app's tracked objects.
     let inventory = app["status"]["inventory"].as_array().cloned().unwrap_or_default();
-    assert!(inventory.iter().all(|e| e["kind"] != "Job"), "hooks stay out of the inventory: {inventory:?}");
+    assert!(
+        inventory.iter().all(|e| e["kind"] != "Job"),
+        "hooks stay out of the inventory: {inventory:?}"
+    );
 }
