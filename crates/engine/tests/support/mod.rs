@@ -122,7 +122,10 @@ impl GitDaemon {
 
     /// Stops the server (an outage).
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.child.id())]).status();
+        // `--` so the negative pid names the process group, not a signal.
+        let _ =
+            Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
