@@ -101,8 +101,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         start.elapsed().as_secs_f64() * 1000.0
     );
 
-    let watchers = 50;
-    let writes = 200;
+    let watchers = 100;
+    let writes = 1000;
     let rv = list.metadata.resource_version.clone().unwrap_or_default();
     let mut tasks = Vec::new();
     for _ in 0..watchers {
@@ -150,6 +150,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "watch fan-out: {writes} writes (done in {write_secs:.2}s) to {watchers} watchers = {delivered} events delivered in {secs:.2}s ({:.0} events/s)",
         delivered as f64 / secs
+    );
+    // Deletes with garbage collection: each delete looks up dependents by owner uid.
+    let start = Instant::now();
+    let n = objects.min(2000);
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api = api.clone();
+            async move { api.delete(&format!("bench-{i:06}"), &Default::default()).await }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "delete with garbage collection, {} objects stored: {n} in {secs:.2}s = {:.0}/s",
+        cluster.object_count() + n,
+        n as f64 / secs
     );
     let stats = cluster.stats();
     println!("requests served: {} (writes {})", stats.total(), stats.writes());

@@ -17,19 +17,9 @@ fn uid_of(obj: &Value) -> String {
     obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
-fn owned_by(obj: &Value, uid: &str) -> bool {
-    obj.pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
-}
-
-fn dependents(st: &Shared, uid: &str) -> Vec<(Key, Value)> {
-    st.store
-        .all()
-        .into_iter()
-        .filter(|(_, o)| owned_by(o, uid))
-        .map(|(k, o)| (k, (*o).clone()))
-        .collect()
+/// Objects that name `uid` as an owner (indexed in the store: no scan of every object).
+fn dependents(st: &Shared, uid: &str) -> Vec<(Key, std::sync::Arc<Value>)> {
+    st.store.dependents(uid)
 }
 
 fn delete_key(st: &Shared, key: &Key, propagation: Propagation) {
@@ -190,8 +180,7 @@ pub fn after_delete_started(
 async fn finish_namespace(st: Shared, ns: String) {
     let ns_key = Key { storage: "/namespaces".into(), namespace: String::new(), name: ns.clone() };
     for _ in 0..6000 {
-        let contents: Vec<(Key, std::sync::Arc<Value>)> =
-            st.store.all().into_iter().filter(|(k, _)| k.namespace == ns).collect();
+        let contents = st.store.in_namespace(&ns);
         if contents.is_empty() {
             let removed = st.store.write(&ns_key, false, |cur| match cur {
                 Some(c)

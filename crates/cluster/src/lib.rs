@@ -6,15 +6,26 @@
 //! # Guarantees
 //! - One cluster-wide resourceVersion counter; every stored change is one event.
 //! - Every write goes through the same admission (metadata, defaults, validation) whoever writes.
+//! - Request bodies may be JSON, YAML or Kubernetes protobuf (what kubectl's typed commands
+//!   send: `create ns`, `create deployment`, `run` …); answers are JSON.
+//! - Fields a built-in kind does not declare fail `fieldValidation=Strict` (kubectl's default)
+//!   naming them, and are dropped otherwise, as decoding drops them on a real server.
+//! - core/v1 and events.k8s.io/v1 Events are two views of one storage (see [`convert`]).
+//! - Dependents are found by owner uid through an index: deletes cost no scan of the store.
 //! # Caveats
 //! - A stand-in for tests, demos and benchmarks: a bearer token, no RBAC, no admission webhooks.
+//! - `/openapi/v2` has no definitions (kubectl reads it only to validate `v1 List` documents);
+//!   `/openapi/v3` has the built-in kinds' schemas, not those of custom resources.
+//! - Objects are kept as `serde_json::Value`: about 14 KiB resident per small object.
 
 mod config;
+pub mod convert;
 pub mod error;
 pub mod faults;
 mod gc;
 mod http;
 mod kubeconfig;
+mod proto;
 pub mod resources;
 pub mod selector;
 mod serve;
@@ -160,7 +171,10 @@ impl Cluster {
             std::fs::create_dir_all(parent)
                 .map_err(|source| ClusterError::Write { path: parent.to_path_buf(), source })?;
         }
-        std::fs::write(&kubeconfig_path, text)
+        // Written whole (temp file, then rename): a reader never sees half a kubeconfig.
+        let partial = kubeconfig_path.with_extension("partial");
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, &kubeconfig_path))
             .map_err(|source| ClusterError::Write { path: kubeconfig_path.clone(), source })?;
         Ok(RunningCluster {
             url,

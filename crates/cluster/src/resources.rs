@@ -35,8 +35,12 @@ impl ResourceType {
         }
     }
 
-    /// Key of the storage bucket: all versions of a group/resource share one.
+    /// Key of the storage bucket: all versions of a group/resource share one, and
+    /// `events.k8s.io` Events live with the core ones (see `convert`).
     pub fn storage_key(&self) -> String {
+        if crate::convert::is_events_api(self) {
+            return "/events".to_string();
+        }
         format!("{}/{}", self.group, self.plural)
     }
 
@@ -179,6 +183,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
+    ("events.k8s.io", "v1", "Event", "events", true, &["ev"], false, false),
     ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, &[], false, false),
     ("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false, &["pc"], false, false),
     ("apiregistration.k8s.io", "v1", "APIService", "apiservices", false, &[], true, false),

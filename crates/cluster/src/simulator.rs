@@ -92,13 +92,6 @@ fn controller_of(obj: &Value) -> Option<(String, String)> {
         })
 }
 
-fn is_owned_by(obj: &Value, owner: &Value) -> bool {
-    let uid = &owner["metadata"]["uid"];
-    obj.pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|r| r.iter().any(|x| &x["uid"] == uid))
-}
-
 fn deleting(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp").is_some()
 }
@@ -137,8 +130,19 @@ impl Sim {
         ops::type_of(&self.st, &format!("{group}/{plural}"))
     }
 
-    fn list(&self, storage: &str, ns: &str) -> Vec<Arc<Value>> {
-        self.st.store.list(storage, Some(ns)).0
+    /// Objects of `storage` that `owner` owns (from the store's owner index).
+    fn owned(&self, storage: &str, owner: &Value) -> Vec<Arc<Value>> {
+        let uid = s(owner, "/metadata/uid");
+        if uid.is_empty() {
+            return vec![];
+        }
+        self.st
+            .store
+            .dependents(uid)
+            .into_iter()
+            .filter(|(k, _)| k.storage == storage)
+            .map(|(_, o)| o)
+            .collect()
     }
 
     fn get(&self, storage: &str, ns: &str, name: &str) -> Option<Arc<Value>> {
@@ -462,11 +466,8 @@ impl Sim {
 
     fn replica_set(&self, ns: &str, rs: &Value) {
         let want = i(rs, "/spec/replicas", 1).max(0) as usize;
-        let pods: Vec<Arc<Value>> = self
-            .list("/pods", ns)
-            .into_iter()
-            .filter(|p| is_owned_by(p, rs) && !deleting(p))
-            .collect();
+        let pods: Vec<Arc<Value>> =
+            self.owned("/pods", rs).into_iter().filter(|p| !deleting(p)).collect();
         let rs_name = s(rs, "/metadata/name").to_string();
         if pods.len() < want {
             for _ in pods.len()..want {
@@ -488,11 +489,8 @@ impl Sim {
                 self.delete("", "pods", ns, s(p, "/metadata/name"));
             }
         }
-        let pods: Vec<Arc<Value>> = self
-            .list("/pods", ns)
-            .into_iter()
-            .filter(|p| is_owned_by(p, rs) && !deleting(p))
-            .collect();
+        let pods: Vec<Arc<Value>> =
+            self.owned("/pods", rs).into_iter().filter(|p| !deleting(p)).collect();
         let ready = pods.iter().filter(|p| Self::pod_ready(p)).count();
         let mut status = json!({"replicas": pods.len(), "fullyLabeledReplicas": pods.len(), "readyReplicas": ready,
             "availableReplicas": ready, "observedGeneration": i(rs, "/metadata/generation", 1)});
@@ -513,8 +511,7 @@ impl Sim {
         let want = i(d, "/spec/replicas", 1).max(0);
         let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
         let hash = template_hash(&template);
-        let owned: Vec<Arc<Value>> =
-            self.list("apps/replicasets", ns).into_iter().filter(|r| is_owned_by(r, d)).collect();
+        let owned: Vec<Arc<Value>> = self.owned("apps/replicasets", d);
         let current =
             owned.iter().find(|r| s(r, "/metadata/labels/pod-template-hash") == hash).cloned();
         let max_revision = owned
@@ -556,8 +553,7 @@ impl Sim {
             }
         }
         // Status from the ReplicaSets as they are now.
-        let owned: Vec<Arc<Value>> =
-            self.list("apps/replicasets", ns).into_iter().filter(|r| is_owned_by(r, d)).collect();
+        let owned: Vec<Arc<Value>> = self.owned("apps/replicasets", d);
         let sum = |ptr: &str| owned.iter().map(|r| i(r, ptr, 0)).sum::<i64>();
         let replicas = sum("/status/replicas");
         let ready = sum("/status/readyReplicas");
@@ -671,8 +667,7 @@ impl Sim {
             "{name}-{}",
             &template_hash(sts.pointer("/spec/template").unwrap_or(&Value::Null))[..10]
         );
-        let pods: Vec<Arc<Value>> =
-            self.list("/pods", ns).into_iter().filter(|p| is_owned_by(p, sts)).collect();
+        let pods: Vec<Arc<Value>> = self.owned("/pods", sts);
         for ord in 0..want {
             let pname = format!("{name}-{ord}");
             if let Some(p) = pods.iter().find(|p| s(p, "/metadata/name") == pname) {
@@ -724,11 +719,8 @@ impl Sim {
                 self.delete("", "pods", ns, s(p, "/metadata/name"));
             }
         }
-        let pods: Vec<Arc<Value>> = self
-            .list("/pods", ns)
-            .into_iter()
-            .filter(|p| is_owned_by(p, sts) && !deleting(p))
-            .collect();
+        let pods: Vec<Arc<Value>> =
+            self.owned("/pods", sts).into_iter().filter(|p| !deleting(p)).collect();
         let ready = pods.iter().filter(|p| Self::pod_ready(p)).count() as i64;
         let updated = pods
             .iter()
@@ -745,11 +737,8 @@ impl Sim {
     fn daemon_set(&self, ns: &str, ds: &Value) {
         let name = s(ds, "/metadata/name").to_string();
         let hash = template_hash(ds.pointer("/spec/template").unwrap_or(&Value::Null));
-        let pods: Vec<Arc<Value>> = self
-            .list("/pods", ns)
-            .into_iter()
-            .filter(|p| is_owned_by(p, ds) && !deleting(p))
-            .collect();
+        let pods: Vec<Arc<Value>> =
+            self.owned("/pods", ds).into_iter().filter(|p| !deleting(p)).collect();
         let current =
             pods.iter().find(|p| s(p, "/metadata/labels/controller-revision-hash") == hash);
         for p in pods.iter().filter(|p| s(p, "/metadata/labels/controller-revision-hash") != hash) {
@@ -790,8 +779,7 @@ impl Sim {
         let parallelism = i(job, "/spec/parallelism", 1).max(1);
         let backoff = i(job, "/spec/backoffLimit", 6);
         let suspended = job.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true);
-        let pods: Vec<Arc<Value>> =
-            self.list("/pods", ns).into_iter().filter(|p| is_owned_by(p, job)).collect();
+        let pods: Vec<Arc<Value>> = self.owned("/pods", job);
         let succeeded = pods.iter().filter(|p| s(p, "/status/phase") == "Succeeded").count() as i64;
         let failed = pods.iter().filter(|p| s(p, "/status/phase") == "Failed").count() as i64;
         let active = pods

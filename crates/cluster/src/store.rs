@@ -1,7 +1,7 @@
 //! Object storage: one cluster-wide resourceVersion counter, a window of recent events for
 //! watches, and a write-ahead log in the data directory so state survives a restart.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -90,11 +90,58 @@ pub enum Written {
 struct Inner {
     rv: u64,
     buckets: HashMap<String, BTreeMap<(String, String), Arc<Value>>>,
+    /// Owner uid to the keys of the objects whose ownerReferences name it, so garbage
+    /// collection and controllers find dependents without scanning every object.
+    owners: HashMap<String, BTreeSet<Key>>,
     log: VecDeque<Arc<Event>>,
     window: usize,
     wal: Option<Wal>,
     /// Held for the store's lifetime: one server per data directory.
     _lock: Option<File>,
+}
+
+fn owner_uids(obj: &Value) -> impl Iterator<Item = &str> {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("uid").and_then(Value::as_str))
+}
+
+impl Inner {
+    fn index(&mut self, key: &Key, obj: &Value) {
+        for uid in owner_uids(obj) {
+            self.owners.entry(uid.to_string()).or_default().insert(key.clone());
+        }
+    }
+
+    fn unindex(&mut self, key: &Key, obj: &Value) {
+        for uid in owner_uids(obj) {
+            if let Some(set) = self.owners.get_mut(uid) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.owners.remove(uid);
+                }
+            }
+        }
+    }
+
+    /// Stores `obj` under `key` while loading, keeping the owner index.
+    fn load_put(&mut self, key: Key, obj: Value) {
+        let nk = (key.namespace.clone(), key.name.clone());
+        if let Some(old) = self.buckets.get(&key.storage).and_then(|b| b.get(&nk)).cloned() {
+            self.unindex(&key, &old);
+        }
+        self.index(&key, &obj);
+        self.buckets.entry(key.storage).or_default().insert(nk, Arc::new(obj));
+    }
+
+    fn load_delete(&mut self, key: &Key) {
+        let nk = (key.namespace.clone(), key.name.clone());
+        if let Some(old) = self.buckets.get_mut(&key.storage).and_then(|b| b.remove(&nk)) {
+            self.unindex(key, &old);
+        }
+    }
 }
 
 struct Wal {
@@ -114,6 +161,7 @@ impl Store {
         let mut inner = Inner {
             rv: 1,
             buckets: HashMap::new(),
+            owners: HashMap::new(),
             log: VecDeque::new(),
             window,
             wal: None,
@@ -194,6 +242,37 @@ impl Store {
         out
     }
 
+    /// Objects whose ownerReferences name `owner_uid`, in key order.
+    pub fn dependents(&self, owner_uid: &str) -> Vec<(Key, Arc<Value>)> {
+        let inner = self.lock();
+        let Some(keys) = inner.owners.get(owner_uid) else { return vec![] };
+        keys.iter()
+            .filter_map(|k| {
+                let obj =
+                    inner.buckets.get(&k.storage)?.get(&(k.namespace.clone(), k.name.clone()))?;
+                Some((k.clone(), obj.clone()))
+            })
+            .collect()
+    }
+
+    /// Every object in namespace `ns` (for namespace deletion), without scanning other namespaces.
+    pub fn in_namespace(&self, ns: &str) -> Vec<(Key, Arc<Value>)> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        for (storage, bucket) in &inner.buckets {
+            for ((n, name), v) in bucket.range((ns.to_string(), String::new())..) {
+                if n != ns {
+                    break;
+                }
+                out.push((
+                    Key { storage: storage.clone(), namespace: n.clone(), name: name.clone() },
+                    v.clone(),
+                ));
+            }
+        }
+        out
+    }
+
     pub fn count(&self) -> usize {
         self.lock().buckets.values().map(BTreeMap::len).sum()
     }
@@ -220,6 +299,10 @@ impl Store {
                 inner.rv = rv;
                 obj["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 let obj = Arc::new(obj);
+                if let Some(old) = &current {
+                    inner.unindex(key, old);
+                }
+                inner.index(key, &obj);
                 inner.buckets.entry(key.storage.clone()).or_default().insert(nk, obj.clone());
                 let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
                 self.commit(
@@ -245,6 +328,7 @@ impl Store {
                 if let Some(b) = inner.buckets.get_mut(&key.storage) {
                     b.remove(&nk);
                 }
+                inner.unindex(key, &existing);
                 // The DELETED event carries the last state with the deletion's resourceVersion.
                 let mut last = (*existing).clone();
                 last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
@@ -348,12 +432,12 @@ impl Store {
     }
 }
 
-fn key_of(storage: &str, obj: &Value) -> (String, (String, String)) {
+fn key_of(storage: &str, obj: &Value) -> Key {
     let ns =
         obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string();
     let name =
         obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-    (storage.to_string(), (ns, name))
+    Key { storage: storage.to_string(), namespace: ns, name }
 }
 
 fn load(snapshot: &Path, wal: &Path, inner: &mut Inner) -> Result<(), StoreError> {
@@ -366,10 +450,12 @@ fn load(snapshot: &Path, wal: &Path, inner: &mut Inner) -> Result<(), StoreError
             source,
         })?;
         inner.rv = doc["rv"].as_u64().unwrap_or(1);
-        for entry in doc["objects"].as_array().map(Vec::as_slice).unwrap_or_default() {
-            let storage = entry["s"].as_str().unwrap_or_default();
-            let (s, k) = key_of(storage, &entry["o"]);
-            inner.buckets.entry(s).or_default().insert(k, Arc::new(entry["o"].clone()));
+        let mut doc = doc;
+        let objects = std::mem::take(&mut doc["objects"]);
+        for mut entry in objects.as_array().cloned().unwrap_or_default() {
+            let storage = entry["s"].as_str().unwrap_or_default().to_string();
+            let obj = entry["o"].take();
+            inner.load_put(key_of(&storage, &obj), obj);
         }
     }
     if wal.exists() {
@@ -391,16 +477,16 @@ fn load(snapshot: &Path, wal: &Path, inner: &mut Inner) -> Result<(), StoreError
             inner.rv = inner.rv.max(rv);
             let storage = entry["s"].as_str().unwrap_or_default().to_string();
             if entry["op"] == "del" {
-                let k = (
-                    entry["ns"].as_str().unwrap_or_default().to_string(),
-                    entry["n"].as_str().unwrap_or_default().to_string(),
-                );
-                if let Some(b) = inner.buckets.get_mut(&storage) {
-                    b.remove(&k);
-                }
+                let key = Key {
+                    storage,
+                    namespace: entry["ns"].as_str().unwrap_or_default().to_string(),
+                    name: entry["n"].as_str().unwrap_or_default().to_string(),
+                };
+                inner.load_delete(&key);
             } else {
-                let (s, k) = key_of(&storage, &entry["o"]);
-                inner.buckets.entry(s).or_default().insert(k, Arc::new(entry["o"].clone()));
+                let mut entry = entry;
+                let obj = entry["o"].take();
+                inner.load_put(key_of(&storage, &obj), obj);
             }
         }
     }
@@ -476,5 +562,33 @@ mod tests {
         assert_eq!(store.resource_version(), rv);
         assert!(store.get(&key("a")).is_none());
         assert!(store.get(&key("b")).is_some());
+    }
+
+    #[test]
+    fn dependents_are_found_by_owner_uid_and_the_index_survives_reopening() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let owned = |name: &str, owner: &str| {
+            json!({"metadata": {"name": name, "namespace": "default",
+                "ownerReferences": [{"uid": owner, "kind": "ReplicaSet", "name": "rs"}]}})
+        };
+        {
+            let store = Store::open(Some(dir.path()), 100).expect("store opens");
+            for (name, owner) in [("a", "u1"), ("b", "u1"), ("c", "u2")] {
+                let obj = owned(name, owner);
+                store.write(&key(name), false, |_| Ok(Change::Put(obj))).expect("put");
+            }
+            // Re-owning b moves it in the index; deleting a removes it.
+            let moved = owned("b", "u2");
+            store.write(&key("b"), false, |_| Ok(Change::Put(moved))).expect("update");
+            store.write(&key("a"), false, |_| Ok(Change::Delete)).expect("delete");
+            let names = |uid: &str| -> Vec<String> {
+                store.dependents(uid).into_iter().map(|(k, _)| k.name).collect()
+            };
+            assert!(names("u1").is_empty());
+            assert_eq!(names("u2"), vec!["b", "c"]);
+        }
+        let store = Store::open(Some(dir.path()), 100).expect("store reopens");
+        let names: Vec<String> = store.dependents("u2").into_iter().map(|(k, _)| k.name).collect();
+        assert_eq!(names, vec!["b", "c"]);
     }
 }

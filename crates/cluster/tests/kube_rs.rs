@@ -260,6 +260,15 @@ async fn bad_input_gets_a_status_naming_the_problem() {
             .body(body.as_bytes().to_vec())
             .expect("request")
     };
+    let oversized = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{}"}}}}"#,
+        "x".repeat(4 * 1024 * 1024)
+    );
+    let deep = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"deep"}},"x":{}1{}}}"#,
+        "[".repeat(110),
+        "]".repeat(110)
+    );
     let cases = [
         (
             send("POST", "/api/v1/namespaces/default/configmaps", "application/json", "{not json"),
@@ -310,6 +319,61 @@ async fn bad_input_gets_a_status_naming_the_problem() {
             send("PATCH", "/api/v1/namespaces/default/configmaps/x", "text/plain", "{}"),
             415,
             "not supported",
+        ),
+        (
+            send(
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                "application/json",
+                r#"{"apiVersion":"v2","kind":"ConfigMap","metadata":{"name":"x"}}"#,
+            ),
+            400,
+            "does not match the expected API version",
+        ),
+        (
+            send("POST", "/apis/apps/v2/namespaces/default/deployments", "application/json", "{}"),
+            404,
+            "could not find the requested resource",
+        ),
+        (
+            send(
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                "application/json",
+                r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_Valid"}}"#,
+            ),
+            422,
+            "metadata.name",
+        ),
+        (
+            send("POST", "/api/v1/namespaces/default/configmaps", "application/json", &oversized),
+            413,
+            "larger than the limit",
+        ),
+        (
+            send("POST", "/api/v1/namespaces/default/configmaps", "application/json", &deep),
+            400,
+            "nests deeper",
+        ),
+        (
+            send(
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                "application/vnd.kubernetes.protobuf",
+                "k8s\0\u{a}\u{ff}",
+            ),
+            400,
+            "protobuf",
+        ),
+        (
+            send(
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                "application/yaml",
+                "metadata: [unclosed",
+            ),
+            400,
+            "not valid YAML",
         ),
     ];
     for (req, code, text) in cases {

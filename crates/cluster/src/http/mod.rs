@@ -1,7 +1,9 @@
 //! The HTTP surface: routing, authentication, request counting and the TLS accept loop.
 
 mod discovery;
+mod field_validation;
 mod openapi;
+mod openapi_schema;
 pub(crate) mod path;
 mod read;
 mod table;
@@ -150,8 +152,23 @@ async fn resource(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("the request body is larger than the limit of {MAX_BODY} bytes"),
+            )
+            .into_response();
+        }
+        Err(e) => {
+            return ApiError::bad_request(format!("the request body cannot be read: {e}"))
+                .into_response();
+        }
+    };
     let target = {
         let reg = st.registry();
         path::parse(uri.path(), &reg)
@@ -173,8 +190,10 @@ async fn resource(
         "POST" => write::create(&st, &target, &params, &headers, &body).await,
         "PUT" => write::update(&st, &target, &params, &headers, &body).await,
         "PATCH" | "APPLY" => write::patch(&st, &target, &params, &headers, &body).await,
-        "DELETE" => write::delete(&st, &target, &params, &body).await,
-        "DELETECOLLECTION" => write::delete_collection(&st, &target, &params, &body).await,
+        "DELETE" => write::delete(&st, &target, &params, &headers, &body).await,
+        "DELETECOLLECTION" => {
+            write::delete_collection(&st, &target, &params, &headers, &body).await
+        }
         _ => Err(ApiError::method_not_allowed(format!(
             "method {method} is not supported on {}",
             uri.path()

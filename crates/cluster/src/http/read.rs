@@ -27,10 +27,7 @@ pub fn key(t: &Target, name: &str) -> Key {
 
 /// The stored object as the requested version presents it.
 pub fn present(rt: &ResourceType, obj: &Value) -> Value {
-    let mut o = obj.clone();
-    o["apiVersion"] = json!(rt.api_version());
-    o["kind"] = json!(rt.kind);
-    o
+    crate::convert::present(rt, obj)
 }
 
 pub fn scale_of(obj: &Value) -> Value {
@@ -90,6 +87,14 @@ impl Filter {
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels.matches_labels(obj) && self.fields.matches_fields(obj)
     }
+
+    /// Matches `obj` as `rt` presents it: field selectors name the fields of the requested version.
+    pub fn matches_as(&self, rt: &ResourceType, obj: &Value) -> bool {
+        if crate::convert::is_events_api(rt) && !self.fields.is_empty() {
+            return self.matches(&present(rt, obj));
+        }
+        self.matches(obj)
+    }
 }
 
 fn encode_continue(ns: &str, name: &str) -> String {
@@ -127,7 +132,7 @@ pub fn list(
             o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string(),
         )
     };
-    let mut selected: Vec<Value> = Vec::new();
+    let mut selected: Vec<&std::sync::Arc<Value>> = Vec::new();
     let mut cont = None;
     let mut remaining = 0usize;
     for o in items.iter() {
@@ -136,7 +141,7 @@ pub fn list(
         {
             continue;
         }
-        if !filter.matches(o) {
+        if !filter.matches_as(&t.rt, o) {
             continue;
         }
         if let Some(l) = limit
@@ -145,7 +150,7 @@ pub fn list(
             remaining += 1;
             continue;
         }
-        selected.push(present(&t.rt, o));
+        selected.push(o);
     }
     if remaining > 0
         && let Some(last) = selected.last()
@@ -154,7 +159,8 @@ pub fn list(
         cont = Some(encode_continue(&ns, &n));
     }
     if wants_table(headers) {
-        let refs: Vec<&Value> = selected.iter().collect();
+        let presented: Vec<Value> = selected.iter().map(|o| present(&t.rt, o)).collect();
+        let refs: Vec<&Value> = presented.iter().collect();
         let include = params.get("includeObject").unwrap_or("Metadata");
         return Ok(json_response(200, &table(&t.rt, &refs, include, Some(rv.to_string()), cont)));
     }
@@ -163,12 +169,45 @@ pub fn list(
         meta["continue"] = json!(c);
         meta["remainingItemCount"] = json!(remaining);
     }
-    Ok(json_response(
-        200,
-        &json!({
-            "kind": format!("{}List", t.rt.kind), "apiVersion": t.rt.api_version(), "metadata": meta, "items": selected,
-        }),
-    ))
+    Ok(list_response(&t.rt, &meta, &selected))
+}
+
+/// Whether a stored object already reads as `rt` presents it (no copy needed to answer).
+fn stored_as(rt: &ResourceType, obj: &Value) -> bool {
+    obj.get("apiVersion").and_then(Value::as_str) == Some(rt.api_version().as_str())
+        && obj.get("kind").and_then(Value::as_str) == Some(rt.kind.as_str())
+}
+
+/// A list body written straight from the stored objects: no copy of each item, no
+/// intermediate document (lists of 10k objects are the common large answer).
+fn list_response(rt: &ResourceType, meta: &Value, items: &[&std::sync::Arc<Value>]) -> Response {
+    let mut out: Vec<u8> = Vec::with_capacity(64 + items.len() * 512);
+    let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version()});
+    let head = head.to_string();
+    out.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    out.extend_from_slice(b",\"metadata\":");
+    let write = |out: &mut Vec<u8>, v: &Value| {
+        // Serializing a Value into memory cannot fail.
+        let _ = serde_json::to_writer(out, v);
+    };
+    write(&mut out, meta);
+    out.extend_from_slice(b",\"items\":[");
+    for (i, o) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if stored_as(rt, o) {
+            write(&mut out, o);
+        } else {
+            write(&mut out, &present(rt, o));
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from(out))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
 /// What one watch sends: its type, filters and format.
@@ -204,8 +243,8 @@ impl WatchSpec {
         if !self.in_scope(e) {
             return None;
         }
-        let now = self.filter.matches(&e.object);
-        let before = e.prev.as_ref().is_some_and(|p| self.filter.matches(p));
+        let now = self.filter.matches_as(&self.rt, &e.object);
+        let before = e.prev.as_ref().is_some_and(|p| self.filter.matches_as(&self.rt, p));
         let kind = match (e.kind, before, now) {
             (EventType::Deleted, _, true) => "DELETED",
             (EventType::Added, _, true) => "ADDED",
@@ -269,7 +308,7 @@ pub fn watch(
     let mut initial: Vec<bytes::Bytes> = Vec::new();
     let (mut events, mut last_rv) = if send_initial {
         let (items, rv, rx) = st.store.list_and_subscribe(&spec.storage, spec.namespace.as_deref());
-        for o in items.iter().filter(|o| spec.filter.matches(o)) {
+        for o in items.iter().filter(|o| spec.filter.matches_as(&spec.rt, o)) {
             initial.push(spec.line("ADDED", &present(&spec.rt, o)));
         }
         if params.get("sendInitialEvents") == Some("true") {

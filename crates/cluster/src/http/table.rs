@@ -42,7 +42,90 @@ fn json_path(obj: &Value, path: &str) -> Value {
     }
 }
 
-/// A table of `objects` with NAME, the CRD's printer columns, and AGE.
+/// A computed column of a built-in kind: (name, priority, cell).
+type Column = (&'static str, u8, fn(&Value) -> Value);
+
+fn text(v: &Value, pointer: &str) -> String {
+    match v.pointer(pointer) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn event_last_seen(e: &Value) -> Value {
+    let ts =
+        ["/series/lastObservedTime", "/lastTimestamp", "/eventTime", "/metadata/creationTimestamp"]
+            .iter()
+            .find_map(|p| e.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty()));
+    json!(age(ts))
+}
+
+fn event_object(e: &Value) -> Value {
+    json!(format!(
+        "{}/{}",
+        text(e, "/involvedObject/kind").to_lowercase(),
+        text(e, "/involvedObject/name")
+    ))
+}
+
+fn ratio(o: &Value, ready: &str, want: &str) -> Value {
+    let n = |p: &str| o.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    json!(format!("{}/{}", n(ready), n(want)))
+}
+
+/// Columns real servers print for kinds `kubectl get` is most often used on (after NAME).
+fn builtin_columns(rt: &ResourceType) -> &'static [Column] {
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Event") => &[
+            ("Last Seen", 0, event_last_seen),
+            ("Type", 0, |e| json!(text(e, "/type"))),
+            ("Reason", 0, |e| json!(text(e, "/reason"))),
+            ("Object", 0, event_object),
+            ("Message", 0, |e| json!(text(e, "/message"))),
+        ],
+        ("", "Pod") => &[
+            ("Ready", 0, |p| {
+                let statuses = p.pointer("/status/containerStatuses").and_then(Value::as_array);
+                let ready = statuses.map_or(0, |s| s.iter().filter(|c| c["ready"] == true).count());
+                let total =
+                    p.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+                json!(format!("{ready}/{total}"))
+            }),
+            ("Status", 0, |p| {
+                let waiting = p
+                    .pointer("/status/containerStatuses")
+                    .and_then(Value::as_array)
+                    .and_then(|s| s.iter().find_map(|c| c.pointer("/state/waiting/reason")))
+                    .and_then(Value::as_str);
+                json!(waiting.map(str::to_string).unwrap_or_else(|| text(p, "/status/phase")))
+            }),
+        ],
+        ("apps", "Deployment") => &[
+            ("Ready", 0, |d| ratio(d, "/status/readyReplicas", "/spec/replicas")),
+            ("Up-to-date", 0, |d| {
+                json!(d.pointer("/status/updatedReplicas").and_then(Value::as_u64).unwrap_or(0))
+            }),
+            ("Available", 0, |d| {
+                json!(d.pointer("/status/availableReplicas").and_then(Value::as_u64).unwrap_or(0))
+            }),
+        ],
+        ("apps", "ReplicaSet") => &[
+            ("Desired", 0, |r| {
+                json!(r.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(0))
+            }),
+            ("Current", 0, |r| {
+                json!(r.pointer("/status/replicas").and_then(Value::as_u64).unwrap_or(0))
+            }),
+            ("Ready", 0, |r| {
+                json!(r.pointer("/status/readyReplicas").and_then(Value::as_u64).unwrap_or(0))
+            }),
+        ],
+        _ => &[],
+    }
+}
+
+/// A table of `objects` with NAME, the kind's columns (CRD printer columns or built-in ones), and AGE.
 pub fn table(
     rt: &ResourceType,
     objects: &[&Value],
@@ -63,6 +146,10 @@ pub fn table(
             "description": c.get("description").cloned().unwrap_or(json!("")), "priority": c.get("priority").cloned().unwrap_or(json!(0))}));
         extra.push(path);
     }
+    let computed = builtin_columns(rt);
+    for (name, priority, _) in computed {
+        columns.push(json!({"name": name, "type": "string", "format": "", "description": name, "priority": priority}));
+    }
     columns.push(
         json!({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0}),
     );
@@ -72,6 +159,9 @@ pub fn table(
             let mut cells = vec![o["metadata"]["name"].clone()];
             for p in &extra {
                 cells.push(json_path(o, p));
+            }
+            for (_, _, cell) in computed {
+                cells.push(cell(o));
             }
             cells.push(json!(age(o.pointer("/metadata/creationTimestamp").and_then(Value::as_str))));
             let object = match include_object {

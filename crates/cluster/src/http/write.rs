@@ -4,10 +4,13 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::field_validation::{self, Mode};
 use super::path::{Params, Target};
 use super::read::{Filter, present, scale_of};
 use super::{Shared, json_response};
+use crate::convert;
 use crate::error::ApiError;
+use crate::resources::ResourceType;
 use crate::write::admit::Op;
 use crate::write::apply;
 use crate::write::ops::{self, DeleteOptions, Edit, Propagation, UpdateRequest};
@@ -32,8 +35,17 @@ pub fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         return Err(ApiError::bad_request("the request body is empty"));
     }
     let ct = content_type(headers);
+    if ct.starts_with("application/vnd.kubernetes.protobuf") {
+        // kubectl's typed clients (create ns, create deployment, run …) always send protobuf.
+        return crate::proto::decode_body(body).map_err(|e| {
+            let code =
+                if matches!(e, crate::proto::ProtoError::UnknownKind { .. }) { 415 } else { 400 };
+            let reason = if code == 415 { "UnsupportedMediaType" } else { "BadRequest" };
+            ApiError::new(code, reason, format!("the protobuf request body cannot be decoded: {e}"))
+        });
+    }
     if ct.contains("protobuf") || ct.contains("cbor") {
-        // Clients fall back to JSON on 415.
+        // client-go falls back to JSON when a CBOR body gets 415.
         return Err(ApiError::new(
             415,
             "UnsupportedMediaType",
@@ -108,6 +120,38 @@ async fn pre_write(st: &Shared) -> Result<(), ApiError> {
     }
 }
 
+/// The type a write is stored as: the core Event for the events API (see `convert`), else the target's.
+fn stored_type(st: &Shared, t: &Target) -> ResourceType {
+    if convert::is_events_api(&t.rt)
+        && let Some(core) = st.registry().find("", "v1", "events")
+    {
+        return core.clone();
+    }
+    t.rt.clone()
+}
+
+/// A body sent to `t` in the form it is stored in.
+fn to_stored(t: &Target, body: Value) -> Value {
+    if convert::is_events_api(&t.rt) { convert::to_core(&body) } else { body }
+}
+
+/// Unknown fields of a body for `t` under the request's `fieldValidation` (Strict fails).
+fn validate_fields(t: &Target, params: &Params, body: &mut Value) -> Result<Vec<String>, ApiError> {
+    let mode = Mode::parse(params.get("fieldValidation"))?;
+    field_validation::check(&t.rt, body, mode)
+}
+
+/// Adds `Warning` headers (RFC 7234 code 299), which kubectl and client-go print.
+fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = format!("299 - {:?}", w);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
+    resp
+}
+
 fn generated_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let bytes = uuid::Uuid::new_v4().into_bytes();
@@ -130,6 +174,7 @@ pub async fn create(
     pre_write(st).await?;
     let mut obj = parse_body(headers, body)?;
     check_type(t, &obj)?;
+    let warnings = validate_fields(t, params, &mut obj)?;
     let name =
         obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
     if name.is_empty() {
@@ -147,15 +192,21 @@ pub async fn create(
         }
         obj["metadata"]["name"] = json!(format!("{prefix}{}", generated_suffix()));
     }
+    if convert::is_events_api(&t.rt) {
+        if let Some(ns) = &t.namespace {
+            obj["metadata"]["namespace"] = json!(ns);
+        }
+        convert::validate_new_event(&obj)?;
+    }
     let created = ops::create(
         st,
-        &t.rt,
+        &stored_type(st, t),
         t.namespace.as_deref(),
-        obj,
+        to_stored(t, obj),
         &manager(params, headers),
         params.dry_run(),
     )?;
-    Ok(json_response(201, &present(&t.rt, &created)))
+    Ok(with_warnings(json_response(201, &present(&t.rt, &created)), &warnings))
 }
 
 fn op_of(t: &Target) -> Op {
@@ -196,10 +247,12 @@ pub async fn update(
     pre_write(st).await?;
     let name = t.name.clone().unwrap_or_default();
     let mut obj = parse_body(headers, body)?;
+    let mut warnings = Vec::new();
     let edit = if t.sub.as_deref() == Some("scale") {
         scale_edit(obj)
     } else {
         check_type(t, &obj)?;
+        warnings = validate_fields(t, params, &mut obj)?;
         let body_name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         if body_name.is_empty() {
             obj["metadata"]["name"] = json!(name);
@@ -208,11 +261,12 @@ pub async fn update(
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
-        Edit::Replace(obj)
+        Edit::Replace(to_stored(t, obj))
     };
     let m = manager(params, headers);
+    let rt = stored_type(st, t);
     let req = UpdateRequest {
-        rt: &t.rt,
+        rt: &rt,
         namespace: t.namespace.as_deref(),
         name: &name,
         manager: &m,
@@ -221,7 +275,7 @@ pub async fn update(
         edit,
     };
     let (obj, created) = ops::update(st, req)?;
-    Ok(answer(t, &obj, created))
+    Ok(with_warnings(answer(t, &obj, created), &warnings))
 }
 
 pub async fn patch(
@@ -234,9 +288,10 @@ pub async fn patch(
     pre_write(st).await?;
     let name = t.name.clone().unwrap_or_default();
     let ct = content_type(headers).split(';').next().unwrap_or_default().trim().to_string();
-    let body = parse_body(headers, body)?;
+    let mut body = parse_body(headers, body)?;
     let m = manager(params, headers);
     let scale = t.sub.as_deref() == Some("scale");
+    let mut warnings = Vec::new();
     let edit = match ct.as_str() {
         "application/apply-patch+yaml"
         | "application/apply-patch+json"
@@ -262,7 +317,8 @@ pub async fn patch(
                         "the name of the object ({body_name}) does not match the name on the URL ({name})"
                     )));
                 }
-                Edit::Apply { applied: body, force: params.flag("force") }
+                warnings = validate_fields(t, params, &mut body)?;
+                Edit::Apply { applied: to_stored(t, body), force: params.flag("force") }
             }
         }
         "application/merge-patch+json"
@@ -277,6 +333,7 @@ pub async fn patch(
             }
             let kind = ct.clone();
             let present_rt = t.rt.clone();
+            let target = t.clone();
             let f = move |cur: &Value, schema: &ferry_diff::Schema| -> Result<Value, ApiError> {
                 let base = if scale { scale_of(cur) } else { present(&present_rt, cur) };
                 let patched = match kind.as_str() {
@@ -290,7 +347,7 @@ pub async fn patch(
                     next["spec"]["replicas"] = replicas;
                     return Ok(next);
                 }
-                Ok(patched)
+                Ok(to_stored(&target, patched))
             };
             Edit::Patch(Box::new(f))
         }
@@ -302,8 +359,9 @@ pub async fn patch(
             ));
         }
     };
+    let rt = stored_type(st, t);
     let req = UpdateRequest {
-        rt: &t.rt,
+        rt: &rt,
         namespace: t.namespace.as_deref(),
         name: &name,
         manager: &m,
@@ -312,10 +370,14 @@ pub async fn patch(
         edit,
     };
     let (obj, created) = ops::update(st, req)?;
-    Ok(answer(t, &obj, created))
+    Ok(with_warnings(answer(t, &obj, created), &warnings))
 }
 
-fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+fn delete_options(
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<DeleteOptions, ApiError> {
     let mut opts = DeleteOptions { dry_run: params.dry_run(), ..DeleteOptions::default() };
     if let Some(p) = params.get("propagationPolicy") {
         opts.propagation = Propagation::parse(p)?;
@@ -324,9 +386,13 @@ fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiErro
         opts.propagation = Propagation::Orphan;
     }
     if !body.is_empty() {
-        let v: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!("the DeleteOptions body is not valid JSON: {e}"))
-        })?;
+        let v: Value = if content_type(headers).starts_with("application/vnd.kubernetes.protobuf") {
+            parse_body(headers, body)?
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("the DeleteOptions body is not valid JSON: {e}"))
+            })?
+        };
         if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
             opts.propagation = Propagation::parse(p)?;
         }
@@ -350,12 +416,13 @@ pub async fn delete(
     st: &Shared,
     t: &Target,
     params: &Params,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
     pre_write(st).await?;
     let name = t.name.clone().unwrap_or_default();
-    let opts = delete_options(params, body)?;
-    let obj = ops::delete(st, &t.rt, t.namespace.as_deref(), &name, &opts)?;
+    let opts = delete_options(params, headers, body)?;
+    let obj = ops::delete(st, &stored_type(st, t), t.namespace.as_deref(), &name, &opts)?;
     Ok(json_response(200, &present(&t.rt, &obj)))
 }
 
@@ -363,17 +430,18 @@ pub async fn delete_collection(
     st: &Shared,
     t: &Target,
     params: &Params,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
     pre_write(st).await?;
-    let opts = delete_options(params, body)?;
+    let opts = delete_options(params, headers, body)?;
     let filter = Filter::from_params(params)?;
     let (items, rv) = st.store.list(&t.rt.storage_key(), t.namespace.as_deref());
     let mut deleted = Vec::new();
-    for o in items.iter().filter(|o| filter.matches(o)) {
+    for o in items.iter().filter(|o| filter.matches_as(&t.rt, o)) {
         let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         let ns = o.pointer("/metadata/namespace").and_then(Value::as_str);
-        match ops::delete(st, &t.rt, ns, name, &opts) {
+        match ops::delete(st, &stored_type(st, t), ns, name, &opts) {
             Ok(d) => deleted.push(present(&t.rt, &d)),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
