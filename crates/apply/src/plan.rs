@@ -164,6 +164,7 @@ pub fn plan(
             Role::Skip { reason } => skipped.push(Skipped { key, reason }),
         }
     }
+    hoist_namespaces(&mut waves);
     let mut out: Vec<Wave> = waves
         .into_iter()
         .map(|((phase, wave), mut tasks)| {
@@ -188,6 +189,34 @@ pub fn plan(
         out.insert(at, prune_wave);
     }
     Ok(Plan { waves: out, skipped })
+}
+
+/// Namespaces the app declares (or CreateNamespace=true adds) are applied before the PreSync
+/// hooks, which usually run in them; otherwise a PreSync Job fails with "namespace not found" on a
+/// first sync (Argo CD creates the namespace before PreSync too). They keep their wave unless the
+/// first PreSync wave is lower.
+fn hoist_namespaces(waves: &mut BTreeMap<(Phase, i64), Vec<Task>>) {
+    let Some(first_pre) = waves.keys().find(|(p, _)| *p == Phase::PreSync).map(|(_, w)| *w) else {
+        return;
+    };
+    let is_namespace = |t: &Task| {
+        t.key.group.is_empty()
+            && t.key.kind == "Namespace"
+            && matches!(t.kind, TaskKind::Apply { .. })
+    };
+    let sync_waves: Vec<i64> =
+        waves.keys().filter(|(p, _)| *p == Phase::Sync).map(|(_, w)| *w).collect();
+    for wave in sync_waves {
+        let Some(tasks) = waves.get_mut(&(Phase::Sync, wave)) else { continue };
+        let (namespaces, rest): (Vec<Task>, Vec<Task>) = tasks.drain(..).partition(is_namespace);
+        *tasks = rest;
+        if tasks.is_empty() {
+            waves.remove(&(Phase::Sync, wave));
+        }
+        if !namespaces.is_empty() {
+            waves.entry((Phase::PreSync, wave.min(first_pre))).or_default().extend(namespaces);
+        }
+    }
 }
 
 fn order_key(t: &Task) -> (usize, &str, &str, &str) {
@@ -263,14 +292,34 @@ mod tests {
         assert_eq!(
             names(&plan),
             [
+                "PreSync/-1:early",
                 "PreSync/0:migrate",
-                "Sync/-1:early",
                 "Sync/0:config,web",
                 "Sync/2:late",
                 "PostSync/0:smoke",
                 "SyncFail/0:cleanup"
             ]
         );
+    }
+
+    #[test]
+    fn namespaces_are_created_before_the_presync_hooks_that_run_in_them() {
+        let desired = vec![
+            obj(
+                "Job",
+                "migrate",
+                json!({"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/sync-wave": "-3"}),
+            ),
+            obj("Namespace", "app", json!({})),
+            obj("ConfigMap", "config", json!({})),
+        ];
+        let p = plan(&desired, vec![], &PlanOptions { hooks: true, ..Default::default() }).unwrap();
+        assert_eq!(names(&p), ["PreSync/-3:app,migrate", "Sync/0:config"]);
+        let without_hooks =
+            vec![obj("Namespace", "app", json!({})), obj("ConfigMap", "c", json!({}))];
+        let p = plan(&without_hooks, vec![], &PlanOptions { hooks: true, ..Default::default() })
+            .unwrap();
+        assert_eq!(names(&p), ["Sync/0:app,c"]);
     }
 
     #[test]

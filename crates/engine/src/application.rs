@@ -16,9 +16,14 @@ pub const VERSION: &str = "v1alpha1";
 /// Annotation a user (or `ferry app sync`) sets to ask for a sync now; its value is a JSON
 /// [`SyncRequest`] or just a timestamp. Each distinct value triggers one sync.
 pub const ANNOTATION_SYNC_REQUEST: &str = "ferry.dev/sync-requested-at";
-/// Annotation asking for a rollback to a history entry (its id) or a revision.
+/// Annotation asking for a rollback to a history entry (its id) or a revision. Its value is a
+/// JSON [`RollbackRequest`] (`{"to": "3", "at": "<timestamp>"}`) or just the id or revision. As
+/// with sync requests, each distinct value is acted on once: a rollback to the same entry again
+/// (after an unpin or a new commit) needs a new `at`.
 pub const ANNOTATION_ROLLBACK: &str = "ferry.dev/rollback-to";
-/// Annotation asking to leave a rollback pin and follow `targetRevision` again.
+/// Annotation asking to leave a rollback pin and follow `targetRevision` again; its value is a
+/// timestamp (or any nonce), and each distinct value is acted on once, so writers should use a
+/// fresh one (sub-second, e.g. `jiff::Timestamp::now()`) per request.
 pub const ANNOTATION_UNPIN: &str = "ferry.dev/unpin-requested-at";
 /// Finalizer that makes deleting the Application delete its objects (Argo's `resources-finalizer`).
 pub const FINALIZER_CASCADE: &str = "ferry.dev/resources-finalizer";
@@ -402,6 +407,37 @@ impl SyncRequest {
     }
 }
 
+/// The parsed value of [`ANNOTATION_ROLLBACK`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackRequest {
+    /// A history entry id or a revision (a prefix of at least 4 characters).
+    pub to: String,
+    /// When it was asked for: what makes a repeated request to the same entry a new one.
+    #[serde(default)]
+    pub at: String,
+}
+
+impl RollbackRequest {
+    /// A request to roll back to `to`, stamped now.
+    pub fn new(to: impl Into<String>) -> Self {
+        Self { to: to.into(), at: jiff::Timestamp::now().to_string() }
+    }
+
+    /// Reads the annotation: a JSON object with `to`, or a bare id or revision.
+    pub fn parse(raw: &str) -> Self {
+        serde_json::from_str::<RollbackRequest>(raw)
+            .ok()
+            .filter(|r| !r.to.is_empty())
+            .unwrap_or_else(|| RollbackRequest { to: raw.trim().to_owned(), at: String::new() })
+    }
+
+    /// The annotation value to write.
+    pub fn annotation_value(&self) -> String {
+        serde_json::to_string(self).expect("two strings serialize")
+    }
+}
+
 impl Application {
     pub fn automated(&self) -> Option<&Automated> {
         self.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref())
@@ -434,4 +470,28 @@ pub fn crd()
         }
     }
     crd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollback_request_is_read_from_json_or_a_bare_target() {
+        let stamped = RollbackRequest::new("3");
+        assert_eq!(RollbackRequest::parse(&stamped.annotation_value()), stamped);
+        assert_eq!(
+            RollbackRequest::parse("ab12cd3"),
+            RollbackRequest { to: "ab12cd3".into(), at: String::new() }
+        );
+        // A JSON value without a target is taken as it is, not as an empty request.
+        assert_eq!(RollbackRequest::parse(r#"{"at":"x"}"#).to, r#"{"at":"x"}"#);
+    }
+
+    #[test]
+    fn two_requests_for_the_same_entry_are_distinct_values() {
+        let first = RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.1Z".into() };
+        let again = RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.2Z".into() };
+        assert_ne!(first.annotation_value(), again.annotation_value());
+    }
 }

@@ -128,6 +128,34 @@ fn remove_pointer(obj: &mut Value, pointer: &str) {
     }
 }
 
+/// One drifted field for people: the field, Git's value and the live one (as the diff gives them,
+/// Secret values already masked), and who changed it when (from managedFields), e.g.
+/// `.spec.replicas: 2 in Git, 5 live; changed by kubectl at 2026-01-01T10:00:00Z`.
+pub fn drift_line(ch: &ferry_diff::FieldChange) -> String {
+    fn show(v: &Option<Value>) -> String {
+        match v {
+            None => "absent".into(),
+            Some(v) => {
+                let s = v.to_string();
+                if s.chars().count() > 60 {
+                    format!("{}…", s.chars().take(60).collect::<String>())
+                } else {
+                    s
+                }
+            }
+        }
+    }
+    let who = match &ch.changed_by {
+        Some(by) => format!(
+            "; changed by {}{}",
+            by.manager,
+            by.time.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()
+        ),
+        None => String::new(),
+    };
+    format!("{}: {} in Git, {} live{who}", ch.path, show(&ch.desired), show(&ch.live))
+}
+
 /// Compares declared resources with the live objects.
 pub fn compare(
     app: &AppId,
@@ -167,20 +195,7 @@ pub fn compare(
                 }
                 Ok(d) => {
                     status.status = SyncStatusCode::OutOfSync;
-                    status.drift = d
-                        .changes
-                        .iter()
-                        .take(10)
-                        .map(|ch| match &ch.changed_by {
-                            Some(by) => format!(
-                                "{} changed by {}{}",
-                                ch.path,
-                                by.manager,
-                                by.time.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()
-                            ),
-                            None => format!("{} differs", ch.path),
-                        })
-                        .collect();
+                    status.drift = d.changes.iter().take(10).map(drift_line).collect();
                     c.out_of_sync.push(r.key.clone());
                     c.diffs.push(d);
                 }
@@ -221,6 +236,27 @@ pub fn compare(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_drift_line_names_the_field_both_values_and_who_changed_it_when() {
+        let change: ferry_diff::FieldChange = ferry_diff::FieldChange {
+            path: ".spec.replicas".into(),
+            desired: Some(json!(2)),
+            live: Some(json!(5)),
+            changed_by: Some(ferry_diff::ChangedBy {
+                manager: "kubectl".into(),
+                operation: ferry_diff::Operation::Update,
+                time: Some("2026-01-01T10:00:00Z".into()),
+                subresource: String::new(),
+            }),
+        };
+        assert_eq!(
+            drift_line(&change),
+            ".spec.replicas: 2 in Git, 5 live; changed by kubectl at 2026-01-01T10:00:00Z"
+        );
+        let removed = ferry_diff::FieldChange { live: None, changed_by: None, ..change };
+        assert_eq!(drift_line(&removed), ".spec.replicas: 2 in Git, absent live");
+    }
 
     #[test]
     fn ignored_pointers_are_stripped_from_the_manifest_of_matching_objects_only() {

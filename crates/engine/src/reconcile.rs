@@ -49,6 +49,26 @@ pub struct AppMemory {
     pub next_heal: Option<Instant>,
     pub degraded_since: Option<Instant>,
     pub last_written: Option<Value>,
+    /// The Application as the server returned it after our last status write. The watch cache
+    /// may not have it yet when the next reconcile starts; reading the older copy would act on
+    /// a request (rollback, unpin, sync) a second time.
+    pub written: Option<Arc<Application>>,
+    /// The status on the server was changed outside `write_status` (a sync's Running state and
+    /// planned inventory): the next status is written even if it equals the last one written.
+    pub must_write: bool,
+}
+
+/// Whichever of two copies of an Application the server wrote later, by resourceVersion (an
+/// integer on every API server Ferry knows; when either is not, the watch cache's copy wins).
+fn newer(stored: Arc<Application>, written: Option<&Arc<Application>>) -> Arc<Application> {
+    let rv = |a: &Application| a.metadata.resource_version.as_deref()?.parse::<u64>().ok();
+    match written {
+        Some(w) if w.metadata.uid == stored.metadata.uid => match (rv(&stored), rv(w)) {
+            (Some(s), Some(n)) if n > s => w.clone(),
+            _ => stored,
+        },
+        _ => stored,
+    }
 }
 
 /// The kind of sync decided on.
@@ -70,9 +90,12 @@ pub(crate) fn now() -> String {
 }
 
 pub(crate) async fn reconcile(inner: &Arc<Inner>, id: &AppId, reasons: Reasons) {
-    let Some(app) = inner.apps.get(&ObjectRef::new(&id.name).within(&id.namespace)) else { return };
+    let Some(stored) = inner.apps.get(&ObjectRef::new(&id.name).within(&id.namespace)) else {
+        return;
+    };
     let mut mem =
         inner.memory.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default();
+    let app = newer(stored, mem.written.as_ref());
     let requeue = reconcile_app(inner, &app, id, reasons, &mut mem).await;
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), mem);
     if let Some(delay) = requeue {
@@ -237,7 +260,8 @@ async fn reconcile_app(
         )
         .await;
     }
-    if let Some(wanted) = &rollback_request {
+    if let Some(raw) = &rollback_request {
+        let wanted = &RollbackRequest::parse(raw).to;
         match find_history(&status.history, wanted) {
             Some(h) => {
                 status.pinned = Some(Pin {
@@ -248,6 +272,18 @@ async fn reconcile_app(
                 });
                 forced_sync = true;
                 remove_condition(&mut status.conditions, "RollbackFailed");
+                publish(
+                    inner,
+                    app,
+                    EventType::Normal,
+                    "RolledBack",
+                    format!(
+                        "rolling back to history entry {} ({}) on request; staying there until a new commit or an unpin",
+                        h.id,
+                        short(&h.revision)
+                    ),
+                )
+                .await;
             }
             None => set_condition(
                 &mut status.conditions,
@@ -457,8 +493,17 @@ async fn reconcile_app(
         &base,
         &app.spec.ignore_differences,
     );
-    if reasons.drift && !cmp.out_of_sync.is_empty() && mem.diffs.is_empty() {
+    let drift_appeared = !cmp.out_of_sync.is_empty()
+        && mem.diffs.is_empty()
+        && mem.rendered_for.is_some()
+        && status
+            .operation_state
+            .as_ref()
+            .is_some_and(|o| o.phase == "Succeeded" && o.revision == revision.as_str());
+    if drift_appeared {
         inner.metrics.drift_detected.inc();
+        publish(inner, app, EventType::Warning, "Drift", cmp.summary(mem.prepared.resources.len()))
+            .await;
     }
     mem.diffs = cmp.diffs.clone();
 
@@ -491,8 +536,8 @@ async fn reconcile_app(
                     inner,
                     app,
                     EventType::Normal,
-                    "Drift",
-                    format!("healing drift: {}", cmp.summary(resources.len())),
+                    "Healing",
+                    format!("re-applying Git over drift: {}", cmp.summary(resources.len())),
                 )
                 .await;
             }
@@ -512,6 +557,9 @@ async fn reconcile_app(
             if let Some(d) = result {
                 requeue = Some(requeue.map_or(d, |r: Duration| r.min(d)));
             }
+            // The sync wrote a Running state and a planned inventory of its own: the status
+            // written at the end must replace them even if it equals the one written before.
+            mem.must_write = true;
             cmp = compare(
                 id,
                 &resources,
@@ -715,15 +763,20 @@ pub(crate) async fn write_status(
             serde_json::to_value(&old).unwrap_or(Value::Null)
         }
     };
-    if new_value == old_value {
+    if new_value == old_value && !mem.must_write {
         return;
     }
     status.reconciled_at = Some(now());
     let mut patch = serde_json::to_value(&status).unwrap_or(Value::Null);
-    if let (Some(p), Some(old)) = (patch.as_object_mut(), old_value.as_object()) {
-        for key in old.keys() {
-            if !p.contains_key(key) && key != "reconciledAt" {
-                p.insert(key.clone(), Value::Null);
+    // Clear what became empty: fields of the last status written and of the copy read.
+    let read =
+        app.status.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null);
+    if let Some(p) = patch.as_object_mut() {
+        for old in [old_value.as_object(), read.as_object()].into_iter().flatten() {
+            for key in old.keys() {
+                if !p.contains_key(key) && key != "reconciledAt" {
+                    p.insert(key.clone(), Value::Null);
+                }
             }
         }
     }
@@ -736,11 +789,21 @@ pub(crate) async fn write_status(
         )
         .await
     {
-        Ok(_) => mem.last_written = Some(new_value),
+        Ok(updated) => {
+            mem.last_written = Some(new_value);
+            mem.must_write = false;
+            mem.written = Some(Arc::new(updated));
+        }
         Err(e) => tracing::warn!(app = %id, error = %e, "could not write status"),
     }
 }
 
+/// How long posting one Event may take before it is given up.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Posts a Kubernetes Event on the Application. An event is a courtesy to people: it is posted
+/// from a task of its own, so a slow, failing or missing events API never delays or fails a
+/// reconcile.
 pub(crate) async fn publish(
     inner: &Inner,
     app: &Application,
@@ -755,9 +818,20 @@ pub(crate) async fn publish(
         action: reason.into(),
         secondary: None,
     };
-    if let Err(e) = inner.recorder.publish(&ev, &app.object_ref(&())).await {
-        tracing::debug!(error = %e, "could not publish event");
-    }
+    let recorder = inner.recorder.clone();
+    let reference = app.object_ref(&());
+    let app_name = app.name_any();
+    tokio::spawn(async move {
+        match tokio::time::timeout(EVENT_TIMEOUT, recorder.publish(&ev, &reference)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(app = %app_name, reason = %ev.reason, error = %e, "could not post event")
+            }
+            Err(_) => {
+                tracing::debug!(app = %app_name, reason = %ev.reason, "posting an event timed out")
+            }
+        }
+    });
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -13,6 +13,7 @@ use ferry_apply::step::SyncPhase;
 use ferry_apply::tracking::AppId;
 use ferry_health::Rules;
 use ferry_source::CommitId;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
 
@@ -90,7 +91,12 @@ pub(crate) async fn run(
     let options =
         PlanOptions { prune, prune_last: app.sync_option("PruneLast"), force: true, hooks: true };
     let plan = match plan(desired, prunes, &options) {
-        Ok(p) => p,
+        Ok(mut p) => {
+            if app.sync_option("Replace") {
+                replace_instead_of_apply(&mut p);
+            }
+            p
+        }
         Err(e) => {
             finish_failed(
                 status,
@@ -105,7 +111,25 @@ pub(crate) async fn run(
         }
     };
     if !dry_run {
-        mark_running(inner, id, status, revision, &started).await;
+        let planned = planned_inventory(&status.inventory, resources, &live);
+        mark_running(inner, id, status, revision, &started, planned).await;
+        let what = match kind {
+            SyncKind::Heal => "heal",
+            SyncKind::Auto => "automated sync",
+            SyncKind::Manual { .. } => "requested sync",
+        };
+        publish(
+            inner,
+            app,
+            EventType::Normal,
+            "SyncStarted",
+            format!(
+                "{what} of {} started: {} objects",
+                short(revision.as_str()),
+                plan.task_count()
+            ),
+        )
+        .await;
     }
     let rules = Rules::new(app.spec.health_checks.clone());
     // Objects the diff found in sync are not sent again: no write, no resourceVersion bump.
@@ -148,6 +172,19 @@ pub(crate) async fn run(
             );
         }
         status.inventory = inv.into_values().collect();
+    }
+    if !dry_run && !outcome.pruned.is_empty() {
+        let names: Vec<String> = outcome.pruned.iter().take(10).map(|k| k.to_string()).collect();
+        let more = outcome.pruned.len().saturating_sub(names.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        publish(
+            inner,
+            app,
+            EventType::Normal,
+            "Pruned",
+            format!("deleted what Git no longer declares: {}{more}", names.join(", ")),
+        )
+        .await;
     }
     let items = change_set_items(&outcome.change_set);
     let summary = outcome.change_set.summary();
@@ -195,20 +232,33 @@ pub(crate) async fn run(
             inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Failed }).inc();
             let attempts =
                 finish_failed(status, revision, &started, message.clone(), dry_run, items);
+            let retry = app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());
+            let delay = retry_delay(retry, attempts);
+            // Out of retries: say so now, not at some later reconcile.
+            let (reason, next) = match (retry, delay) {
+                (Some(_), None) => (
+                    "RetryLimitReached",
+                    format!(
+                        " The retry limit is reached; fix the cause, then `ferry app sync {}`.",
+                        app.name_any()
+                    ),
+                ),
+                (_, Some(d)) => ("SyncFailed", format!(" Retrying in {d:?}.")),
+                (None, None) => ("SyncFailed", String::new()),
+            };
             set_condition(
                 &mut status.conditions,
                 "SyncFailed",
                 true,
-                "SyncFailed",
+                reason,
                 format!(
-                    "sync of {} failed (attempt {attempts}): {message}",
+                    "sync of {} failed (attempt {attempts}): {message}.{next}",
                     short(revision.as_str())
                 ),
                 &now(),
             );
             publish(inner, app, EventType::Warning, "SyncFailed", message).await;
-            let retry = app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());
-            retry_delay(retry, attempts)
+            delay
         }
     }
 }
@@ -256,13 +306,50 @@ fn cap(mut items: Vec<ChangeSetItem>) -> Vec<ChangeSetItem> {
     items
 }
 
-/// Tells users (and an engine restarted mid-sync) that a sync is under way.
+/// The inventory as it must stand while a sync runs: what it held, plus every resource the sync
+/// may create. Written before the first apply, so an engine killed mid-sync leaves no object it
+/// created outside the inventory (an orphan no later prune would see); entries for objects never
+/// created leave it at the next sync as already gone.
+fn planned_inventory(
+    inventory: &[InventoryEntry],
+    resources: &[Resource],
+    live: &LiveValues,
+) -> Vec<InventoryEntry> {
+    let mut inv = inventory_map(inventory);
+    for r in resources {
+        if inv.contains_key(&r.key) {
+            continue;
+        }
+        let api_version = r.object.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
+        let uid = live
+            .get(&r.key)
+            .and_then(|o| o.pointer("/metadata/uid"))
+            .and_then(|u| u.as_str())
+            .unwrap_or_default();
+        inv.insert(
+            r.key.clone(),
+            InventoryEntry {
+                group: r.key.group.clone(),
+                version: api_version.rsplit('/').next().unwrap_or_default().to_owned(),
+                kind: r.key.kind.clone(),
+                namespace: r.key.namespace.clone(),
+                name: r.key.name.clone(),
+                uid: uid.to_owned(),
+            },
+        );
+    }
+    inv.into_values().collect()
+}
+
+/// Tells users (and an engine restarted mid-sync) that a sync is under way, and records the
+/// planned inventory first (see [`planned_inventory`]).
 async fn mark_running(
     inner: &Inner,
     id: &AppId,
     status: &mut ApplicationStatus,
     revision: &CommitId,
     started: &str,
+    planned: Vec<InventoryEntry>,
 ) {
     let attempts = status
         .operation_state
@@ -279,10 +366,24 @@ async fn mark_running(
         ..Default::default()
     };
     let api: Api<Application> = Api::namespaced(inner.client.clone(), &id.namespace);
-    let patch = serde_json::json!({"status": {"operationState": op}});
+    let patch = serde_json::json!({"status": {"operationState": op, "inventory": planned}});
     if let Err(e) = api.patch_status(&id.name, &PatchParams::default(), &Patch::Merge(patch)).await
     {
         tracing::debug!(app = %id, error = %e, "could not mark the sync as running");
     }
     status.operation_state = Some(op);
+}
+
+/// `syncOptions: [Replace=true]`: every object that would be server-side applied is replaced
+/// (PUT) instead, as Argo CD does; objects with a mode of their own (IfNotPresent, Ignore) keep it.
+fn replace_instead_of_apply(plan: &mut ferry_apply::plan::Plan) {
+    use ferry_apply::annotations::ApplyMode;
+    use ferry_apply::plan::TaskKind;
+    for task in plan.waves.iter_mut().flat_map(|w| w.tasks.iter_mut()) {
+        if let TaskKind::Apply { mode, .. } = &mut task.kind
+            && *mode == ApplyMode::Apply
+        {
+            *mode = ApplyMode::Replace;
+        }
+    }
 }

@@ -127,6 +127,13 @@ impl GitDaemon {
             Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The `git-daemon` grandchild dies asynchronously: wait until the port refuses.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn url(&self, repo: &str) -> String {
@@ -142,6 +149,15 @@ impl Drop for GitDaemon {
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn engine_config(tmp: &Path) -> EngineConfig {
+    let mut config =
+        EngineConfig::new(tmp.join("engine")).poll_interval(Duration::from_millis(500));
+    config.render = config.render.with_helm(helm_wrapper());
+    config.executor =
+        config.executor.wave_timeout(Duration::from_secs(60)).hook_timeout(Duration::from_secs(60));
+    config
 }
 
 /// The embedded cluster, a served repository and an engine, torn down on drop.
@@ -166,16 +182,22 @@ impl World {
         let cluster = ferry_cluster::testing::start().await;
         let client = cluster.client().await.expect("client");
         let mut registry = Registry::default();
-        let mut config =
-            EngineConfig::new(tmp.path().join("engine")).poll_interval(Duration::from_millis(500));
-        config.render = config.render.with_helm(helm_wrapper());
-        config.executor = config
-            .executor
-            .wave_timeout(Duration::from_secs(60))
-            .hook_timeout(Duration::from_secs(60));
-        let engine =
-            Engine::start(client.clone(), config, &mut registry).await.expect("engine starts");
+        let engine = Engine::start(client.clone(), engine_config(tmp.path()), &mut registry)
+            .await
+            .expect("engine starts");
         Self { cluster, client, engine, repo, daemon, tmp, registry }
+    }
+
+    /// Stops the engine where it is (its tasks are aborted at their next await, as a killed
+    /// process would stop) and starts a new one on the same data directory and cluster.
+    pub async fn restart_engine(&mut self) {
+        self.engine.shutdown().await;
+        let mut registry = Registry::default();
+        self.engine =
+            Engine::start(self.client.clone(), engine_config(self.tmp.path()), &mut registry)
+                .await
+                .expect("engine restarts");
+        self.registry = registry;
     }
 
     pub fn repo_url(&self) -> String {
@@ -239,4 +261,50 @@ impl World {
 /// `helm template`-compatible wrapper.
 pub fn helm_wrapper() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../render/tests/support/helm")
+}
+
+impl World {
+    /// Asks for a sync now, the way `ferry app sync` does (a fresh annotation value).
+    pub async fn request_sync(&self, name: &str) {
+        let api: Api<Application> = Api::namespaced(self.client.clone(), "ferry");
+        let at = jiff::Timestamp::now().to_string();
+        let patch = serde_json::json!({"metadata": {"annotations": {
+            ferry_engine::application::ANNOTATION_SYNC_REQUEST: at}}});
+        api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+            .await
+            .expect("sync requested");
+    }
+
+    /// Plays the part of a cloud load-balancer controller and an ingress controller, which the
+    /// embedded cluster does not run: every LoadBalancer Service and Ingress in `namespace` gets
+    /// an address in its status, as MetalLB or ingress-nginx would publish it.
+    pub async fn publish_load_balancer_addresses(&self, namespace: &str) -> usize {
+        use k8s_openapi::api::core::v1::Service;
+        use k8s_openapi::api::networking::v1::Ingress;
+        let address =
+            serde_json::json!({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}});
+        let pp = kube::api::PatchParams::default();
+        let mut published = 0;
+        let services: Api<Service> = Api::namespaced(self.client.clone(), namespace);
+        for s in services.list(&Default::default()).await.expect("list services").items {
+            if s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer") {
+                let name = s.metadata.name.clone().unwrap_or_default();
+                services
+                    .patch_status(&name, &pp, &kube::api::Patch::Merge(&address))
+                    .await
+                    .expect("the Service status takes an address");
+                published += 1;
+            }
+        }
+        let ingresses: Api<Ingress> = Api::namespaced(self.client.clone(), namespace);
+        for i in ingresses.list(&Default::default()).await.expect("list ingresses").items {
+            let name = i.metadata.name.clone().unwrap_or_default();
+            ingresses
+                .patch_status(&name, &pp, &kube::api::Patch::Merge(&address))
+                .await
+                .expect("the Ingress status takes an address");
+            published += 1;
+        }
+        published
+    }
 }
