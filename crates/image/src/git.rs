@@ -259,14 +259,14 @@ fn is_non_fast_forward(output: &str) -> bool {
     output.contains("non-fast-forward") || output.contains("fetch first")
 }
 
-struct Git {
-    repo: PathBuf,
-    author: Option<(String, String)>,
+pub(crate) struct Git {
+    pub(crate) repo: PathBuf,
+    pub(crate) author: Option<(String, String)>,
 }
 
 impl Git {
     /// Runs git in the repository; stdout on success, stdout+stderr in the error.
-    fn run(&self, args: &[&str]) -> Result<String, GitError> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String, GitError> {
         let shown = mask_credentials(&args.join(" "));
         let mut command = Command::new("git");
         command.arg("-C").arg(&self.repo);

@@ -5,11 +5,16 @@
 //!
 //! Registry automation building blocks: [`registry::RegistryClient`] lists tags over the OCI
 //! distribution API (token/basic auth, pagination, bounded responses) and [`policy`] chooses
-//! one (semver range, regex filter with extraction, alphabetical/numerical order).
+//! one (semver range, regex filter with extraction, alphabetical/numerical order, newest by
+//! creation time; optionally pinned by digest).
+//!
+//! [`automation`]: the `ImageRepository`/`ImagePolicy`/`ImageUpdateAutomation` custom resources
+//! and their controller ([`automation::start`]).
 //!
 //! Architecture Invariant: edits change only the bytes of the image scalars they target
 //! (comments, key order, quoting and indentation are kept); planning never writes.
 
+pub mod automation;
 pub mod cli;
 pub mod git;
 pub mod message;

@@ -9,17 +9,22 @@
 //! policy:
 //!   numerical: { order: asc }
 //! ```
+//!
+//! `policy: {newest: {}}` picks the most recently built image among the filtered tags; it needs
+//! each candidate's creation time from the registry ([`CompiledPolicy::candidates`], then
+//! [`CompiledPolicy::choose_newest`]).
 
 use std::cmp::Ordering;
 
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted regex pattern, and the compiled-size limit given to the regex engine.
 const MAX_PATTERN_BYTES: usize = 1024;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TagFilter {
     /// A regex the tag must match.
@@ -29,7 +34,7 @@ pub struct TagFilter {
     pub extract: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
     /// Smallest first: the last one is chosen.
@@ -39,7 +44,7 @@ pub enum SortOrder {
     Desc,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Policy {
     /// The highest version in a semver range (`>=1.0.0 <2.0.0`, `^1.2`, `*`); a leading `v`
@@ -56,9 +61,11 @@ pub enum Policy {
         #[serde(default)]
         order: SortOrder,
     },
+    /// The most recently built image (the `created` time of its config), ties to the larger tag.
+    Newest {},
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImagePolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,9 +90,11 @@ pub struct CompiledPolicy {
 
 #[derive(Debug, Clone)]
 enum Compiled {
-    Semver(semver::VersionReq),
+    /// Alternatives (`||`): a version matching any of them qualifies.
+    Semver(Vec<semver::VersionReq>),
     Alphabetical(SortOrder),
     Numerical(SortOrder),
+    Newest,
 }
 
 impl ImagePolicy {
@@ -108,23 +117,65 @@ impl ImagePolicy {
             None => None,
         };
         let order = match &self.policy {
-            Policy::Semver { range } => {
-                Compiled::Semver(semver::VersionReq::parse(range).map_err(|source| {
-                    PolicyError::Range { range: range.clone(), message: source.to_string() }
-                })?)
-            }
+            Policy::Semver { range } => Compiled::Semver(parse_range(range)?),
             Policy::Alphabetical { order } => Compiled::Alphabetical(*order),
             Policy::Numerical { order } => Compiled::Numerical(*order),
+            Policy::Newest {} => Compiled::Newest,
         };
         Ok(CompiledPolicy { filter, order })
     }
 }
 
 impl CompiledPolicy {
+    /// Whether choosing needs creation times ([`CompiledPolicy::choose_newest`]).
+    pub fn needs_creation_times(&self) -> bool {
+        matches!(self.order, Compiled::Newest)
+    }
+
+    /// The tags that pass the filter.
+    pub fn candidates<'a>(&self, tags: &'a [String]) -> Vec<&'a str> {
+        self.filtered(tags).map(|(tag, _)| tag).collect()
+    }
+
+    /// The newest of `(tag, created)` pairs (from [`CompiledPolicy::candidates`]); ties go to
+    /// the larger tag.
+    pub fn choose_newest<'a>(&self, created: &[(&'a str, jiff::Timestamp)]) -> Option<&'a str> {
+        created.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0))).map(|(tag, _)| *tag)
+    }
+
     /// The tag to deploy, or `None` when no tag qualifies. Ties go to the larger tag string so
-    /// the choice does not depend on the registry's listing order.
+    /// the choice does not depend on the registry's listing order. Always `None` for `newest`,
+    /// which needs creation times: see [`CompiledPolicy::choose_newest`].
     pub fn choose<'a>(&self, tags: &'a [String]) -> Option<&'a str> {
-        let candidates = tags.iter().filter_map(|tag| {
+        let candidates = self.filtered(tags);
+        match &self.order {
+            Compiled::Semver(range) => candidates
+                .filter_map(|(tag, value)| {
+                    let version =
+                        semver::Version::parse(value.strip_prefix('v').unwrap_or(&value)).ok()?;
+                    range.iter().any(|req| req.matches(&version)).then_some((version, tag))
+                })
+                .max()
+                .map(|(_, tag)| tag),
+            Compiled::Alphabetical(order) => pick(candidates.collect(), *order, |a, b| a.cmp(b)),
+            Compiled::Numerical(order) => {
+                let numbers: Vec<(&str, f64)> = candidates
+                    .filter_map(|(tag, value)| {
+                        value.trim().parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| (tag, n))
+                    })
+                    .collect();
+                pick(numbers, *order, |a, b| a.total_cmp(b))
+            }
+            Compiled::Newest => None,
+        }
+    }
+
+    /// `(tag, value to order by)` of the tags passing the filter.
+    fn filtered<'s, 'a>(
+        &'s self,
+        tags: &'a [String],
+    ) -> impl Iterator<Item = (&'a str, String)> + use<'s, 'a> {
+        tags.iter().filter_map(|tag| {
             let value = match &self.filter {
                 None => tag.clone(),
                 Some((regex, extract)) => {
@@ -140,27 +191,49 @@ impl CompiledPolicy {
                 }
             };
             Some((tag.as_str(), value))
-        });
-        match &self.order {
-            Compiled::Semver(range) => candidates
-                .filter_map(|(tag, value)| {
-                    let version =
-                        semver::Version::parse(value.strip_prefix('v').unwrap_or(&value)).ok()?;
-                    range.matches(&version).then_some((version, tag))
-                })
-                .max()
-                .map(|(_, tag)| tag),
-            Compiled::Alphabetical(order) => pick(candidates.collect(), *order, |a, b| a.cmp(b)),
-            Compiled::Numerical(order) => {
-                let numbers: Vec<(&str, f64)> = candidates
-                    .filter_map(|(tag, value)| {
-                        value.trim().parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| (tag, n))
-                    })
-                    .collect();
-                pick(numbers, *order, |a, b| a.total_cmp(b))
+        })
+    }
+}
+
+/// A range as Flux (Masterminds semver) writes it, for the `semver` crate: comparators separated
+/// by spaces or commas (all must hold), alternatives separated by `||`, hyphen ranges
+/// `1.2 - 1.4`, and an operator apart from its version (`>= 1.2`).
+fn parse_range(range: &str) -> Result<Vec<semver::VersionReq>, PolicyError> {
+    let error = |message: String| PolicyError::Range { range: range.to_string(), message };
+    let mut alternatives = Vec::new();
+    for alternative in range.split("||") {
+        let tokens: Vec<&str> =
+            alternative.split([' ', ',', '\t']).filter(|t| !t.is_empty()).collect();
+        if tokens.is_empty() {
+            return Err(error("an empty alternative".to_string()));
+        }
+        let mut comparators: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < tokens.len() {
+            let token = tokens[i];
+            if tokens.get(i + 1) == Some(&"-") {
+                let upper = tokens
+                    .get(i + 2)
+                    .ok_or_else(|| error("a hyphen range without an upper bound".to_string()))?;
+                comparators.push(format!(">={token}"));
+                comparators.push(format!("<={upper}"));
+                i += 3;
+            } else if token.chars().all(|c| "<>=~^".contains(c)) {
+                let version = tokens
+                    .get(i + 1)
+                    .ok_or_else(|| error(format!("{token:?} without a version")))?;
+                comparators.push(format!("{token}{version}"));
+                i += 2;
+            } else {
+                comparators.push(token.to_string());
+                i += 1;
             }
         }
+        let req = semver::VersionReq::parse(&comparators.join(", "))
+            .map_err(|source| error(source.to_string()))?;
+        alternatives.push(req);
     }
+    Ok(alternatives)
 }
 
 fn pick<V>(
@@ -200,6 +273,20 @@ mod tests {
     }
 
     #[test]
+    fn flux_range_syntax_is_understood() {
+        let list = tags(&["1.2.0", "1.9.0", "2.0.0", "3.1.0", "4.0.0"]);
+        let choose = |range: &str| {
+            policy(serde_json::json!({"policy": {"semver": {"range": range}}}))
+                .choose(&list)
+                .map(str::to_string)
+        };
+        assert_eq!(choose(">=1.0.0 <2.0.0").as_deref(), Some("1.9.0"));
+        assert_eq!(choose(">= 1.0.0, < 2.0.0").as_deref(), Some("1.9.0"));
+        assert_eq!(choose("^1 || ^3").as_deref(), Some("3.1.0"));
+        assert_eq!(choose("1.0.0 - 2.0.0").as_deref(), Some("2.0.0"));
+    }
+
+    #[test]
     fn a_filter_with_extraction_orders_by_the_extracted_number() {
         let chosen = policy(serde_json::json!({
             "filterTags": {"pattern": "^main-[a-f0-9]+-(?P<ts>[0-9]+)$", "extract": "$ts"},
@@ -216,6 +303,21 @@ mod tests {
         let desc = policy(serde_json::json!({"policy": {"alphabetical": {"order": "desc"}}}));
         assert_eq!(asc.choose(&list), Some("2024-01-10"));
         assert_eq!(desc.choose(&list), Some("2023-12-31"));
+    }
+
+    #[test]
+    fn newest_filters_first_then_picks_the_latest_creation_time() {
+        let chosen = policy(serde_json::json!({
+            "filterTags": {"pattern": "^main-"},
+            "policy": {"newest": {}}
+        }));
+        let list = tags(&["main-a", "main-b", "feature-c"]);
+        assert_eq!(chosen.candidates(&list), ["main-a", "main-b"]);
+        assert_eq!(chosen.choose(&list), None, "newest needs creation times");
+        let time = |s: &str| s.parse::<jiff::Timestamp>().expect("valid time");
+        let created =
+            [("main-a", time("2026-01-02T00:00:00Z")), ("main-b", time("2026-01-01T00:00:00Z"))];
+        assert_eq!(chosen.choose_newest(&created), Some("main-a"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::reference::normalize_name;
 
@@ -112,68 +113,215 @@ enum Auth {
     Bearer(String),
 }
 
+/// Where a session talks to: scheme + host, the repository path, and its credentials.
+pub struct Session<'a> {
+    client: &'a RegistryClient,
+    image: String,
+    base: String,
+    path: String,
+    credentials: Option<Credentials>,
+    auth: Auth,
+}
+
+/// A response body within the size cap, its next-page link and its content digest header.
+struct Fetched {
+    body: Vec<u8>,
+    next: Option<String>,
+    digest: Option<String>,
+}
+
 impl RegistryClient {
     pub fn new(config: RegistryConfig) -> Result<RegistryClient, RegistryError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
-            // Redirects are followed by hand only for pagination; blob redirects are not used.
+            // Redirects are followed for blobs (storage backends redirect to a CDN).
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
             .map_err(RegistryError::Client)?;
         Ok(RegistryClient { http, config })
     }
 
-    /// Every tag of `image` (a name such as `ghcr.io/org/app` or `nginx`), in registry order.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// A session for `image` (a name such as `ghcr.io/org/app` or `nginx`); the auth challenge
+    /// is answered once and the token reused by every request of the session. `plain_http`
+    /// forces HTTP for this image's registry (besides [`RegistryConfig::plain_http_hosts`]).
+    pub fn session(
+        &self,
+        image: &str,
+        credentials: Option<Credentials>,
+        plain_http: bool,
+    ) -> Session<'_> {
+        let normalized = normalize_name(image);
+        let (domain, path) =
+            normalized.split_once('/').expect("a normalized name has a registry and a path");
+        let host = if domain == "docker.io" { "registry-1.docker.io" } else { domain };
+        let plain = plain_http || self.config.plain_http_hosts.iter().any(|h| h == host);
+        let scheme = if plain { "http" } else { "https" };
+        Session {
+            client: self,
+            image: image.to_string(),
+            base: format!("{scheme}://{host}"),
+            path: path.to_string(),
+            credentials,
+            auth: Auth::None,
+        }
+    }
+
+    /// Every tag of `image`, in registry order. See [`Session::tags`].
     pub async fn list_tags(
         &self,
         image: &str,
         credentials: Option<&Credentials>,
     ) -> Result<Vec<String>, RegistryError> {
-        let normalized = normalize_name(image);
-        let (domain, path) =
-            normalized.split_once('/').expect("a normalized name has a registry and a path");
-        let host = if domain == "docker.io" { "registry-1.docker.io" } else { domain };
-        let scheme =
-            if self.config.plain_http_hosts.iter().any(|h| h == host) { "http" } else { "https" };
-        let base = format!("{scheme}://{host}");
-        let mut url = format!("{base}/v2/{path}/tags/list?n={}", self.config.page_size);
-        let mut auth = Auth::None;
+        self.session(image, credentials.cloned(), false).tags().await
+    }
+}
+
+/// Media types of a single-platform manifest and of an index, all asked for at once.
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+#[derive(Deserialize)]
+struct Manifest {
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    manifests: Option<Vec<PlatformDescriptor>>,
+}
+
+#[derive(Deserialize)]
+struct Descriptor {
+    digest: String,
+}
+
+#[derive(Deserialize)]
+struct PlatformDescriptor {
+    digest: String,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Deserialize)]
+struct Platform {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+}
+
+#[derive(Deserialize)]
+struct ImageConfig {
+    #[serde(default)]
+    created: Option<String>,
+}
+
+impl Session<'_> {
+    /// Every tag, in registry order, following `Link` pagination.
+    pub async fn tags(&mut self) -> Result<Vec<String>, RegistryError> {
+        let config = &self.client.config;
+        let mut url = format!("{}/v2/{}/tags/list?n={}", self.base, self.path, config.page_size);
         let mut tags = Vec::new();
-        for _ in 0..self.config.max_pages {
-            let (body, next) = self.get(&url, &mut auth, path, credentials).await?;
-            let page: TagList = serde_json::from_slice(&body).map_err(|source| {
+        for _ in 0..config.max_pages {
+            let fetched = self.get(&url, None).await?;
+            let page: TagList = serde_json::from_slice(&fetched.body).map_err(|source| {
                 RegistryError::Garbage { url: url.clone(), message: source.to_string() }
             })?;
-            if page.name != path {
+            if page.name != self.path {
                 return Err(RegistryError::WrongRepository { url, found: page.name });
             }
             tags.extend(page.tags.unwrap_or_default());
-            if tags.len() > self.config.max_tags {
+            if tags.len() > config.max_tags {
                 return Err(RegistryError::TooManyTags {
-                    image: image.to_string(),
-                    max: self.config.max_tags,
+                    image: self.image.clone(),
+                    max: config.max_tags,
                 });
             }
-            match next {
-                Some(next) if next.starts_with('/') => url = format!("{base}{next}"),
+            match fetched.next {
+                Some(next) if next.starts_with('/') => url = format!("{}{next}", self.base),
                 Some(next) => url = next,
                 None => return Ok(tags),
             }
         }
-        Err(RegistryError::TooManyPages { image: image.to_string(), max: self.config.max_pages })
+        Err(RegistryError::TooManyPages { image: self.image.clone(), max: config.max_pages })
     }
 
-    /// One GET, answering an auth challenge once; returns the body and the next-page link.
-    async fn get(
-        &self,
-        url: &str,
-        auth: &mut Auth,
-        repository: &str,
-        credentials: Option<&Credentials>,
-    ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
+    /// The digest of the manifest `tag` points at (`sha256:…`): the registry's
+    /// `Docker-Content-Digest`, checked against the body it sent.
+    pub async fn digest(&mut self, tag: &str) -> Result<String, RegistryError> {
+        let url = format!("{}/v2/{}/manifests/{tag}", self.base, self.path);
+        let fetched = self.get(&url, Some(MANIFEST_ACCEPT)).await?;
+        let computed = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.body)));
+        match fetched.digest {
+            Some(header) if header.starts_with("sha256:") && header != computed => {
+                Err(RegistryError::Garbage {
+                    url,
+                    message: format!(
+                        "the manifest's digest is {computed}, but the registry says {header}"
+                    ),
+                })
+            }
+            Some(header) if !header.starts_with("sha256:") => Ok(header),
+            _ => Ok(computed),
+        }
+    }
+
+    /// When the image `tag` points at was built (its config's `created`); for an index, the
+    /// linux/amd64 image or else the first one.
+    pub async fn created(&mut self, tag: &str) -> Result<jiff::Timestamp, RegistryError> {
+        let mut url = format!("{}/v2/{}/manifests/{tag}", self.base, self.path);
+        // An index points at manifests; a manifest never points at another index.
         for _ in 0..2 {
-            let mut request = self.http.get(url);
-            request = match (&*auth, credentials) {
+            let fetched = self.get(&url, Some(MANIFEST_ACCEPT)).await?;
+            let manifest: Manifest = serde_json::from_slice(&fetched.body).map_err(|source| {
+                RegistryError::Garbage { url: url.clone(), message: source.to_string() }
+            })?;
+            if let Some(config) = manifest.config {
+                check_digest(&url, &config.digest)?;
+                let blob = format!("{}/v2/{}/blobs/{}", self.base, self.path, config.digest);
+                let fetched = self.get(&blob, None).await?;
+                let image: ImageConfig =
+                    serde_json::from_slice(&fetched.body).map_err(|source| {
+                        RegistryError::Garbage { url: blob.clone(), message: source.to_string() }
+                    })?;
+                let created = image.created.ok_or_else(|| RegistryError::Garbage {
+                    url: blob.clone(),
+                    message: "the image config has no `created` time".to_string(),
+                })?;
+                return created.parse().map_err(|source: jiff::Error| RegistryError::Garbage {
+                    url: blob,
+                    message: format!("`created` {created:?}: {source}"),
+                });
+            }
+            let manifests = manifest.manifests.unwrap_or_default();
+            let chosen = manifests
+                .iter()
+                .find(|m| {
+                    m.platform
+                        .as_ref()
+                        .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+                })
+                .or(manifests.first())
+                .ok_or_else(|| RegistryError::Garbage {
+                    url: url.clone(),
+                    message: "neither an image manifest nor an index with manifests".to_string(),
+                })?;
+            check_digest(&url, &chosen.digest)?;
+            url = format!("{}/v2/{}/manifests/{}", self.base, self.path, chosen.digest);
+        }
+        Err(RegistryError::Garbage { url, message: "an index inside an index".to_string() })
+    }
+
+    /// One GET, answering an auth challenge once: the first one of the session, or a later one
+    /// when a token expired (a 401 despite a token).
+    async fn get(&mut self, url: &str, accept: Option<&str>) -> Result<Fetched, RegistryError> {
+        for attempt in 0..2 {
+            let mut request = self.client.http.get(url);
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
+            request = match (&self.auth, &self.credentials) {
                 (Auth::Bearer(token), _) => request.bearer_auth(token),
                 (Auth::Basic, Some(creds)) => {
                     request.basic_auth(&creds.username, Some(&creds.password))
@@ -185,22 +333,30 @@ impl RegistryClient {
                 .await
                 .map_err(|source| RegistryError::Request { url: url.to_string(), source })?;
             let status = response.status();
-            if status == reqwest::StatusCode::UNAUTHORIZED && matches!(auth, Auth::None) {
+            let retry_basic = matches!(self.auth, Auth::Basic);
+            if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 && !retry_basic {
                 let challenge = response
                     .headers()
                     .get(reqwest::header::WWW_AUTHENTICATE)
                     .and_then(|value| value.to_str().ok())
                     .unwrap_or("")
                     .to_string();
-                *auth = self.answer(url, &challenge, repository, credentials).await?;
+                self.auth = self
+                    .client
+                    .answer(url, &challenge, &self.path, self.credentials.as_ref())
+                    .await?;
                 continue;
             }
-            let next = response
-                .headers()
-                .get(reqwest::header::LINK)
-                .and_then(|value| value.to_str().ok())
-                .and_then(next_link);
-            let body = self.read_capped(url, response).await?;
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_string)
+            };
+            let next = header("link").as_deref().and_then(next_link);
+            let digest = header("docker-content-digest");
+            let body = self.client.read_capped(url, response).await?;
             if !status.is_success() {
                 let snippet = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
                 return Err(RegistryError::Status {
@@ -209,7 +365,7 @@ impl RegistryClient {
                     body: snippet,
                 });
             }
-            return Ok((body, next));
+            return Ok(Fetched { body, next, digest });
         }
         Err(RegistryError::Status {
             url: url.to_string(),
@@ -217,7 +373,34 @@ impl RegistryClient {
             body: "unauthorized after answering the auth challenge".to_string(),
         })
     }
+}
 
+/// A digest from a registry goes into a URL: it must look like one.
+fn check_digest(url: &str, digest: &str) -> Result<(), RegistryError> {
+    let valid = digest.split_once(':').is_some_and(|(algorithm, hex)| {
+        !algorithm.is_empty()
+            && algorithm.chars().all(|c| {
+                c.is_ascii_lowercase()
+                    || c.is_ascii_digit()
+                    || c == '+'
+                    || c == '.'
+                    || c == '_'
+                    || c == '-'
+            })
+            && hex.len() >= 32
+            && hex.chars().all(|c| c.is_ascii_hexdigit())
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(RegistryError::Garbage {
+            url: url.to_string(),
+            message: format!("{digest:?} is not a digest"),
+        })
+    }
+}
+
+impl RegistryClient {
     async fn answer(
         &self,
         url: &str,
@@ -296,6 +479,13 @@ impl RegistryClient {
         }
         Ok(body)
     }
+}
+
+/// The host serving `image`'s registry API (`registry-1.docker.io` for Docker Hub).
+pub fn registry_host(image: &str) -> String {
+    let normalized = normalize_name(image);
+    let domain = normalized.split('/').next().unwrap_or_default();
+    if domain == "docker.io" { "registry-1.docker.io".to_string() } else { domain.to_string() }
 }
 
 /// The target of `rel="next"` in a `Link` header.

@@ -1,130 +1,11 @@
 //! The registry client against a real registry: Debian's `docker-registry` (distribution 2.8)
 //! on 127.0.0.1 with a port chosen at runtime, images pushed through the registry HTTP API.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
 use ferry_image::policy::{ImagePolicy, Policy};
-use ferry_image::registry::{RegistryClient, RegistryConfig, RegistryError};
-use sha2::{Digest, Sha256};
-
-struct Registry {
-    child: Child,
-    host: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn start_registry() -> Registry {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for _ in 0..5 {
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("writable");
-        let mut child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("docker-registry is required (apt-get install docker-registry): {error}")
-            });
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Registry { child, host: format!("127.0.0.1:{port}"), _dir: dir };
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("docker-registry did not start on 127.0.0.1");
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-/// Uploads a blob with the monolithic upload flow (POST, then PUT with the digest).
-async fn push_blob(http: &reqwest::Client, host: &str, name: &str, bytes: &[u8]) -> String {
-    let digest = sha256(bytes);
-    let started = http
-        .post(format!("http://{host}/v2/{name}/blobs/uploads/"))
-        .send()
-        .await
-        .expect("upload starts");
-    assert_eq!(started.status(), 202, "blob upload start");
-    let location = started.headers()["location"].to_str().expect("ascii").to_string();
-    let location =
-        if location.starts_with('/') { format!("http://{host}{location}") } else { location };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let done = http
-        .put(format!("{location}{separator}digest={digest}"))
-        .header("content-type", "application/octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .expect("upload finishes");
-    assert_eq!(done.status(), 201, "blob upload");
-    digest
-}
-
-/// Pushes a tiny OCI image (one config, one layer) under `tag`.
-async fn push_image(host: &str, name: &str, tag: &str) {
-    let http = reqwest::Client::new();
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"tag":"{tag}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
-    );
-    let layer = format!("layer of {tag}");
-    let config_digest = push_blob(&http, host, name, config.as_bytes()).await;
-    let layer_digest = push_blob(&http, host, name, layer.as_bytes()).await;
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}]
-    });
-    let response = http
-        .put(format!("http://{host}/v2/{name}/manifests/{tag}"))
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.to_string())
-        .send()
-        .await
-        .expect("manifest push");
-    assert_eq!(
-        response.status(),
-        201,
-        "manifest push: {}",
-        response.text().await.unwrap_or_default()
-    );
-}
+use ferry_image::registry::{Credentials, RegistryClient, RegistryConfig, RegistryError};
+use support::registry::*;
 
 fn client(host: &str, tune: impl FnOnce(RegistryConfig) -> RegistryConfig) -> RegistryClient {
     RegistryClient::new(tune(RegistryConfig::default().plain_http(host))).expect("client")
@@ -181,21 +62,6 @@ async fn an_unknown_repository_is_an_error_naming_the_url() {
     assert!(message.contains("/v2/nobody/here/tags/list"), "{message}");
 }
 
-/// A server that answers every request with `response` (for garbage a registry could send).
-fn garbage_server(response: &'static [u8]) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let host = listener.local_addr().expect("address").to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = [0u8; 4096];
-            let _ = stream.read(&mut buffer);
-            let _ = stream.write_all(response);
-        }
-    });
-    host
-}
-
 #[tokio::test]
 async fn a_registry_that_returns_garbage_or_too_much_is_an_error() {
     let garbage = garbage_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot json!");
@@ -213,4 +79,58 @@ async fn a_registry_that_returns_garbage_or_too_much_is_an_error() {
         .await
         .expect_err("too large");
     assert!(matches!(error, RegistryError::TooLarge { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn creation_times_and_digests_come_from_the_registry_for_newest_and_pinning() {
+    let registry = start_registry();
+    let older = push_image_created(&registry.host, "app", "zzz-old", "2025-05-01T10:00:00Z").await;
+    let newer = push_image_created(&registry.host, "app", "aaa-new", "2026-02-01T10:00:00Z").await;
+    let client = client(&registry.host, |config| config);
+    let mut session = client.session(&format!("{}/app", registry.host), None, false);
+    let tags = session.tags().await.expect("tags");
+    let policy: ImagePolicy = serde_json::from_value(serde_json::json!({"policy": {"newest": {}}}))
+        .expect("a valid policy");
+    let compiled = policy.compile().expect("compiles");
+    let mut created = Vec::new();
+    for tag in compiled.candidates(&tags) {
+        created.push((tag, session.created(tag).await.expect("a creation time")));
+    }
+    // Alphabetically `zzz-old` would win; by build time `aaa-new` does.
+    assert_eq!(compiled.choose_newest(&created), Some("aaa-new"));
+    assert_eq!(session.digest("aaa-new").await.expect("digest"), newer);
+    assert_eq!(session.digest("zzz-old").await.expect("digest"), older);
+    assert_ne!(older, newer);
+}
+
+#[tokio::test]
+async fn the_token_flow_gets_a_token_with_the_account_and_reuses_it_across_requests() {
+    let token = start_token_registry("bot", "t0ken-pw");
+    let host = token.registry.host.clone();
+    let push =
+        fetch_token(&token.token_host, &basic("bot", "t0ken-pw"), "repository:app:pull,push").await;
+    let bearer = format!("Bearer {push}");
+    let digest = push_image_as(&host, Some(&bearer), "app", "1.0.0", "2026-01-01T00:00:00Z").await;
+    push_image_as(&host, Some(&bearer), "app", "1.1.0", "2026-01-02T00:00:00Z").await;
+    let before = token.issued.load(std::sync::atomic::Ordering::SeqCst);
+
+    let client = client(&host, |config| config);
+    let account = Credentials { username: "bot".into(), password: "t0ken-pw".into() };
+    let mut session = client.session(&format!("{host}/app"), Some(account), false);
+    let mut tags = session.tags().await.expect("tags with a token");
+    tags.sort();
+    assert_eq!(tags, ["1.0.0", "1.1.0"]);
+    assert_eq!(session.digest("1.0.0").await.expect("digest with the same token"), digest);
+    let issued = token.issued.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert_eq!(issued, 1, "one token for the session");
+
+    let wrong = Credentials { username: "bot".into(), password: "wrong".into() };
+    let error = client
+        .list_tags(&format!("{host}/app"), Some(&wrong))
+        .await
+        .expect_err("a wrong password gets no token")
+        .to_string();
+    assert!(error.contains(&format!("http://{}/token", token.token_host)), "{error}");
+    assert!(error.contains("401"), "{error}");
+    assert!(!error.contains("wrong"), "the password leaked: {error}");
 }
