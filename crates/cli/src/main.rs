@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod app;
+mod bench;
 mod controller;
 mod demo;
 mod kubeconfig;
@@ -57,6 +58,8 @@ enum Command {
     Install(app::InstallArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
+    /// Run a benchmark scenario (synthetic repos, a git daemon, the embedded cluster); see BENCHMARKS.md.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -169,6 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::App(args) => Ok(app::run_app(args)),
         Command::Diff(args) => Ok(app::run_local_diff(args)),
         Command::Install(args) => Ok(app::run_install(args)),
+        Command::Bench(args) => bench::run(args),
         Command::Completion { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "ferry", &mut std::io::stdout());
