@@ -570,18 +570,44 @@ impl RepoCache {
         .run()
         .await;
         let received = pack_bytes(dir).saturating_sub(snapshot.pack_bytes);
+        // The packs changed: a repository opened before does not see new packs once its object
+        // store's slots (sized when it was opened) are used up, so it is opened again.
+        self.forget_open(dir);
         match result {
             // The size watcher polls, so a fast transfer can finish over the cap: undo it.
             Ok(_) if received > cap => {
                 snapshot.restore(self, url, dir).await?;
                 Err(GitError::TooLarge { action: "fetch", url: url.to_string(), limit: cap }.into())
             }
-            Ok(_) => Ok(received),
+            Ok(_) => {
+                self.consolidate_packs(url, dir).await?;
+                Ok(received)
+            }
             Err(e) => {
                 snapshot.restore(self, url, dir).await?;
                 Err(e.into())
             }
         }
+    }
+
+    fn forget_open(&self, dir: &Path) {
+        self.repos.lock().unwrap_or_else(|p| p.into_inner()).remove(dir);
+    }
+
+    /// Each fetch keeps what it received as a pack of its own (`fetch.unpackLimit=1`, so bytes
+    /// fetched can be measured and capped) and automatic gc is off (it would race other readers),
+    /// so packs are merged here, under the repository's fetch lock, once there are
+    /// [`MAX_PACKS`]. Unreachable objects are kept: a pinned or rolled-back commit stays readable.
+    async fn consolidate_packs(&self, url: &RepoUrl, dir: &Path) -> Result<(), CacheError> {
+        let packs =
+            pack_files(dir).iter().filter(|name| name.to_string_lossy().ends_with(".pack")).count();
+        if packs < MAX_PACKS {
+            return Ok(());
+        }
+        self.git_local(url, dir, "repack", os(&["repack", "-a", "-d", "-q", "--keep-unreachable"]))
+            .await?;
+        self.forget_open(dir);
+        Ok(())
     }
 
     async fn git_local(
@@ -607,6 +633,9 @@ impl RepoCache {
         Ok(out.stdout)
     }
 }
+
+/// Packs in one cached repository before they are merged into one.
+const MAX_PACKS: usize = 16;
 
 /// What a fetch may change in the cache, so a refused fetch leaves no trace: refs, the shallow
 /// boundary and the set of packs.

@@ -184,3 +184,27 @@ async fn local_paths_and_file_urls_fetch_like_a_server() {
         assert_eq!(outcome.commit.as_str(), expected, "{spelling}");
     }
 }
+
+#[tokio::test]
+async fn sixty_commits_fetched_one_by_one_are_each_readable_and_packs_stay_few() {
+    let w = world();
+    let path = RepoPath::new("apps/counter.yaml").unwrap();
+    for round in 0..60 {
+        let content = format!("round: {round}\n");
+        w.sandbox.commit_file(&w.work, "apps/counter.yaml", &content, &format!("round {round}"));
+        w.sandbox.publish(&w.work, "guestbook");
+        let outcome = w.cache.fetch(&w.url, &Credentials::None, "main").await.unwrap();
+        let tree = w.cache.tree(&w.url, &outcome.commit).unwrap_or_else(|e| {
+            panic!("round {round}: the commit just fetched cannot be read: {e}")
+        });
+        assert_eq!(tree.read(&path, 1 << 10).unwrap(), content.as_bytes(), "round {round}");
+    }
+    let packs = std::fs::read_dir(w.sandbox.path().join("cache"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .flat_map(|repo| std::fs::read_dir(repo.path().join("objects/pack")).into_iter().flatten())
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+        .count();
+    assert!(packs <= 16, "{packs} packs after 60 fetches: they are not merged");
+}
