@@ -276,7 +276,9 @@ impl Engine {
                     let id = worker.queue.next().await;
                     let reasons = worker.take_reasons(&id);
                     let started = std::time::Instant::now();
+                    tracing::debug!(app = %id, ?reasons, "reconcile started");
                     crate::reconcile::reconcile(&worker, &id, reasons).await;
+                    tracing::debug!(app = %id, took = ?started.elapsed(), "reconcile finished");
                     worker.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
                     worker.queue.done(&id);
                 }

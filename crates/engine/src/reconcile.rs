@@ -56,6 +56,24 @@ pub struct AppMemory {
     /// The status on the server was changed outside `write_status` (a sync's Running state and
     /// planned inventory): the next status is written even if it equals the last one written.
     pub must_write: bool,
+    /// What the last render produced: its content hash and the spec generation it was for.
+    pub content: Option<(String, Option<i64>)>,
+    /// `content` as of the last successful sync. A new commit that renders the same content is
+    /// already applied: nothing is synced again (a monorepo commit to one app leaves the others be).
+    pub synced_content: Option<(String, Option<i64>)>,
+}
+
+impl AppMemory {
+    /// Whether the last operation applied what `revision` renders: it succeeded at `revision`
+    /// itself, or at an earlier commit whose render was the same.
+    pub(crate) fn applied(&self, status: &ApplicationStatus, revision: &CommitId) -> bool {
+        status.operation_state.as_ref().is_some_and(|o| {
+            o.phase == "Succeeded"
+                && !o.dry_run
+                && (o.revision == revision.as_str()
+                    || (self.content.is_some() && self.synced_content == self.content))
+        })
+    }
 }
 
 /// Whichever of two copies of an Application the server wrote later, by resourceVersion (an
@@ -206,7 +224,10 @@ async fn reconcile_app(
             .await;
         inner.metrics.git_fetch_duration.observe(started.elapsed().as_secs_f64());
         match head {
-            Ok(c) => mem.head = Some(c),
+            Ok(c) => {
+                tracing::debug!(app = %id, head = %c.short(), "source resolved");
+                mem.head = Some(c)
+            }
             Err(e) => {
                 inner.metrics.git_errors.inc();
                 inner
@@ -400,7 +421,10 @@ async fn reconcile_app(
                 .await;
         inner.metrics.render_duration.observe(started.elapsed().as_secs_f64());
         let rendered = match rendered {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => {
+                mem.content = Some((r.hash.clone(), app.metadata.generation));
+                r
+            }
             Ok(Err(e)) => {
                 inner
                     .metrics
@@ -496,10 +520,7 @@ async fn reconcile_app(
     let drift_appeared = !cmp.out_of_sync.is_empty()
         && mem.diffs.is_empty()
         && mem.rendered_for.is_some()
-        && status
-            .operation_state
-            .as_ref()
-            .is_some_and(|o| o.phase == "Succeeded" && o.revision == revision.as_str());
+        && mem.applied(&status, &revision);
     if drift_appeared {
         inner.metrics.drift_detected.inc();
         publish(inner, app, EventType::Warning, "Drift", cmp.summary(mem.prepared.resources.len()))
@@ -510,6 +531,7 @@ async fn reconcile_app(
     // Decide.
     let automated = app.automated().cloned();
     let decision = decide(app, &status, &revision, &cmp, sync_request.as_deref(), forced_sync, mem);
+    tracing::debug!(app = %id, revision = %revision.short(), decision = ?decision, "decided");
     match decision {
         Decision::Wait(d) => requeue = Some(d),
         Decision::Refused(message) => {
@@ -596,6 +618,9 @@ async fn reconcile_app(
         .operation_state
         .as_ref()
         .is_some_and(|o| o.phase == "Succeeded" && o.revision == revision.as_str() && !o.dry_run);
+    if op_ok {
+        mem.synced_content = mem.content.clone();
+    }
     if op_ok
         && let Some(last) = status.history.last_mut().filter(|h| h.revision == revision.as_str())
     {
@@ -650,6 +675,7 @@ async fn reconcile_app(
 /// serves the full list).
 pub const MAX_RESOURCES_IN_STATUS: usize = 500;
 
+#[derive(Debug)]
 pub(crate) enum Decision {
     None,
     Sync(SyncKind),
@@ -679,7 +705,7 @@ fn decide(
     }
     let Some(auto) = app.automated() else { return Decision::None };
     let op = status.operation_state.as_ref().filter(|o| !o.dry_run);
-    let synced_this = op.is_some_and(|o| o.revision == revision.as_str() && o.phase == "Succeeded");
+    let synced_this = mem.applied(status, revision);
     if !synced_this {
         if let Some(o) = op.filter(|o| o.revision == revision.as_str() && o.phase == "Failed") {
             let retry = app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());

@@ -39,14 +39,26 @@ impl SourceError {
     }
 }
 
+#[derive(Default)]
+struct RefMemory {
+    refs: HashMap<String, (RemoteRefs, Instant)>,
+    /// Bumped by each invalidation, so a ref check that started before a push notification cannot
+    /// store what it saw after the notification cleared it (it may predate the push).
+    epochs: HashMap<String, u64>,
+}
+
 pub struct Sources {
     cache: RepoCache,
-    refs: Mutex<HashMap<String, (RemoteRefs, Instant)>>,
+    memory: Mutex<RefMemory>,
 }
 
 impl Sources {
     pub fn new(cache: RepoCache) -> Self {
-        Self { cache, refs: Mutex::default() }
+        Self { cache, memory: Mutex::default() }
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, RefMemory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn parse_url(raw: &str) -> Result<RepoUrl, SourceError> {
@@ -61,22 +73,30 @@ impl Sources {
         max_age: Duration,
     ) -> Result<RemoteRefs, SourceError> {
         let key = url.key();
-        if let Some((refs, at)) = self.refs.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
-            && at.elapsed() < max_age
-        {
-            return Ok(refs.clone());
-        }
+        let epoch = {
+            let memory = self.memory();
+            if let Some((refs, at)) = memory.refs.get(&key)
+                && at.elapsed() < max_age
+            {
+                return Ok(refs.clone());
+            }
+            memory.epochs.get(&key).copied().unwrap_or(0)
+        };
         let refs = self.cache.ls_remote(url, creds).await?;
-        self.refs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, (refs.clone(), Instant::now()));
+        let mut memory = self.memory();
+        if memory.epochs.get(&key).copied().unwrap_or(0) == epoch {
+            memory.refs.insert(key, (refs.clone(), Instant::now()));
+        }
         Ok(refs)
     }
 
-    /// Forgets the remembered refs of `url` (a webhook said it moved).
+    /// Forgets the remembered refs of `url` (a webhook said it moved), including what a ref check
+    /// already under way will see.
     pub fn invalidate(&self, url: &RepoUrl) {
-        self.refs.lock().unwrap_or_else(|p| p.into_inner()).remove(&url.key());
+        let key = url.key();
+        let mut memory = self.memory();
+        memory.refs.remove(&key);
+        *memory.epochs.entry(key).or_default() += 1;
     }
 
     /// What `revision` resolves to with the refs at hand (no network).

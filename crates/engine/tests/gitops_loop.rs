@@ -101,3 +101,38 @@ async fn a_commit_is_applied_drift_is_healed_and_a_removed_file_is_pruned() {
     );
     world.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_to_one_app_of_a_monorepo_syncs_that_app_and_leaves_the_other_be() {
+    let world = World::start(|repo| {
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "one");
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "two");
+    })
+    .await;
+    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    for (name, path) in [("one", "one"), ("two", "two")] {
+        let mut spec = guestbook_spec(&world.repo_url());
+        spec["source"]["path"] = json!(path);
+        spec["destination"]["namespace"] = json!(name);
+        world.create_app(name, spec).await;
+    }
+    world.wait_synced_healthy("one", &first).await;
+    world.wait_synced_healthy("two", &first).await;
+
+    let path = world.repo.dir.join("two/guestbook-ui-deployment.yaml");
+    let text = std::fs::read_to_string(&path).expect("deployment file");
+    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
+    let second = world.repo.commit("two replicas in app two");
+    world.engine.notify_push(&world.repo_url());
+
+    let two = world.wait_synced_healthy("two", &second).await;
+    assert_eq!(two["status"]["operationState"]["revision"], second.as_str());
+    let one = world.wait_synced_healthy("one", &second).await;
+    assert_eq!(
+        one["status"]["operationState"]["revision"],
+        first.as_str(),
+        "app one renders the same at the new commit and was synced again anyway"
+    );
+    assert_eq!(one["status"]["history"].as_array().map(Vec::len), Some(1));
+    world.engine.shutdown().await;
+}
