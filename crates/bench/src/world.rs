@@ -302,7 +302,10 @@ fn summarize(apps: &[Arc<Application>]) -> String {
     let mut out: Vec<String> = apps
         .iter()
         .filter(|a| {
-            a.status.as_ref().is_none_or(|s| s.health.status != ferry_health::HealthStatus::Healthy)
+            a.status.as_ref().is_none_or(|s| {
+                s.health.status != ferry_health::HealthStatus::Healthy
+                    || s.conditions.iter().any(|c| c.status == "False")
+            })
         })
         .take(5)
         .map(|a| {
@@ -326,7 +329,7 @@ fn summarize(apps: &[Arc<Application>]) -> String {
         })
         .collect();
     if out.is_empty() {
-        out.push(format!("{} apps, all Healthy", apps.len()));
+        out.push(format!("{} apps, all Healthy with no failing condition", apps.len()));
     }
     out.join("\n")
 }

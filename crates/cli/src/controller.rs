@@ -49,11 +49,17 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         Some(acquire(client.clone(), LeaseConfig::new(&args.namespace, identity)).await?)
     };
     let mut config = EngineConfig::new(&args.data_dir).poll_interval(args.poll_interval);
+    let mut automation_config =
+        ferry_image::automation::AutomationConfig::new(args.data_dir.join("image-automation"));
     if args.watch_namespace_only {
         config = config.namespace(&args.namespace);
+        automation_config = automation_config.namespace(&args.namespace);
     }
     let mut registry = Registry::default();
-    let engine = Engine::start(client, config, &mut registry).await?;
+    let engine = Engine::start(client.clone(), config, &mut registry).await?;
+    let automation = ferry_image::automation::start(client, automation_config).await.context(
+        "starting image automation (ImageRepository, ImagePolicy, ImageUpdateAutomation)",
+    )?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -74,6 +80,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         }
         _ = tokio::signal::ctrl_c() => {}
     }
+    automation.shutdown().await;
     engine.shutdown().await;
     Ok(())
 }

@@ -58,6 +58,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let engine_config =
         EngineConfig::new(data_dir.join("engine")).poll_interval(args.poll_interval);
     let engine = Engine::start(client.clone(), engine_config, &mut registry).await?;
+    let automation = ferry_image::automation::start(
+        client.clone(),
+        ferry_image::automation::AutomationConfig::new(data_dir.join("image-automation")),
+    )
+    .await
+    .context("starting image automation (ImageRepository, ImagePolicy, ImageUpdateAutomation)")?;
 
     progress.step("starting the API and web UI");
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
@@ -91,6 +97,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     eprintln!("stopping…");
     let _ = stop_api.send(());
+    automation.shutdown().await;
     engine.shutdown().await;
     let _ = api.await;
     cluster.shutdown().await?;

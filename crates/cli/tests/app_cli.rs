@@ -232,8 +232,21 @@ async fn install_print_writes_yaml_with_the_crd_rbac_and_the_controller() {
     ok(&run, "install --print");
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(&run.stdout).expect("install --print writes YAML documents");
-    let crd = docs.iter().find(|d| d["kind"] == "CustomResourceDefinition").expect("the CRD");
-    assert_eq!(crd["metadata"]["name"], "applications.ferry.dev");
+    let crds: Vec<&str> = docs
+        .iter()
+        .filter(|d| d["kind"] == "CustomResourceDefinition")
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        crds,
+        [
+            "applications.ferry.dev",
+            "imagerepositories.image.ferry.dev",
+            "imagepolicies.image.ferry.dev",
+            "imageupdateautomations.image.ferry.dev"
+        ],
+        "the Application CRD and the image automation CRDs, in that order"
+    );
     let deploy = docs.iter().find(|d| d["kind"] == "Deployment").expect("the Deployment");
     assert_eq!(deploy["spec"]["template"]["spec"]["containers"][0]["image"], "example/ferry:1");
     assert!(docs.iter().any(|d| d["kind"] == "ClusterRoleBinding"));

@@ -40,9 +40,19 @@ pub fn manifests(namespace: &str, image: &str) -> Result<Vec<Value>, CliError> {
         serde_json::to_value(ferry_engine::crd()).map_err(|e| CliError::Output(e.to_string()))?;
     crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
     crd["kind"] = "CustomResourceDefinition".into();
-    Ok(vec![
+    let mut objects = vec![
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
         crd,
+    ];
+    // Image automation: ImageRepository, ImagePolicy, ImageUpdateAutomation.
+    for image_crd in ferry_image::automation::crds() {
+        let mut image_crd =
+            serde_json::to_value(image_crd).map_err(|e| CliError::Output(e.to_string()))?;
+        image_crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
+        image_crd["kind"] = "CustomResourceDefinition".into();
+        objects.push(image_crd);
+    }
+    objects.extend([
         json!({"apiVersion": "v1", "kind": "ServiceAccount",
             "metadata": {"name": NAME, "namespace": namespace, "labels": labels}}),
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -55,6 +65,9 @@ pub fn manifests(namespace: &str, image: &str) -> Result<Vec<Value>, CliError> {
             // Named for the reader; covered by the rule above.
             {"apiGroups": ["ferry.dev"], "resources": ["applications", "applications/status"],
                 "verbs": ["get", "list", "watch", "patch", "update"]},
+            {"apiGroups": ["image.ferry.dev"], "resources": ["*"],
+                "verbs": ["get", "list", "watch", "patch", "update"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                 "verbs": ["get", "list", "watch", "create", "update", "patch"]}
@@ -94,7 +107,8 @@ pub fn manifests(namespace: &str, image: &str) -> Result<Vec<Value>, CliError> {
                 }
             }
         }}),
-    ])
+    ]);
+    Ok(objects)
 }
 
 /// The manifests as one multi-document YAML stream.
