@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ferry_engine::Application;
 use ferry_engine::application::{
-    ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_UNPIN, SyncRequest,
+    ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_UNPIN, RollbackRequest, SyncRequest,
 };
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
@@ -92,7 +92,10 @@ pub(crate) async fn rollback(
         &namespace,
         &name,
         "request a rollback of",
-        annotation(ANNOTATION_ROLLBACK, &wanted),
+        annotation(
+            ANNOTATION_ROLLBACK,
+            &RollbackRequest::new(entry.id.to_string()).annotation_value(),
+        ),
     )
     .await?;
     accepted(&namespace, &name, "rollback", message)

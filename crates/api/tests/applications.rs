@@ -4,7 +4,7 @@ mod support;
 
 use axum::http::StatusCode;
 use ferry_engine::Application;
-use ferry_engine::application::{ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST};
+use ferry_engine::application::{ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, RollbackRequest};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
@@ -214,9 +214,11 @@ async fn suspend_resume_and_rollback_write_the_spec_and_annotation_the_engine_re
         world.post("/api/v1/applications/ferry/guestbook/rollback", json!({"id": id})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let app = apps.get("guestbook").await.expect("app");
+    let request = app.metadata.annotations.unwrap_or_default().get(ANNOTATION_ROLLBACK).cloned();
     assert_eq!(
-        app.metadata.annotations.unwrap_or_default().get(ANNOTATION_ROLLBACK),
-        Some(&id.to_string())
+        request.as_deref().map(|r| RollbackRequest::parse(r).to),
+        Some(id.to_string()),
+        "the annotation names the history entry: {request:?}"
     );
     world
         .wait_api("/api/v1/applications", "the app pinned by the rollback", |l| {

@@ -233,7 +233,12 @@ impl Executor {
         key: &ObjKey,
     ) -> Result<Option<Value>, ApplyError> {
         if let Some(cache) = req.live {
-            return Ok(cache.get(key).cloned());
+            let cached = cache.get(key).cloned();
+            // The cache holds the objects the app tracks; a Namespace that CreateNamespace=true
+            // adds is not tracked (it is never pruned), so whether it exists is asked for.
+            if cached.is_some() || !(key.group.is_empty() && key.kind == "Namespace") {
+                return Ok(cached);
+            }
         }
         match api.get_opt(&key.name).await {
             Ok(found) => Ok(found.map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),

@@ -77,6 +77,51 @@ async fn sock_shop_applies_server_side_and_diff_exits_zero_then_one_after_a_chan
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn get_prints_the_columns_a_real_server_prints_for_services_config_maps_and_secrets() {
+    let cluster = ferry_cluster::testing::start().await;
+    let k = Kubectl::new(cluster.kubeconfig_path());
+    k.ok_stdin(
+        &["apply", "--server-side", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: default}
+data: {a: "1", b: "2"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web, namespace: default}
+stringData: {token: hidden}
+"#,
+    );
+    let services = k.ok(&["get", "svc", "web", "-n", "default"]);
+    let header: Vec<&str> =
+        services.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+        "{services}"
+    );
+    assert!(services.contains("ClusterIP") && services.contains("80/TCP"), "{services}");
+    let config_maps = k.ok(&["get", "cm", "web", "-n", "default"]);
+    assert!(config_maps.starts_with("NAME") && config_maps.contains("DATA"), "{config_maps}");
+    assert!(
+        config_maps.lines().nth(1).is_some_and(|row| row.split_whitespace().nth(1) == Some("2")),
+        "{config_maps}"
+    );
+    let secrets = k.ok(&["get", "secret", "web", "-n", "default"]);
+    assert!(secrets.contains("Opaque"), "{secrets}");
+    assert!(!secrets.contains("hidden"), "a table never shows a Secret value: {secrets}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn argo_cd_install_applies_into_its_namespace_with_crds_and_an_application() {
     let cluster = ferry_cluster::testing::start().await;
     let k = Kubectl::new(cluster.kubeconfig_path());

@@ -330,6 +330,7 @@ impl Engine {
         if let Some(mut tasks) = tasks {
             tasks.shutdown().await;
         }
+        self.inner.live.stop();
     }
 }
 

@@ -35,6 +35,8 @@ pub struct LiveCache {
     objects: RwLock<HashMap<ObjKey, Arc<Value>>>,
     watches: Mutex<HashMap<KindKey, watch::Receiver<bool>>>,
     events: mpsc::UnboundedSender<LiveEvent>,
+    /// The watch tasks, stopped by [`LiveCache::stop`].
+    tasks: Mutex<tokio::task::JoinSet<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,7 @@ impl LiveCache {
             objects: RwLock::default(),
             watches: Mutex::default(),
             events: tx,
+            tasks: Mutex::default(),
         });
         (cache, rx)
     }
@@ -92,6 +95,12 @@ impl LiveCache {
         self.len() == 0
     }
 
+    /// Stops every watch (the engine is shutting down).
+    pub fn stop(&self) {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).abort_all();
+        self.watches.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Number of kinds watched.
     pub fn watched_kinds(&self) -> usize {
         self.watches.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -119,7 +128,10 @@ impl LiveCache {
                         None => {
                             let (tx, rx) = watch::channel(false);
                             watches.insert(key.clone(), rx.clone());
-                            tokio::spawn(Arc::clone(self).run_watch(resolved.resource, tx));
+                            self.tasks
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .spawn(Arc::clone(self).run_watch(resolved.resource, tx));
                             rx
                         }
                     }

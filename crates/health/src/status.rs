@@ -129,6 +129,11 @@ pub fn aggregate_named<N: fmt::Display>(items: impl IntoIterator<Item = (N, Heal
         return Health::healthy("no resources to judge");
     };
     let named = !name.is_empty();
+    if named && health.status == HealthStatus::Healthy {
+        let total = same_status_count + 1;
+        let noun = if total == 1 { "object is" } else { "objects are" };
+        return Health::healthy(format!("all {total} {noun} Healthy"));
+    }
     let mut message = match (named, health.message.is_empty()) {
         (false, _) => health.message,
         (true, true) => name,
@@ -175,6 +180,15 @@ mod tests {
     #[test]
     fn nothing_to_judge_is_healthy() {
         assert_eq!(aggregate([]).status, HealthStatus::Healthy);
+    }
+
+    #[test]
+    fn a_named_aggregate_of_healthy_objects_says_all_are_healthy() {
+        let health = aggregate_named([
+            ("Service default/web", Health::healthy("")),
+            ("ConfigMap default/web", Health::healthy("")),
+        ]);
+        assert_eq!(health, Health::healthy("all 2 objects are Healthy"));
     }
 
     #[test]

@@ -170,15 +170,19 @@ mod tests {
             [
                 "Namespace",
                 "CustomResourceDefinition",
+                "CustomResourceDefinition",
+                "CustomResourceDefinition",
+                "CustomResourceDefinition",
                 "ServiceAccount",
                 "ClusterRole",
                 "ClusterRoleBinding",
                 "Deployment"
             ]
         );
-        assert_eq!(objs[4]["subjects"][0]["namespace"], "ops");
-        let pod = &objs[5]["spec"]["template"]["spec"];
-        assert_eq!(pod["serviceAccountName"], objs[2]["metadata"]["name"]);
+        let of = |kind: &str| objs.iter().find(|o| o["kind"] == kind).expect(kind);
+        assert_eq!(of("ClusterRoleBinding")["subjects"][0]["namespace"], "ops");
+        let pod = &of("Deployment")["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], of("ServiceAccount")["metadata"]["name"]);
         assert_eq!(pod["containers"][0]["args"][0], "controller");
         assert_eq!(pod["containers"][0]["image"], "ferry:test");
     }

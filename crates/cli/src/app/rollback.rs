@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ferry_engine::Application;
-use ferry_engine::application::{ANNOTATION_ROLLBACK, ANNOTATION_UNPIN, HistoryEntry};
+use ferry_engine::application::{
+    ANNOTATION_ROLLBACK, ANNOTATION_UNPIN, HistoryEntry, RollbackRequest,
+};
 use kube::api::{Patch, PatchParams};
 
 use super::connect::Connection;
@@ -51,19 +53,10 @@ pub fn choose<'a>(
     }
 }
 
-/// The annotation value naming `entry`. The engine acts on a value it has not handled before, so
-/// when the id was used last time the same entry is named by its commit instead (the engine
-/// accepts ids and commit prefixes alike).
-pub fn request_value(entry: &HistoryEntry, last_handled: Option<&str>) -> String {
-    let id = entry.id.to_string();
-    if last_handled != Some(id.as_str()) {
-        return id;
-    }
-    (7..=entry.revision.len())
-        .rev()
-        .map(|n| entry.revision[..n].to_owned())
-        .find(|v| Some(v.as_str()) != last_handled)
-        .unwrap_or(id)
+/// The annotation value naming `entry`, stamped now: each request is a new one to the engine,
+/// even when it names the same entry as the last.
+pub fn request_value(entry: &HistoryEntry) -> String {
+    RollbackRequest::new(entry.id.to_string()).annotation_value()
 }
 
 pub async fn run(conn: &Connection, ns: &str, args: RollbackArgs) -> Result<ExitCode, CliError> {
@@ -81,8 +74,7 @@ pub async fn run(conn: &Connection, ns: &str, args: RollbackArgs) -> Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     let entry = choose(&status.history, args.target.as_deref(), &args.name)?;
-    let last = status.handled_requests.as_ref().and_then(|h| h.rollback.clone());
-    let value = request_value(entry, last.as_deref());
+    let value = request_value(entry);
     let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_ROLLBACK: value}}});
     api.patch(&args.name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -153,11 +145,11 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_rollback_to_the_same_entry_names_it_differently() {
-        let e = entry(4, "0123456789abcdef0123456789abcdef01234567");
-        assert_eq!(request_value(&e, None), "4");
-        let second = request_value(&e, Some("4"));
-        assert_eq!(second, "0123456789abcdef0123456789abcdef01234567");
-        assert_ne!(request_value(&e, Some(&second)), second);
+    fn a_request_names_the_entry_and_two_requests_differ() {
+        let e = entry(4, "0123456789abcdef");
+        let first = request_value(&e);
+        assert_eq!(RollbackRequest::parse(&first).to, "4");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_ne!(request_value(&e), first, "a repeated rollback is a new request");
     }
 }

@@ -121,8 +121,125 @@ fn builtin_columns(rt: &ResourceType) -> &'static [Column] {
                 json!(r.pointer("/status/readyReplicas").and_then(Value::as_u64).unwrap_or(0))
             }),
         ],
+        ("", "Service") => &[
+            ("Type", 0, |s| json!(or(text(s, "/spec/type"), "ClusterIP"))),
+            ("Cluster-IP", 0, |s| json!(or(text(s, "/spec/clusterIP"), "<none>"))),
+            ("External-IP", 0, service_external_ip),
+            ("Port(s)", 0, service_ports),
+        ],
+        ("", "ConfigMap") => &[("Data", 0, |c| json!(count(c, "/data") + count(c, "/binaryData")))],
+        ("", "Secret") => &[
+            ("Type", 0, |s| json!(or(text(s, "/type"), "Opaque"))),
+            ("Data", 0, |s| json!(count(s, "/data"))),
+        ],
+        ("", "Namespace") => &[("Status", 0, |n| json!(or(text(n, "/status/phase"), "Active")))],
+        ("", "PersistentVolumeClaim") => &[
+            ("Status", 0, |c| json!(or(text(c, "/status/phase"), "Pending"))),
+            ("Volume", 0, |c| json!(text(c, "/spec/volumeName"))),
+            ("Capacity", 0, |c| json!(text(c, "/status/capacity/storage"))),
+        ],
+        ("apps", "StatefulSet") => {
+            &[("Ready", 0, |s| ratio(s, "/status/readyReplicas", "/spec/replicas"))]
+        }
+        ("apps", "DaemonSet") => &[
+            ("Desired", 0, |d| json!(num(d, "/status/desiredNumberScheduled"))),
+            ("Current", 0, |d| json!(num(d, "/status/currentNumberScheduled"))),
+            ("Ready", 0, |d| json!(num(d, "/status/numberReady"))),
+            ("Up-to-date", 0, |d| json!(num(d, "/status/updatedNumberScheduled"))),
+            ("Available", 0, |d| json!(num(d, "/status/numberAvailable"))),
+        ],
+        ("batch", "Job") => &[("Completions", 0, |j| {
+            let want = j.pointer("/spec/completions").and_then(Value::as_u64).unwrap_or(1);
+            json!(format!("{}/{want}", num(j, "/status/succeeded")))
+        })],
+        ("batch", "CronJob") => &[
+            ("Schedule", 0, |c| json!(text(c, "/spec/schedule"))),
+            ("Suspend", 0, |c| {
+                json!(
+                    c.pointer("/spec/suspend")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                        .to_string()
+                )
+            }),
+            ("Active", 0, |c| {
+                json!(c.pointer("/status/active").and_then(Value::as_array).map_or(0, Vec::len))
+            }),
+        ],
+        ("networking.k8s.io", "Ingress") => &[
+            ("Class", 0, |i| json!(or(text(i, "/spec/ingressClassName"), "<none>"))),
+            ("Hosts", 0, |i| {
+                let hosts: Vec<String> = i
+                    .pointer("/spec/rules")
+                    .and_then(Value::as_array)
+                    .map(|rules| rules.iter().map(|r| or(text(r, "/host"), "*")).collect())
+                    .unwrap_or_default();
+                json!(if hosts.is_empty() { "*".to_owned() } else { hosts.join(",") })
+            }),
+            ("Address", 0, |i| json!(load_balancer_addresses(i).join(","))),
+        ],
         _ => &[],
     }
+}
+
+fn or(value: String, default: &str) -> String {
+    if value.is_empty() { default.to_owned() } else { value }
+}
+
+fn num(o: &Value, pointer: &str) -> u64 {
+    o.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn count(o: &Value, pointer: &str) -> usize {
+    o.pointer(pointer).and_then(Value::as_object).map_or(0, serde_json::Map::len)
+}
+
+fn load_balancer_addresses(o: &Value) -> Vec<String> {
+    o.pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|i| i["ip"].as_str().or(i["hostname"].as_str()))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn service_external_ip(s: &Value) -> Value {
+    let mut ips = load_balancer_addresses(s);
+    if let Some(external) = s.pointer("/spec/externalIPs").and_then(Value::as_array) {
+        ips.extend(external.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    if !ips.is_empty() {
+        return json!(ips.join(","));
+    }
+    json!(match text(s, "/spec/type").as_str() {
+        "LoadBalancer" => "<pending>",
+        "ExternalName" => return json!(text(s, "/spec/externalName")),
+        _ => "<none>",
+    })
+}
+
+fn service_ports(s: &Value) -> Value {
+    let ports: Vec<String> = s
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| {
+                    let port = p["port"].as_u64().unwrap_or(0);
+                    let protocol = p["protocol"].as_str().unwrap_or("TCP");
+                    match p["nodePort"].as_u64() {
+                        Some(node) => format!("{port}:{node}/{protocol}"),
+                        None => format!("{port}/{protocol}"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!(if ports.is_empty() { "<none>".to_owned() } else { ports.join(",") })
 }
 
 /// A table of `objects` with NAME, the kind's columns (CRD printer columns or built-in ones), and AGE.
