@@ -224,6 +224,7 @@ impl World {
         EngineCounters {
             reconciles: value("ferry_reconcile_duration_seconds_count") as u64,
             renders: value("ferry_render_duration_seconds_count") as u64,
+            renders_run: value("ferry_renders_total{cache=\"Miss\"}") as u64,
             syncs: value("ferry_syncs_total") as u64,
             heals: value("ferry_heals_total") as u64,
             drift: value("ferry_drift_detected_total") as u64,
@@ -253,6 +254,8 @@ impl Drop for World {
 pub struct EngineCounters {
     pub reconciles: u64,
     pub renders: u64,
+    /// Renders the render cache did not have (the renderer ran).
+    pub renders_run: u64,
     pub syncs: u64,
     pub heals: u64,
     pub drift: u64,
@@ -263,6 +266,7 @@ impl EngineCounters {
         EngineCounters {
             reconciles: self.reconciles.saturating_sub(earlier.reconciles),
             renders: self.renders.saturating_sub(earlier.renders),
+            renders_run: self.renders_run.saturating_sub(earlier.renders_run),
             syncs: self.syncs.saturating_sub(earlier.syncs),
             heals: self.heals.saturating_sub(earlier.heals),
             drift: self.drift.saturating_sub(earlier.drift),

@@ -26,6 +26,17 @@ pub struct AppLabels {
     pub status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum CacheResult {
+    Hit,
+    Miss,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabel {
+    pub cache: CacheResult,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabel {
     pub stage: String,
@@ -42,6 +53,7 @@ pub struct Metrics {
     pub git_fetch_duration: Histogram,
     pub git_errors: Counter,
     pub render_duration: Histogram,
+    pub renders: Family<CacheLabel, Counter>,
     pub errors: Family<StageLabel, Counter>,
     pub managed_objects: Gauge,
 }
@@ -58,6 +70,7 @@ impl Metrics {
             git_fetch_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             git_errors: Counter::default(),
             render_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 18)),
+            renders: Family::default(),
             errors: Family::default(),
             managed_objects: Gauge::default(),
         };
@@ -90,6 +103,11 @@ impl Metrics {
             "render_duration_seconds",
             "Time to render one Application",
             m.render_duration.clone(),
+        );
+        r.register(
+            "renders",
+            "Renders asked for, by whether the render cache had them (a miss ran the renderer)",
+            m.renders.clone(),
         );
         r.register(
             "reconcile_errors",

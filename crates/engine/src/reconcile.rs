@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::metrics::{CacheLabel, CacheResult};
 use ferry_apply::tracking::AppId;
 use ferry_diff::{DiffOptions, ObjectDiff};
 use ferry_health::{Health, HealthStatus, Rules, aggregate_named, assess};
-use ferry_render::{RenderContext, RepoPath};
+use ferry_render::{Lookup, RenderContext, RepoPath};
 use ferry_source::CommitId;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType};
@@ -416,12 +417,18 @@ async fn reconcile_app(
         let opts = app.spec.source.render.clone();
         let worker = inner.clone();
         let started = Instant::now();
-        let rendered =
-            tokio::task::spawn_blocking(move || worker.renders.render(&tree, &path, &opts, &ctx))
-                .await;
+        let rendered = tokio::task::spawn_blocking(move || {
+            worker.renders.render_traced(&tree, &path, &opts, &ctx)
+        })
+        .await;
         inner.metrics.render_duration.observe(started.elapsed().as_secs_f64());
         let rendered = match rendered {
-            Ok(Ok(r)) => {
+            Ok(Ok((r, lookup))) => {
+                let cache = match lookup {
+                    Lookup::Hit => CacheResult::Hit,
+                    Lookup::Miss => CacheResult::Miss,
+                };
+                inner.metrics.renders.get_or_create(&CacheLabel { cache }).inc();
                 mem.content = Some((r.hash.clone(), app.metadata.generation));
                 r
             }

@@ -37,6 +37,13 @@ struct Entry {
     rendered: Arc<Rendered>,
 }
 
+/// Whether a render came from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Hit,
+    Miss,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
     pub hits: u64,
@@ -74,6 +81,18 @@ impl RenderCache {
         opts: &RenderOptions,
         ctx: &RenderContext,
     ) -> Result<Arc<Rendered>, RenderError> {
+        self.render_traced(tree, app_path, opts, ctx).map(|(rendered, _)| rendered)
+    }
+
+    /// [`RenderCache::render`], saying whether the render was remembered ([`Lookup::Hit`]) or
+    /// carried out ([`Lookup::Miss`]).
+    pub fn render_traced(
+        &self,
+        tree: &dyn Tree,
+        app_path: &RepoPath,
+        opts: &RenderOptions,
+        ctx: &RenderContext,
+    ) -> Result<(Arc<Rendered>, Lookup), RenderError> {
         let key = {
             let mut reader = Reader::new(tree, &ctx.config.limits);
             let kind = detect(&mut reader, app_path, opts)?;
@@ -91,7 +110,7 @@ impl RenderCache {
         for (fingerprints, rendered) in candidates {
             if still_valid(tree, &fingerprints) {
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(rendered);
+                return Ok((rendered, Lookup::Hit));
             }
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -101,14 +120,14 @@ impl RenderCache {
             match fingerprint(tree, path) {
                 Some(fp) => fingerprints.push((path.clone(), fp)),
                 // Not fingerprintable now (it vanished meanwhile): do not remember this render.
-                None => return Ok(rendered),
+                None => return Ok((rendered, Lookup::Miss)),
             }
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let list = entries.entry(key).or_default();
         list.insert(0, Entry { fingerprints, rendered: rendered.clone() });
         list.truncate(self.per_key);
-        Ok(rendered)
+        Ok((rendered, Lookup::Miss))
     }
 }
 

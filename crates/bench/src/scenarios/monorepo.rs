@@ -52,12 +52,14 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
     report.set("until_applied_ms", super::round3(applied.as_secs_f64() * 1000.0));
     report.set("until_all_reconciled_ms", super::round3(settled.as_secs_f64() * 1000.0));
     report.set("apps_reconciled", counters.reconciles);
-    report.set("apps_rerendered", counters.renders);
+    report.set("apps_render_checked", counters.renders);
+    report.set("apps_rerendered", counters.renders_run);
     report.set("apps_synced", counters.syncs);
     report.set("bytes_fetched", world.repo_cache_bytes().saturating_sub(bytes_before));
     report.set("engine", costs.engine_json());
     report.set("cluster", costs.cluster_json(&world.stage));
     report.note("bytes_fetched is the growth of the engine's repository cache (pack and index files) for the push");
+    report.note("apps_render_checked counts render-cache lookups (each checks the fingerprints of the paths the app's last render read); apps_rerendered counts renders the cache did not have; an app whose render is unchanged is not synced, but its status moves to the new revision (one status write per app)");
     report.note(COST_NOTE);
     Ok(())
 }
