@@ -14,6 +14,7 @@
 //!   unpushed besides our commit.
 //! - Credentials in remote URLs are masked in every error.
 
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,17 +38,35 @@ pub struct CommitOptions {
     pub push: Option<Push>,
 }
 
+/// A Git account for HTTP(S) remotes. `Debug` shows the username only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GitCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitCredentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Push {
     pub remote: String,
     /// Push to this branch (e.g. for a pull request) instead of the current branch.
     pub branch: Option<String>,
     pub attempts: u32,
+    /// An account for an http(s) remote (default: git's own credential configuration).
+    pub credentials: Option<GitCredentials>,
 }
 
 impl Default for Push {
     fn default() -> Self {
-        Push { remote: "origin".to_string(), branch: None, attempts: 5 }
+        Push { remote: "origin".to_string(), branch: None, attempts: 5, credentials: None }
     }
 }
 
@@ -111,6 +130,7 @@ pub fn set_commit_push(
     let git = Git {
         repo: repo.clone(),
         author: options.author_name.clone().zip(options.author_email.clone()),
+        credentials: options.push.as_ref().and_then(|p| p.credentials.clone()),
     };
     if options.push.is_some()
         && !git.run(&["status", "--porcelain", "--untracked-files=no"])?.trim().is_empty()
@@ -247,7 +267,7 @@ fn edit_and_commit(
 fn toplevel(path: &Path) -> Result<PathBuf, GitError> {
     let dir = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let git = Git { repo: dir.to_path_buf(), author: None };
+    let git = Git { repo: dir.to_path_buf(), author: None, credentials: None };
     git.run(&["rev-parse", "--show-toplevel"])
         .map(|top| PathBuf::from(top.trim()))
         .map_err(|_| GitError::NotARepository { path: path.to_path_buf() })
@@ -262,7 +282,13 @@ fn is_non_fast_forward(output: &str) -> bool {
 pub(crate) struct Git {
     pub(crate) repo: PathBuf,
     pub(crate) author: Option<(String, String)>,
+    pub(crate) credentials: Option<GitCredentials>,
 }
+
+/// A credential helper that answers from the environment. The account travels in the child's
+/// environment (readable only by its own user), never on its command line (which every local
+/// user can read in /proc) nor in a URL that git could store or print.
+const ENV_CREDENTIAL_HELPER: &str = "!f() { test \"$1\" = get || exit 0; echo \"username=$FERRY_GIT_USERNAME\"; echo \"password=$FERRY_GIT_PASSWORD\"; }; f";
 
 impl Git {
     /// Runs git in the repository; stdout on success, stdout+stderr in the error.
@@ -276,6 +302,14 @@ impl Git {
                 .arg(format!("user.name={name}"))
                 .arg("-c")
                 .arg(format!("user.email={email}"));
+        }
+        if let Some(credentials) = &self.credentials {
+            // The empty value first clears helpers from the user's configuration.
+            command
+                .args(["-c", "credential.helper=", "-c"])
+                .arg(format!("credential.helper={ENV_CREDENTIAL_HELPER}"))
+                .env("FERRY_GIT_USERNAME", &credentials.username)
+                .env("FERRY_GIT_PASSWORD", &credentials.password);
         }
         command
             .args(args)
@@ -357,6 +391,32 @@ pub fn mask_credentials(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_credential_helper_answers_git_from_the_environment_only() {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .args(["-c", "credential.helper=", "-c"])
+            .arg(format!("credential.helper={ENV_CREDENTIAL_HELPER}"))
+            .args(["credential", "fill"])
+            .env("FERRY_GIT_USERNAME", "bot")
+            .env("FERRY_GIT_PASSWORD", "p@ss w:rd")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("git runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"protocol=https\nhost=git.example.com\n\n")
+            .expect("write");
+        let out = child.wait_with_output().expect("git credential fill");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("username=bot\n") && text.contains("password=p@ss w:rd\n"), "{text}");
+        assert!(!ENV_CREDENTIAL_HELPER.contains("p@ss"), "no secret on a command line");
+    }
 
     #[test]
     fn credentials_in_urls_are_masked() {

@@ -8,9 +8,10 @@ use kube::ResourceExt;
 
 use super::controller::{AutomationMemo, Context, Key, State, key_of};
 use super::crd::ImageUpdateAutomation;
-use super::secrets::{git_credentials, url_with_credentials};
+use super::secrets::git_credentials;
 use super::updates::{Chosen, updates_for};
 use super::writeback::{RemoteUrl, WriteBack, WriteBackOutcome, write_back};
+use crate::git::mask_credentials;
 use crate::message::MessageTemplate;
 
 impl Context {
@@ -105,14 +106,22 @@ impl Context {
                 .map_err(|e| format!("spec.git.commit.messageTemplate: {e}"))?,
             None => MessageTemplate::default(),
         };
-        let url = match &spec.git.secret_ref {
+        let credentials = match &spec.git.secret_ref {
             Some(secret_ref) => {
+                if !spec.git.repo_url.starts_with("https://")
+                    && !spec.git.repo_url.starts_with("http://")
+                {
+                    return Err(format!(
+                        "spec.git.secretRef holds an http(s) account, but spec.git.repoURL is {}; use an https URL",
+                        mask_credentials(&spec.git.repo_url)
+                    ));
+                }
                 let secret = self.secret(&namespace, &secret_ref.name).await?;
-                let credentials = git_credentials(&secret).map_err(|e| e.to_string())?;
-                url_with_credentials(&spec.git.repo_url, &credentials)?
+                Some(git_credentials(&secret).map_err(|e| e.to_string())?)
             }
-            None => spec.git.repo_url.clone(),
+            None => None,
         };
+        let url = spec.git.repo_url.clone();
         let author = spec
             .git
             .commit
@@ -128,6 +137,7 @@ impl Context {
                 .join(&namespace)
                 .join(automation.name_any()),
             url: RemoteUrl(url),
+            credentials,
             checkout_branch: spec.git.checkout.branch.clone(),
             push_branch: spec.git.push.as_ref().map(|p| p.branch.clone()),
             path: spec.update.path.clone(),

@@ -3,7 +3,6 @@
 //! Secret and key, never a value.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
@@ -19,21 +18,7 @@ pub enum SecretError {
     NoEntry { secret: String, host: String },
 }
 
-/// A Git account for HTTP(S) URLs. `Debug` shows the username only.
-#[derive(Clone, PartialEq, Eq)]
-pub struct GitCredentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl fmt::Debug for GitCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitCredentials")
-            .field("username", &self.username)
-            .field("password", &"***")
-            .finish()
-    }
-}
+pub use crate::git::GitCredentials;
 
 #[derive(Deserialize)]
 struct DockerConfig {
@@ -140,36 +125,6 @@ pub fn git_credentials(secret: &Secret) -> Result<GitCredentials, SecretError> {
     Ok(GitCredentials { username, password })
 }
 
-/// `https://host/repo` with the account in its userinfo (percent-encoded), for git commands.
-/// Only HTTP(S) URLs can carry an account.
-pub fn url_with_credentials(url: &str, credentials: &GitCredentials) -> Result<String, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
-        .ok_or_else(|| format!("git credentials need an http(s) repoURL, not {url}"))?;
-    let rest = match rest.split_once('@') {
-        Some((userinfo, host)) if !userinfo.contains('/') => host,
-        _ => rest,
-    };
-    Ok(format!(
-        "{scheme}://{}:{}@{rest}",
-        percent_encode(&credentials.username),
-        percent_encode(&credentials.password)
-    ))
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,13 +176,9 @@ mod tests {
     }
 
     #[test]
-    fn git_credentials_go_into_an_https_url_percent_encoded_and_never_into_debug() {
+    fn git_credentials_never_show_their_password_in_debug() {
         let creds = GitCredentials { username: "bot".into(), password: "p@ss/w:rd".into() };
-        assert_eq!(
-            url_with_credentials("https://old@git.example.com/org/repo.git", &creds),
-            Ok("https://bot:p%40ss%2Fw%3Ard@git.example.com/org/repo.git".into())
-        );
-        assert!(url_with_credentials("git://git.example.com/repo", &creds).is_err());
-        assert!(!format!("{creds:?}").contains("p@ss"));
+        let shown = format!("{creds:?}");
+        assert!(!shown.contains("p@ss") && shown.contains("bot"), "{shown}");
     }
 }

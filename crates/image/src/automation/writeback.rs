@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::git::{CommitOptions, Git, Push, mask_credentials, set_commit_push};
+use crate::git::{CommitOptions, Git, GitCredentials, Push, mask_credentials, set_commit_push};
 use crate::message::MessageTemplate;
 use crate::set::Change;
 use crate::update::ImageUpdate;
@@ -30,6 +30,8 @@ impl fmt::Debug for RemoteUrl {
 pub(crate) struct WriteBack {
     pub(crate) work_dir: PathBuf,
     pub(crate) url: RemoteUrl,
+    /// The account for an http(s) remote, given to git through its environment.
+    pub(crate) credentials: Option<GitCredentials>,
     pub(crate) checkout_branch: String,
     pub(crate) push_branch: Option<String>,
     pub(crate) path: String,
@@ -69,7 +71,7 @@ pub(crate) fn write_back(request: &WriteBack) -> Result<WriteBackOutcome, WriteB
         |error: crate::git::GitError| WriteBackError::Git(mask_credentials(&error.to_string()));
     std::fs::create_dir_all(dir)
         .map_err(|e| WriteBackError::WorkTree { dir: dir.clone(), message: e.to_string() })?;
-    let git = Git { repo: dir.clone(), author: None };
+    let git = Git { repo: dir.clone(), author: None, credentials: request.credentials.clone() };
     if !dir.join(".git").exists() {
         git.run(&["init", "--quiet"]).map_err(masked)?;
     }
@@ -102,7 +104,12 @@ pub(crate) fn write_back(request: &WriteBack) -> Result<WriteBackOutcome, WriteB
         message: request.message.clone(),
         author_name: Some(request.author.0.clone()),
         author_email: Some(request.author.1.clone()),
-        push: Some(Push { remote: url.to_string(), branch: Some(target.clone()), attempts: 5 }),
+        push: Some(Push {
+            remote: url.to_string(),
+            branch: Some(target.clone()),
+            attempts: 5,
+            credentials: request.credentials.clone(),
+        }),
     };
     let (report, outcome) =
         set_commit_push(&dir.join(relative), &request.updates, &options).map_err(masked)?;
@@ -128,6 +135,7 @@ mod tests {
         WriteBack {
             work_dir: PathBuf::from("/nonexistent/ferry-test"),
             url: RemoteUrl("https://bot:s3cret@git.example.com/org/config.git".into()),
+            credentials: Some(GitCredentials { username: "bot".into(), password: "t0ken".into() }),
             checkout_branch: "main".into(),
             push_branch: None,
             path: path.into(),
@@ -151,7 +159,7 @@ mod tests {
     #[test]
     fn the_remote_url_is_masked_in_debug_output() {
         let shown = format!("{:?}", request("."));
-        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("s3cret") && !shown.contains("t0ken"), "{shown}");
         assert!(shown.contains("https://***@git.example.com/org/config.git"), "{shown}");
     }
 }
