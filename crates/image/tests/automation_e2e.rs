@@ -248,6 +248,23 @@ async fn a_new_tag_in_the_registry_is_committed_once_and_synced_into_the_cluster
         "{status}"
     );
 
+    // The push is an Event on the automation, for `kubectl describe` and `kubectl get events`.
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "apps");
+    let pushed = wait_for(
+        "a Pushed event on the automation",
+        async || {
+            let list = events.list(&Default::default()).await.ok()?;
+            list.items.into_iter().find(|e| {
+                e.reason.as_deref() == Some("Pushed")
+                    && e.involved_object.name.as_deref() == Some("config")
+            })
+        },
+        |_| true,
+    )
+    .await;
+    let note = pushed.message.unwrap_or_default();
+    assert!(note.contains(&head.trim()[..12]) && note.contains("branch main"), "{note}");
+
     // Its own commit does not make it commit again (several intervals pass).
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(log(&bare).len(), 2, "the automation committed again: {:?}", log(&bare));

@@ -176,7 +176,11 @@ pub async fn start(
     let policies = reflect::<ImagePolicy>(&client, &config, &mut watches, &wake);
     let automations = reflect::<ImageUpdateAutomation>(&client, &config, &mut watches, &wake);
     let (stop, mut stopped) = watch::channel(false);
-    let context = Context { client, config, registry, repositories, policies, automations };
+    let reporter =
+        kube::runtime::events::Reporter { controller: "ferry-image".into(), instance: None };
+    let recorder = kube::runtime::events::Recorder::new(client.clone(), reporter);
+    let context =
+        Context { client, recorder, config, registry, repositories, policies, automations };
     let woken = wake.clone();
     let mut main = JoinSet::new();
     main.spawn(async move {
@@ -278,6 +282,7 @@ pub(super) struct AutomationMemo {
 
 pub(super) struct Context {
     pub(super) client: Client,
+    pub(super) recorder: kube::runtime::events::Recorder,
     pub(super) config: AutomationConfig,
     pub(super) registry: RegistryClient,
     pub(super) repositories: Store<ImageRepository>,
@@ -290,6 +295,32 @@ impl Context {
         self.scan_repositories(state).await;
         self.evaluate_policies(state).await;
         self.write_back(state).await;
+    }
+
+    /// Posts a Kubernetes Event on `object` from a task of its own: a slow or missing events API
+    /// never delays a pass.
+    pub(super) fn publish<K>(&self, object: &K, warning: bool, reason: &str, note: String)
+    where
+        K: kube::Resource<DynamicType = ()>,
+    {
+        use kube::runtime::events::{Event, EventType};
+        let event = Event {
+            type_: if warning { EventType::Warning } else { EventType::Normal },
+            reason: reason.into(),
+            note: Some(note.chars().take(1000).collect()),
+            action: reason.into(),
+            secondary: None,
+        };
+        let recorder = self.recorder.clone();
+        let reference = object.object_ref(&());
+        tokio::spawn(async move {
+            let posted =
+                tokio::time::timeout(Duration::from_secs(10), recorder.publish(&event, &reference))
+                    .await;
+            if !matches!(posted, Ok(Ok(()))) {
+                tracing::debug!(reason = %event.reason, "could not post an image automation event");
+            }
+        });
     }
 
     pub(super) fn interval(&self, text: &str) -> Result<Duration, String> {

@@ -75,6 +75,19 @@ impl Context {
                     status.last_error = None;
                     if let Some(commit) = outcome.commit {
                         tracing::info!(automation = %key_of(automation.as_ref()), %commit, branch = %outcome.branch, "pushed image updates");
+                        let changes: Vec<String> =
+                            outcome.changes.iter().map(ToString::to_string).collect();
+                        self.publish(
+                            automation.as_ref(),
+                            false,
+                            "Pushed",
+                            format!(
+                                "pushed {} to branch {}: {}",
+                                &commit[..commit.len().min(12)],
+                                outcome.branch,
+                                changes.join("; ")
+                            ),
+                        );
                         status.last_push_commit = Some(commit);
                         status.last_push_time = status.last_run_time.clone();
                         status.last_push_branch = Some(outcome.branch);
@@ -84,6 +97,16 @@ impl Context {
                 }
                 Err(error) => {
                     tracing::warn!(automation = %key_of(automation.as_ref()), %error, "image write-back failed");
+                    if automation.status.as_ref().and_then(|s| s.last_error.as_ref())
+                        != Some(&error)
+                    {
+                        self.publish(
+                            automation.as_ref(),
+                            true,
+                            "WriteBackFailed",
+                            format!("{error}; nothing was pushed, Ferry tries again at the next interval"),
+                        );
+                    }
                     status.last_error = Some(error);
                 }
             }
