@@ -5,16 +5,8 @@ mod support;
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::Api;
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::*;
-
-fn spec(url: &str, path: &str, namespace: &str) -> Value {
-    json!({
-        "source": {"repoURL": url, "targetRevision": "main", "path": path},
-        "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
-        "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
-    })
-}
 
 /// Copies corpus apps into the repository, syncs `app` and waits for Synced+Healthy.
 async fn reaches_synced_and_healthy(app: &str, copies: &[&str]) -> (World, Value) {
@@ -36,7 +28,7 @@ async fn reaches_synced_and_healthy_with(
     })
     .await;
     let head = world.repo.git(&["rev-parse", "HEAD"]);
-    world.create_app(app, spec(&world.repo_url(), app, app)).await;
+    world.create_app(app, automated_spec(&world.repo_url(), app, app)).await;
     if load_balancers > 0 {
         let rev = head.clone();
         world

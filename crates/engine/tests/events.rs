@@ -50,14 +50,7 @@ async fn the_application_gets_events_for_sync_drift_heal_prune_rollback_and_fail
             .await;
     let first = world.repo.git(&["rev-parse", "HEAD"]);
     world
-        .create_app(
-            "guestbook",
-            json!({
-                "source": {"repoURL": world.repo_url(), "targetRevision": "main", "path": "guestbook"},
-                "destination": {"server": "https://kubernetes.default.svc", "namespace": "guestbook"},
-                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
-            }),
-        )
+        .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;
     world.wait_synced_healthy("guestbook", &first).await;
     wait_event(&world, "guestbook", "SyncStarted").await;

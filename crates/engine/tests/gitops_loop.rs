@@ -10,21 +10,15 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::*;
 
-fn guestbook_spec(url: &str) -> serde_json::Value {
-    json!({
-        "source": {"repoURL": url, "targetRevision": "main", "path": "guestbook"},
-        "destination": {"server": "https://kubernetes.default.svc", "namespace": "guestbook"},
-        "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_commit_is_applied_drift_is_healed_and_a_removed_file_is_pruned() {
     let world =
         World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
             .await;
     let first = world.repo.git(&["rev-parse", "HEAD"]);
-    world.create_app("guestbook", guestbook_spec(&world.repo_url())).await;
+    world
+        .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
+        .await;
     let app = world.wait_synced_healthy("guestbook", &first).await;
     assert_eq!(app["status"]["history"][0]["revision"], first.as_str());
 
@@ -47,9 +41,7 @@ async fn a_commit_is_applied_drift_is_healed_and_a_removed_file_is_pruned() {
     );
 
     // A commit changing a field is applied.
-    let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
+    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
     let second = world.repo.commit("two replicas");
     world.wait_synced_healthy("guestbook", &second).await;
     let live = deployments.get("guestbook-ui").await.expect("deployment");
@@ -111,17 +103,12 @@ async fn a_commit_to_one_app_of_a_monorepo_syncs_that_app_and_leaves_the_other_b
     .await;
     let first = world.repo.git(&["rev-parse", "HEAD"]);
     for (name, path) in [("one", "one"), ("two", "two")] {
-        let mut spec = guestbook_spec(&world.repo_url());
-        spec["source"]["path"] = json!(path);
-        spec["destination"]["namespace"] = json!(name);
-        world.create_app(name, spec).await;
+        world.create_app(name, automated_spec(&world.repo_url(), path, name)).await;
     }
     world.wait_synced_healthy("one", &first).await;
     world.wait_synced_healthy("two", &first).await;
 
-    let path = world.repo.dir.join("two/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
+    world.repo.edit("two/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
     let second = world.repo.commit("two replicas in app two");
     world.engine.notify_push(&world.repo_url());
 

@@ -153,9 +153,7 @@ async fn a_suspended_app_neither_syncs_nor_heals_but_keeps_its_status_fresh() {
     // Drift is reported, not healed; a new commit is seen, not applied.
     scale(&world, "kubectl-scale", 3).await;
     world.wait_for("guestbook", "OutOfSync", out_of_sync).await;
-    let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("gb-frontend:v5", "gb-frontend:v6")).expect("edit");
+    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "gb-frontend:v5", "gb-frontend:v6");
     let second = world.repo.commit("new image");
     let s = second.clone();
     world
@@ -258,9 +256,7 @@ async fn the_replace_sync_option_replaces_objects_instead_of_applying_them() {
         )
         .await;
     world.wait_synced_healthy("guestbook", &first).await;
-    let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
+    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
     let second = world.repo.commit("two replicas");
     world.wait_synced_healthy("guestbook", &second).await;
     let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), "guestbook");

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
-use serde_json::json;
 use support::*;
 
 const WAVES: usize = 10;
@@ -58,16 +57,7 @@ async fn an_engine_killed_mid_sync_and_restarted_converges_with_no_orphan_and_no
         }
     })
     .await;
-    world
-        .create_app(
-            "big",
-            json!({
-                "source": {"repoURL": world.repo_url(), "targetRevision": "main", "path": "big"},
-                "destination": {"server": "https://kubernetes.default.svc", "namespace": "big"},
-                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
-            }),
-        )
-        .await;
+    world.create_app("big", automated_spec(&world.repo_url(), "big", "big")).await;
 
     // Kill the engine once the sync is past its third wave but not finished.
     let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), "big");

@@ -28,19 +28,10 @@ async fn a_rollback_to_the_same_entry_works_again_with_a_fresh_request_but_not_w
             .await;
     let first = world.repo.git(&["rev-parse", "HEAD"]);
     world
-        .create_app(
-            "guestbook",
-            json!({
-                "source": {"repoURL": world.repo_url(), "targetRevision": "main", "path": "guestbook"},
-                "destination": {"server": "https://kubernetes.default.svc", "namespace": "guestbook"},
-                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
-            }),
-        )
+        .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;
     world.wait_synced_healthy("guestbook", &first).await;
-    let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
+    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
     let second = world.repo.commit("two replicas");
     world.wait_synced_healthy("guestbook", &second).await;
 

@@ -7,23 +7,17 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
-
-fn spec(url: &str) -> Value {
-    json!({
-        "source": {"repoURL": url, "targetRevision": "main", "path": "guestbook"},
-        "destination": {"server": "https://kubernetes.default.svc", "namespace": "guestbook"},
-        "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
-    })
-}
 
 async fn guestbook_world() -> (World, String) {
     let world =
         World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
             .await;
     let head = world.repo.git(&["rev-parse", "HEAD"]);
-    world.create_app("guestbook", spec(&world.repo_url())).await;
+    world
+        .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
+        .await;
     world.wait_synced_healthy("guestbook", &head).await;
     (world, head)
 }
@@ -97,7 +91,9 @@ async fn a_field_another_manager_owns_is_not_drift() {
     })
     .await;
     let head = world.repo.git(&["rev-parse", "HEAD"]);
-    world.create_app("guestbook", spec(&world.repo_url())).await;
+    world
+        .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
+        .await;
     world.wait_synced_healthy("guestbook", &head).await;
     let d: Api<Deployment> = Api::namespaced(world.client.clone(), "guestbook");
     let hpa_scale = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "guestbook-ui"}, "spec": {"replicas": 4}});
@@ -126,7 +122,7 @@ async fn an_unpullable_image_goes_degraded_and_automated_rollback_returns_to_the
         World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
             .await;
     let good = world.repo.git(&["rev-parse", "HEAD"]);
-    let mut s = spec(&world.repo_url());
+    let mut s = automated_spec(&world.repo_url(), "guestbook", "guestbook");
     s["syncPolicy"]["automated"]["rollback"] = json!({"enabled": true});
     world.create_app("guestbook", s).await;
     world.wait_synced_healthy("guestbook", &good).await;

@@ -17,6 +17,16 @@ use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// An Application spec following `main` of `url` at `path`, deployed into `namespace` (created),
+/// with automated sync, prune and self-heal.
+pub fn automated_spec(url: &str, path: &str, namespace: &str) -> Value {
+    serde_json::json!({
+        "source": {"repoURL": url, "targetRevision": "main", "path": path},
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+        "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
+    })
+}
+
 pub fn corpus(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus").join(rel)
 }
@@ -52,6 +62,13 @@ impl Repo {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Replaces `from` with `to` in the file `rel` of the work tree (not committed).
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let path = self.dir.join(rel);
+        let text = std::fs::read_to_string(&path).expect("the file to edit");
+        std::fs::write(&path, text.replace(from, to)).expect("edit");
     }
 
     pub fn write(&self, rel: &str, content: &str) {
