@@ -25,6 +25,12 @@ pub const ANNOTATION_ROLLBACK: &str = "ferry.dev/rollback-to";
 /// timestamp (or any nonce), and each distinct value is acted on once, so writers should use a
 /// fresh one (sub-second, e.g. `jiff::Timestamp::now()`) per request.
 pub const ANNOTATION_UNPIN: &str = "ferry.dev/unpin-requested-at";
+/// Annotation asking the engine to resolve `targetRevision` again now (not from its cache) and
+/// compare; its value is a JSON [`RefreshRequest`] or just a timestamp. Each distinct value is
+/// acted on once, and its value is copied to `status.handledRequests.refresh` in the same status
+/// write that reports the comparison against what the revision resolved to, so a client that
+/// sees its value there reads a `status.sync` no older than its request (`ferry app wait`).
+pub const ANNOTATION_REFRESH: &str = "ferry.dev/refresh-requested-at";
 /// Finalizer that makes deleting the Application delete its objects (Argo's `resources-finalizer`).
 pub const FINALIZER_CASCADE: &str = "ferry.dev/resources-finalizer";
 /// Argo CD's finalizer of the same meaning, honoured too.
@@ -233,6 +239,8 @@ pub struct HandledRequests {
     pub rollback: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -404,6 +412,35 @@ impl SyncRequest {
     pub fn parse(raw: &str) -> Self {
         serde_json::from_str(raw)
             .unwrap_or_else(|_| SyncRequest { at: raw.to_owned(), ..Default::default() })
+    }
+}
+
+/// The parsed value of [`ANNOTATION_REFRESH`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    #[serde(default)]
+    pub at: String,
+    /// Also render again, bypassing the render cache (Argo CD's hard refresh).
+    #[serde(default)]
+    pub hard: bool,
+}
+
+impl RefreshRequest {
+    /// A request stamped now.
+    pub fn new(hard: bool) -> Self {
+        Self { at: jiff::Timestamp::now().to_string(), hard }
+    }
+
+    /// Reads the annotation: a JSON object, or any other string (a timestamp) meaning a normal refresh.
+    pub fn parse(raw: &str) -> Self {
+        serde_json::from_str(raw)
+            .unwrap_or_else(|_| RefreshRequest { at: raw.to_owned(), ..Default::default() })
+    }
+
+    /// The annotation value to write.
+    pub fn annotation_value(&self) -> String {
+        serde_json::to_string(self).expect("a string and a bool serialize")
     }
 }
 
