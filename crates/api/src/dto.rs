@@ -89,7 +89,7 @@ pub struct ProblemDto {
 impl From<&OperationState> for OperationDto {
     fn from(o: &OperationState) -> Self {
         Self {
-            phase: o.phase.clone(),
+            phase: o.phase.to_string(),
             message: o.message.clone(),
             revision: o.revision.clone(),
             started_at: o.started_at.clone(),
@@ -277,7 +277,7 @@ pub struct HistoryDto {
 }
 
 impl HistoryDto {
-    pub fn new(h: &HistoryEntry, current_revision: &str) -> Self {
+    pub fn new(h: &HistoryEntry, current: bool) -> Self {
         Self {
             id: h.id,
             revision: h.revision.clone(),
@@ -286,7 +286,7 @@ impl HistoryDto {
             path: h.source.path.clone(),
             target_revision: h.source.target_revision.clone(),
             healthy: h.healthy,
-            current: !current_revision.is_empty() && h.revision == current_revision,
+            current,
         }
     }
 }

@@ -83,8 +83,12 @@ pub(crate) async fn history(
 ) -> Result<Json<HistoryList>, ApiError> {
     let app = find(&state, &namespace, &name)?;
     let status = app.status.clone().unwrap_or_default();
+    // Only the newest entry of the revision synced now is what runs now (a revision synced
+    // twice has two entries).
+    let current =
+        status.history.iter().rev().find(|h| h.revision == status.sync.revision).map(|h| h.id);
     let mut items: Vec<HistoryDto> =
-        status.history.iter().map(|h| HistoryDto::new(h, &status.sync.revision)).collect();
+        status.history.iter().map(|h| HistoryDto::new(h, Some(h.id) == current)).collect();
     items.sort_by_key(|h| std::cmp::Reverse(h.id));
     Ok(Json(HistoryList { items }))
 }

@@ -314,14 +314,19 @@ impl Executor {
             }
         };
         let uid = after.uid().unwrap_or_default();
-        let action = match before_rv {
-            None => Action::Created,
-            Some(rv) if after.resource_version().as_deref() == Some(rv.as_str()) => {
+        let object = serde_json::to_value(&after).ok();
+        let action = match (before_rv, &before) {
+            (None, _) => Action::Created,
+            // A dry run never changes resourceVersion: what would change is the content.
+            (Some(_), Some(live)) if req.dry_run => match &object {
+                Some(would_be) if same_content(live, would_be) => Action::Unchanged,
+                _ => Action::Configured,
+            },
+            (Some(rv), _) if after.resource_version().as_deref() == Some(rv.as_str()) => {
                 Action::Unchanged
             }
-            Some(_) => Action::Configured,
+            (Some(_), _) => Action::Configured,
         };
-        let object = serde_json::to_value(&after).ok();
         out.applied.push(AppliedObject { key: key.clone(), api_version, uid: uid.clone(), object });
         let message = if req.dry_run { "dry run".to_owned() } else { String::new() };
         Ok((action, message, uid))
@@ -526,5 +531,38 @@ fn entry(
         message,
         uid: uid.to_owned(),
         at: jiff::Timestamp::now().to_string(),
+    }
+}
+
+/// Whether two versions of an object hold the same content: everything but the bookkeeping the
+/// server changes by itself (resourceVersion, generation, managedFields and their times).
+fn same_content(a: &Value, b: &Value) -> bool {
+    fn content(v: &Value) -> Value {
+        let mut v = v.clone();
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            for volatile in ["resourceVersion", "generation", "managedFields"] {
+                meta.remove(volatile);
+            }
+        }
+        v
+    }
+    content(a) == content(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_dry_run_that_changes_only_bookkeeping_is_unchanged_and_one_that_changes_the_spec_is_not() {
+        let live = json!({"metadata": {"name": "web", "resourceVersion": "7", "generation": 1,
+            "managedFields": [{"manager": "kubectl"}]}, "spec": {"replicas": 5}});
+        let same = json!({"metadata": {"name": "web", "resourceVersion": "7", "generation": 2,
+            "managedFields": [{"manager": "ferry"}]}, "spec": {"replicas": 5}});
+        let healed =
+            json!({"metadata": {"name": "web", "resourceVersion": "7"}, "spec": {"replicas": 2}});
+        assert!(same_content(&live, &same));
+        assert!(!same_content(&live, &healed));
     }
 }

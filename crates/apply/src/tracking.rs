@@ -55,6 +55,11 @@ pub fn mark(obj: &mut Value, app: &AppId) {
     set_metadata_entry(obj, "annotations", ANNOTATION_OWNER, &app.owner());
 }
 
+/// The app whose ownership mark `obj` carries (`namespace/name`), if any.
+pub fn owner_of(obj: &Value) -> Option<&str> {
+    crate::object::annotation(obj, ANNOTATION_OWNER)
+}
+
 /// Whether `obj` carries `app`'s ownership mark.
 pub fn is_owned_by(obj: &Value, app: &AppId) -> bool {
     crate::object::annotation(obj, ANNOTATION_OWNER) == Some(app.owner().as_str())

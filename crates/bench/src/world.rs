@@ -286,7 +286,7 @@ pub fn synced_healthy_at(app: &Application, revision: &str) -> bool {
 /// Whether the app's last sync of `revision` finished successfully (its objects are applied).
 pub fn applied_at(app: &Application, revision: &str) -> bool {
     app.status.as_ref().is_some_and(|s| {
-        s.operation_state.as_ref().is_some_and(|o| o.revision == revision && o.phase == "Succeeded")
+        s.operation_state.as_ref().is_some_and(|o| o.revision == revision && o.succeeded())
     })
 }
 

@@ -302,8 +302,7 @@ pub struct Condition {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationState {
-    /// `Running`, `Succeeded`, `Failed`.
-    pub phase: String,
+    pub phase: OperationPhase,
     #[serde(default)]
     pub message: String,
     pub revision: String,
@@ -319,6 +318,44 @@ pub struct OperationState {
     /// Attempts of this revision so far (for retry with backoff).
     #[serde(default)]
     pub attempts: u32,
+}
+
+impl OperationState {
+    /// A real (not dry-run) sync that finished well.
+    pub fn succeeded(&self) -> bool {
+        self.phase == OperationPhase::Succeeded && !self.dry_run
+    }
+
+    /// A real sync of exactly `revision` that finished well.
+    pub fn succeeded_at(&self, revision: &str) -> bool {
+        self.succeeded() && self.revision == revision
+    }
+}
+
+/// Where a sync operation stands (Argo CD's `status.operationState.phase` values that Ferry uses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum OperationPhase {
+    /// Started and not finished: an engine that finds this after a restart starts over.
+    #[default]
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl OperationPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "Running",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
+impl std::fmt::Display for OperationPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ferry_apply::object::{ObjKey, split_api_version, str_at};
 use ferry_apply::prune::InventoryEntry;
-use ferry_apply::tracking::{AppId, is_owned_by};
+use ferry_apply::tracking::{AppId, is_owned_by, owner_of};
 use ferry_diff::{DiffOptions, ObjectDiff, diff_object};
 use serde_json::Value;
 
@@ -35,52 +35,140 @@ pub struct Comparison {
     pub diffs: Vec<ObjectDiff>,
     /// Objects that could not be compared, with the reason.
     pub errors: Vec<(ObjKey, String)>,
+    /// Declared objects another app holds (its mark is on them) and declares too, with that app:
+    /// reported, never healed back (two apps healing one object would fight over it).
+    pub shared: Vec<(ObjKey, AppId)>,
 }
 
 impl Comparison {
     pub fn status(&self) -> SyncStatusCode {
-        if self.out_of_sync.is_empty() && self.extraneous.is_empty() && self.errors.is_empty() {
+        if self.out_of_sync.is_empty()
+            && self.extraneous.is_empty()
+            && self.errors.is_empty()
+            && self.shared.is_empty()
+        {
             SyncStatusCode::Synced
         } else {
             SyncStatusCode::OutOfSync
         }
     }
 
-    /// A sentence for people: "2 of 5 objects differ from Git: apps/Deployment demo/web (.spec.replicas changed by kubectl)".
+    /// A sentence for people: "2 of 5 objects differ from Git: apps/Deployment demo/web, …".
     pub fn summary(&self, total: usize) -> String {
+        self.sentence(total, |key| key.to_string())
+    }
+
+    /// [`Comparison::summary`] naming, for each drifted object, its first changed field with both
+    /// values and who changed it: "1 of 3 objects differs from Git: apps/Deployment demo/web
+    /// (.spec.replicas: 2 in Git, 5 live; changed by kubectl at …)". For events and logs.
+    pub fn drift_summary(&self, total: usize) -> String {
+        self.sentence(total, |key| {
+            let first = self.resources.iter().find(|r| same(r, key)).and_then(|r| r.drift.first());
+            match first {
+                Some(line) => format!("{key} ({line})"),
+                None => key.to_string(),
+            }
+        })
+    }
+
+    fn sentence(&self, total: usize, name: impl Fn(&ObjKey) -> String) -> String {
         if self.status() == SyncStatusCode::Synced {
-            return format!("all {total} objects match Git");
+            return match total {
+                0 => "the app declares no objects".to_owned(),
+                1 => "its 1 object matches Git".to_owned(),
+                n => format!("all {n} objects match Git"),
+            };
         }
         let mut parts = Vec::new();
         if !self.out_of_sync.is_empty() {
-            let names: Vec<String> =
-                self.out_of_sync.iter().take(3).map(|k| k.to_string()).collect();
+            let names: Vec<String> = self.out_of_sync.iter().take(3).map(&name).collect();
             let more = if self.out_of_sync.len() > 3 {
                 format!(" and {} more", self.out_of_sync.len() - 3)
             } else {
                 String::new()
             };
+            let verb = if self.out_of_sync.len() == 1 { "differs" } else { "differ" };
             parts.push(format!(
-                "{} of {total} objects differ from Git: {}{more}",
+                "{} of {total} objects {verb} from Git: {}{more}",
                 self.out_of_sync.len(),
                 names.join(", ")
             ));
         }
         if !self.extraneous.is_empty() {
             parts.push(format!(
-                "{} objects are no longer in Git and wait to be pruned",
-                self.extraneous.len()
+                "{} no longer in Git and waiting to be pruned",
+                count(self.extraneous.len(), "object is", "objects are")
+            ));
+        }
+        if let Some((key, other)) = self.shared.first() {
+            parts.push(format!(
+                "{} held by another app that declares it too ({key} by {other})",
+                count(self.shared.len(), "object is", "objects are")
             ));
         }
         if !self.errors.is_empty() {
             parts.push(format!(
-                "{} objects could not be compared: {}",
-                self.errors.len(),
+                "{} could not be compared: {}",
+                count(self.errors.len(), "object", "objects"),
                 self.errors[0].1
             ));
         }
         parts.join("; ")
     }
+}
+
+impl Comparison {
+    /// Moves drifted objects that another app holds and declares too into [`Comparison::shared`].
+    /// `declares(key, other)` says whether `other` declares `key`.
+    pub fn mark_shared(
+        &mut self,
+        app: &AppId,
+        live: impl Fn(&ObjKey) -> Option<Arc<Value>>,
+        declares: impl Fn(&ObjKey, &AppId) -> bool,
+    ) {
+        let mine = app.owner();
+        let mut shared = Vec::new();
+        self.out_of_sync.retain(|key| {
+            let holder = live(key).and_then(|obj| {
+                let owner = owner_of(&obj)?;
+                let (ns, name) = owner.split_once('/')?;
+                (owner != mine).then(|| AppId::new(ns, name))
+            });
+            match holder.filter(|other| declares(key, other)) {
+                Some(other) => {
+                    shared.push((key.clone(), other));
+                    false
+                }
+                None => true,
+            }
+        });
+        for (key, other) in &shared {
+            self.diffs.retain(|d| !diff_of(d, key));
+            if let Some(r) = self.resources.iter_mut().find(|r| same(r, key)) {
+                r.drift = vec![format!(
+                    "also declared by app {other}, which holds it; not healed back (SharedResource)"
+                )];
+            }
+        }
+        self.shared = shared;
+    }
+}
+
+fn diff_of(d: &ObjectDiff, key: &ObjKey) -> bool {
+    let group = split_api_version(&d.api_version).map(|(g, _)| g).unwrap_or_default();
+    group == key.group
+        && d.kind == key.kind
+        && d.namespace.as_deref().unwrap_or_default() == key.namespace
+        && d.name == key.name
+}
+
+fn same(r: &ResourceStatus, key: &ObjKey) -> bool {
+    r.group == key.group && r.kind == key.kind && r.namespace == key.namespace && r.name == key.name
+}
+
+/// "1 object", "2 objects" (with the singular and plural given).
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 /// The diff options for one object: the app's `ignoreDifferences` entries that match it.

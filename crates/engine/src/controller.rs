@@ -15,7 +15,6 @@ use ferry_source::{Credentials, Limits, RepoCache};
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, ResourceExt};
@@ -23,9 +22,11 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinSet;
 
 use crate::application::Application;
-use crate::live::LiveCache;
+use crate::claims::Claims;
+use crate::live::{LiveCache, LiveEvent};
 use crate::metrics::Metrics;
 use crate::queue::WorkQueue;
+use crate::reconcile::Recorder;
 use crate::reconcile::{AppMemory, Reasons};
 use crate::sources::Sources;
 
@@ -124,6 +125,8 @@ pub(crate) struct Inner {
     pub labels: RwLock<HashMap<String, AppId>>,
     pub recorder: Recorder,
     pub credentials: Credentials,
+    pub claims: Claims,
+    pub schedule: crate::poll::Schedule,
 }
 
 impl Inner {
@@ -158,16 +161,15 @@ impl Engine {
         let cache = RepoCache::new(&repo_dir, Limits::default())
             .map_err(|source| EngineError::Cache { path: repo_dir, source })?;
         let discovery = Arc::new(Discovery::new());
-        let (live, mut live_events) = LiveCache::new(client.clone(), discovery.clone());
+        let (live, live_events) = LiveCache::new(client.clone(), discovery.clone());
         let apps_api: Api<Application> = match &config.namespace {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
         let (store, writer) = reflector::store();
-        let reporter = Reporter { controller: "ferry".into(), instance: None };
         let inner = Arc::new(Inner {
             executor: Executor::new(client.clone(), discovery.clone(), config.executor.clone()),
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Recorder::new(client.clone(), "ferry"),
             client,
             apps: store,
             queue: WorkQueue::default(),
@@ -180,109 +182,17 @@ impl Engine {
             metrics: Metrics::new(registry),
             labels: RwLock::default(),
             credentials: Credentials::None,
+            claims: Claims::default(),
+            schedule: Default::default(),
             config,
         });
         let mut tasks = JoinSet::new();
-
-        // Applications: a reflector, and a trigger when spec or annotations change (not status,
-        // which the engine writes itself).
-        let watched = inner.clone();
-        tasks.spawn(async move {
-            let stream = watcher::watcher(apps_api, watcher::Config::default())
-                .default_backoff()
-                .reflect(writer);
-            let mut stream = std::pin::pin!(stream);
-            let mut seen: HashMap<AppId, Fingerprint> = HashMap::new();
-            while let Some(event) = stream.next().await {
-                match event {
-                    Ok(Event::Apply(app) | Event::InitApply(app)) => {
-                        let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-                        watched
-                            .labels
-                            .write()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(id.label_value(), id.clone());
-                        let fingerprint =
-                            (app.metadata.generation, app.metadata.annotations.clone());
-                        let deleting = app.metadata.deletion_timestamp.is_some();
-                        if seen.get(&id) != Some(&fingerprint) || deleting {
-                            let spec_changed = seen.get(&id).map(|f| f.0) != Some(fingerprint.0);
-                            seen.insert(id.clone(), fingerprint);
-                            watched.trigger(&id, |r| {
-                                r.spec |= spec_changed;
-                                r.request = true;
-                            });
-                        }
-                    }
-                    Ok(Event::Delete(app)) => {
-                        let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-                        seen.remove(&id);
-                        watched.queue.forget(&id);
-                        watched.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-                        watched.metrics.remove_app(&id.namespace, &id.name);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "watch on Applications failed; retrying"),
-                }
-            }
-        });
-
-        // Live objects: a change to an object an app manages reconciles that app (from cache).
-        let drifted = inner.clone();
-        tasks.spawn(async move {
-            while let Some(ev) = live_events.recv().await {
-                let app = drifted
-                    .labels
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&ev.app_label)
-                    .cloned();
-                if let Some(app) = app {
-                    drifted.trigger(&app, |r| r.drift = true);
-                }
-                drifted.metrics.managed_objects.set(drifted.live.len() as i64);
-            }
-        });
-
-        // The poller: a cheap ref check per repository per interval.
-        let poller = inner.clone();
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(poller.config.poll_interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                crate::poll::poll_once(&poller).await;
-            }
-        });
-
-        // The safety-net resync.
-        let resync = inner.clone();
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(resync.config.resync);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                for app in resync.apps.state() {
-                    let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-                    resync.trigger(&id, |r| r.resync = true);
-                }
-            }
-        });
-
+        tasks.spawn(watch_applications(inner.clone(), apps_api, writer));
+        tasks.spawn(watch_live(inner.clone(), live_events));
+        tasks.spawn(poll(inner.clone()));
+        tasks.spawn(resync(inner.clone()));
         for _ in 0..inner.config.workers {
-            let worker = inner.clone();
-            tasks.spawn(async move {
-                loop {
-                    let id = worker.queue.next().await;
-                    let reasons = worker.take_reasons(&id);
-                    let started = std::time::Instant::now();
-                    tracing::debug!(app = %id, ?reasons, "reconcile started");
-                    crate::reconcile::reconcile(&worker, &id, reasons).await;
-                    tracing::debug!(app = %id, took = ?started.elapsed(), "reconcile finished");
-                    worker.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
-                    worker.queue.done(&id);
-                }
-            });
+            tasks.spawn(work(inner.clone()));
         }
         Ok(Self { inner, tasks: Arc::new(Mutex::new(Some(tasks))) })
     }
@@ -331,6 +241,120 @@ impl Engine {
             tasks.shutdown().await;
         }
         self.inner.live.stop();
+    }
+}
+
+/// Applications: a reflector, and a trigger when spec or annotations change (not status, which
+/// the engine writes itself).
+async fn watch_applications(
+    inner: Arc<Inner>,
+    api: Api<Application>,
+    writer: reflector::store::Writer<Application>,
+) {
+    let stream =
+        watcher::watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
+    let mut stream = std::pin::pin!(stream);
+    let mut seen: HashMap<AppId, Fingerprint> = HashMap::new();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Apply(app) | Event::InitApply(app)) => applied(&inner, &mut seen, &app),
+            Ok(Event::Delete(app)) => {
+                let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+                seen.remove(&id);
+                forget(&inner, &id);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "watch on Applications failed; retrying"),
+        }
+    }
+}
+
+/// An Application was created or changed: reconcile it when its spec or annotations moved.
+fn applied(inner: &Inner, seen: &mut HashMap<AppId, Fingerprint>, app: &Application) {
+    let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+    inner.labels.write().unwrap_or_else(|p| p.into_inner()).insert(id.label_value(), id.clone());
+    let fingerprint = (app.metadata.generation, app.metadata.annotations.clone());
+    let deleting = app.metadata.deletion_timestamp.is_some();
+    if seen.get(&id) != Some(&fingerprint) || deleting {
+        let spec_changed = seen.get(&id).map(|f| f.0) != Some(fingerprint.0);
+        seen.insert(id.clone(), fingerprint);
+        inner.trigger(&id, |r| {
+            r.spec |= spec_changed;
+            r.request = true;
+        });
+    }
+}
+
+/// An Application is gone: forget it, and tell the apps that shared its objects, which hold
+/// them alone now.
+fn forget(inner: &Inner, id: &AppId) {
+    inner.queue.forget(id);
+    inner.metrics.remove_app(&id.namespace, &id.name);
+    let forgotten = inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    let Some(mem) = forgotten else { return };
+    let keys: Vec<_> = mem.prepared.resources.iter().map(|r| r.key.clone()).collect();
+    inner.claims.update(id, &keys, []);
+    let mut others: Vec<AppId> = keys.iter().flat_map(|k| inner.claims.claimants(k)).collect();
+    others.sort_by_key(|a| a.to_string());
+    others.dedup();
+    for other in others {
+        inner.trigger(&other, |_| {});
+    }
+}
+
+/// Live objects: a change to an object reconciles (from cache) the app whose mark it carries
+/// and every app that declares it: a delete behind Ferry's back, or another app's cascade
+/// delete of a shared object, is drift to each of them.
+async fn watch_live(
+    inner: Arc<Inner>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<LiveEvent>,
+) {
+    while let Some(ev) = events.recv().await {
+        let marked =
+            inner.labels.read().unwrap_or_else(|p| p.into_inner()).get(&ev.app_label).cloned();
+        let mut apps = inner.claims.claimants(&ev.key);
+        apps.extend(marked.filter(|m| !apps.contains(m)));
+        for app in apps {
+            inner.trigger(&app, |_| {});
+        }
+        inner.metrics.managed_objects.set(inner.live.len() as i64);
+    }
+}
+
+/// The poller: a cheap ref check per repository when it is due.
+async fn poll(inner: Arc<Inner>) {
+    let mut tick = tokio::time::interval(crate::poll::tick(inner.config.poll_interval));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        crate::poll::poll_once(&inner).await;
+    }
+}
+
+/// The safety-net resync of every app.
+async fn resync(inner: Arc<Inner>) {
+    let mut tick = tokio::time::interval(inner.config.resync);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        for app in inner.apps.state() {
+            let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+            inner.trigger(&id, |r| r.resync = true);
+        }
+    }
+}
+
+/// A worker: one reconcile at a time, from the queue (one app is never reconciled twice at once).
+async fn work(inner: Arc<Inner>) {
+    loop {
+        let id = inner.queue.next().await;
+        let reasons = inner.take_reasons(&id);
+        let started = std::time::Instant::now();
+        tracing::debug!(app = %id, ?reasons, "reconcile started");
+        crate::reconcile::reconcile(&inner, &id, reasons).await;
+        tracing::debug!(app = %id, took = ?started.elapsed(), "reconcile finished");
+        inner.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
+        inner.queue.done(&id);
     }
 }
 

@@ -6,6 +6,7 @@
 //! API calls.
 
 pub mod application;
+mod claims;
 pub mod compare;
 pub mod controller;
 mod crd_schema;

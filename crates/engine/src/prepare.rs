@@ -30,7 +30,7 @@ pub struct Prepared {
 pub enum PrepareError {
     #[error("{origin}: {message}")]
     Object { origin: String, message: String },
-    #[error("discovery of {kind} failed: {message}; nothing was applied")]
+    #[error("discovery of {kind} failed: {message}")]
     Discovery { kind: String, message: String },
 }
 

@@ -143,6 +143,12 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(total)
 }
 
+/// A revision as messages show it: a full commit id abbreviated to 7 characters, anything else
+/// (a branch, a tag) as it is.
+pub fn short(rev: &str) -> &str {
+    if rev.len() > 7 && rev.bytes().all(|b| b.is_ascii_hexdigit()) { &rev[..7] } else { rev }
+}
+
 /// The change set as it goes into status: names and actions, no manifests.
 pub fn change_set_items(cs: &ChangeSet) -> Vec<ChangeSetItem> {
     cs.entries

@@ -1,266 +1,315 @@
 //! Carrying out one sync decided by the reconcile: prune selection with its guards, the plan,
 //! the executor, and what the result does to inventory, history, operation state and events.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use ferry_apply::ObjKey;
 use ferry_apply::executor::SyncRequest as ExecRequest;
-use ferry_apply::plan::{Desired, PlanOptions, plan};
+use ferry_apply::plan::{PlanOptions, plan};
 use ferry_apply::prune::{InventoryEntry, Keep, Verdict, check_shrink, select};
 use ferry_apply::step::SyncPhase;
-use ferry_apply::tracking::AppId;
 use ferry_health::Rules;
 use ferry_source::CommitId;
-use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
+use serde_json::Value;
 
 use crate::application::*;
 use crate::compare::{Comparison, Resource};
-use crate::controller::Inner;
 use crate::metrics::{ResultLabel, SyncResult};
-use crate::reconcile::{LiveValues, SyncKind, inventory_map, now, publish, short};
+use crate::reconcile::{Cycle, Stage, Stop, SyncKind, stamp};
 use crate::status::*;
 
-/// Runs the sync; returns a retry delay when it failed.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn run(
-    inner: &Arc<Inner>,
-    app: &Application,
-    id: &AppId,
-    status: &mut ApplicationStatus,
-    revision: &CommitId,
-    kind: SyncKind,
-    resources: &[Resource],
-    desired: &[Desired],
-    cmp: &Comparison,
-    automated: Option<&Automated>,
-) -> Option<Duration> {
-    let started = now();
-    let (mut prune, dry_run, explicit_prune) = match kind {
-        SyncKind::Manual { prune, dry_run } => {
-            (prune || automated.is_some_and(|a| a.prune), dry_run, prune)
-        }
-        SyncKind::Auto | SyncKind::Heal => (automated.is_some_and(|a| a.prune), false, false),
-    };
-    let allow_empty = automated.is_some_and(|a| a.allow_empty) || explicit_prune;
-    if prune {
-        if let Err(refused) = check_shrink(status.inventory.len(), resources.len(), allow_empty) {
-            set_condition(
-                &mut status.conditions,
-                "PruneRefused",
-                true,
-                "SharpShrink",
-                refused.to_string(),
-                &started,
-            );
-            publish(inner, app, EventType::Warning, "PruneRefused", refused.to_string()).await;
-            prune = false;
-        } else {
-            remove_condition(&mut status.conditions, "PruneRefused");
-        }
-    }
+/// Live objects by key, as the executor and prune selection read them.
+pub(crate) type LiveValues = HashMap<ObjKey, Value>;
 
-    // The live objects this sync may touch, from the watch cache.
-    let mut live: LiveValues = LiveValues::new();
-    for r in resources {
-        if let Some(o) = inner.live.get(&r.key) {
-            live.insert(r.key.clone(), (*o).clone());
+/// Inventory as a map keyed by object (for updates).
+pub(crate) fn inventory_map(inv: &[InventoryEntry]) -> BTreeMap<ObjKey, InventoryEntry> {
+    inv.iter().map(|e| (e.key(), e.clone())).collect()
+}
+
+/// What one sync works with, gathered from the cycle.
+struct Job<'c> {
+    kind: SyncKind,
+    revision: &'c CommitId,
+    prune: bool,
+    dry_run: bool,
+    started: String,
+}
+
+/// Runs the sync; returns a retry delay when it failed. Stops before the first apply when the
+/// planned inventory cannot be recorded (an object created then would be an orphan).
+pub(crate) async fn run(
+    cy: &mut Cycle<'_>,
+    kind: SyncKind,
+    revision: &CommitId,
+    cmp: &Comparison,
+) -> Result<Option<Duration>, Stop> {
+    let automated = cy.app.automated().cloned();
+    let (prune, dry_run, explicit_prune) = match kind {
+        SyncKind::Manual { prune, dry_run } => {
+            (prune || automated.as_ref().is_some_and(|a| a.prune), dry_run, prune)
         }
-    }
-    for e in &status.inventory {
-        if let Some(o) = inner.live.get(&e.key()) {
-            live.insert(e.key(), (*o).clone());
+        SyncKind::Auto | SyncKind::Heal => {
+            (automated.as_ref().is_some_and(|a| a.prune), false, false)
         }
-    }
+    };
+    // Never prune from the last good render: the target could not be read.
+    let prune = prune && cy.fallback.is_none();
+    let allow_empty = automated.as_ref().is_some_and(|a| a.allow_empty) || explicit_prune;
+    let job = Job {
+        kind,
+        revision,
+        prune: guard_shrink(cy, prune, allow_empty).await,
+        dry_run,
+        started: cy.now.stamp(),
+    };
+    let live = live_values(cy);
+    let resources = cy.mem.prepared.resources.clone();
     let declared: BTreeSet<ObjKey> = resources.iter().map(|r| r.key.clone()).collect();
-    let verdicts = select(&status.inventory, &declared, id, |e| live.get(&e.key()));
-    let mut prunes = Vec::new();
-    let mut gone = Vec::new();
-    for v in verdicts {
-        match v {
-            Verdict::Prune(t) => prunes.push(t),
-            Verdict::Keep(key, Keep::Gone) => gone.push(key),
-            Verdict::Keep(key, reason) => {
-                tracing::info!(app = %id, object = %key, %reason, "not pruned")
-            }
-        }
-    }
-    let options =
-        PlanOptions { prune, prune_last: app.sync_option("PruneLast"), force: true, hooks: true };
-    let plan = match plan(desired, prunes, &options) {
-        Ok(mut p) => {
-            if app.sync_option("Replace") {
-                replace_instead_of_apply(&mut p);
-            }
-            p
-        }
-        Err(e) => {
+    let (prunes, gone) = prune_targets(cy, &declared, &live);
+    let plan = match make_plan(cy, &job, prunes) {
+        Ok(plan) => plan,
+        Err(message) => {
             finish_failed(
-                status,
+                &mut cy.status,
                 revision,
-                &started,
-                format!("{e}. Nothing was applied."),
+                &job.started,
+                format!("{message}. Nothing was applied."),
                 dry_run,
                 Vec::new(),
             );
-            publish(inner, app, EventType::Warning, "SyncFailed", format!("{e}")).await;
-            return Some(Duration::from_secs(30));
+            cy.publish(EventType::Warning, "SyncFailed", message).await;
+            return Ok(Some(Duration::from_secs(30)));
         }
     };
     if !dry_run {
-        let planned = planned_inventory(&status.inventory, resources, &live);
-        mark_running(inner, id, status, revision, &started, planned).await;
+        let planned = planned_inventory(&cy.status.inventory, &resources, &live);
+        mark_running(cy, &job, planned).await?;
         let what = match kind {
             SyncKind::Heal => "heal",
             SyncKind::Auto => "automated sync",
             SyncKind::Manual { .. } => "requested sync",
         };
-        publish(
-            inner,
-            app,
-            EventType::Normal,
-            "SyncStarted",
-            format!(
-                "{what} of {} started: {} objects",
-                short(revision.as_str()),
-                plan.task_count()
-            ),
-        )
-        .await;
+        let note = format!("{what} of {} started: {} objects", revision.short(), plan.task_count());
+        cy.publish(EventType::Normal, "SyncStarted", note).await;
     }
-    let rules = Rules::new(app.spec.health_checks.clone());
+    let rules = Rules::new(cy.app.spec.health_checks.clone());
     // Objects the diff found in sync are not sent again: no write, no resourceVersion bump.
     let in_sync = if dry_run { Default::default() } else { cmp.in_sync.clone() };
     let request = ExecRequest {
         plan: &plan,
-        app: id,
+        app: cy.id,
         dry_run,
         live: Some(&live),
         in_sync: &in_sync,
         health_rules: &rules,
     };
-    let outcome = inner.executor.execute(&request).await;
-
+    let outcome = cy.inner.executor.execute(&request).await;
     if !dry_run {
-        for a in &outcome.applied {
-            if let Some(o) = &a.object {
-                inner.live.observe(a.key.clone(), o.clone());
+        record_inventory(cy, &outcome, &declared, &gone);
+        announce_prunes(cy, &outcome.pruned).await;
+    }
+    Ok(conclude(cy, &job, outcome).await)
+}
+
+/// The sharp-shrink guard: prune stays on only when the rendered set did not collapse.
+async fn guard_shrink(cy: &mut Cycle<'_>, prune: bool, allow_empty: bool) -> bool {
+    if !prune {
+        return false;
+    }
+    let declared = cy.mem.prepared.resources.len();
+    match check_shrink(cy.status.inventory.len(), declared, allow_empty) {
+        Ok(()) => {
+            cy.clear("PruneRefused");
+            true
+        }
+        Err(refused) => {
+            cy.set("PruneRefused", true, "SharpShrink", refused.to_string());
+            cy.publish(EventType::Warning, "PruneRefused", refused.to_string()).await;
+            false
+        }
+    }
+}
+
+/// The live objects this sync may touch, from the watch cache.
+fn live_values(cy: &Cycle<'_>) -> LiveValues {
+    let keys = cy.mem.prepared.resources.iter().map(|r| r.key.clone());
+    let recorded = cy.status.inventory.iter().map(|e| e.key());
+    keys.chain(recorded).filter_map(|k| cy.inner.live.get(&k).map(|o| (k, (*o).clone()))).collect()
+}
+
+/// What may be pruned (recorded, owned, same UID, no longer declared), and what is already gone.
+fn prune_targets(
+    cy: &Cycle<'_>,
+    declared: &BTreeSet<ObjKey>,
+    live: &LiveValues,
+) -> (Vec<ferry_apply::plan::PruneTask>, Vec<ObjKey>) {
+    let mut prunes = Vec::new();
+    let mut gone = Vec::new();
+    for v in select(&cy.status.inventory, declared, cy.id, |e| live.get(&e.key())) {
+        match v {
+            Verdict::Prune(t) if !cy.inner.claims.others(&t.key, cy.id).is_empty() => {
+                tracing::info!(app = %cy.id, object = %t.key, "not pruned: another app declares it")
+            }
+            Verdict::Prune(t) => prunes.push(t),
+            Verdict::Keep(key, Keep::Gone) => gone.push(key),
+            Verdict::Keep(key, reason) => {
+                tracing::info!(app = %cy.id, object = %key, %reason, "not pruned")
             }
         }
-        let mut inv = inventory_map(&status.inventory);
-        // The inventory shrinks only after a confirmed delete (or a confirmed absence).
-        for k in outcome.pruned.iter().chain(gone.iter()) {
-            inv.remove(k);
-        }
-        // Only tracked resources enter the inventory: a namespace made by CreateNamespace=true or
-        // a hook must never become a prune candidate.
-        for a in outcome.applied.iter().filter(|a| declared.contains(&a.key)) {
-            let version = a.api_version.rsplit('/').next().unwrap_or_default().to_owned();
-            inv.insert(
-                a.key.clone(),
-                InventoryEntry {
-                    group: a.key.group.clone(),
-                    version,
-                    kind: a.key.kind.clone(),
-                    namespace: a.key.namespace.clone(),
-                    name: a.key.name.clone(),
-                    uid: a.uid.clone(),
-                },
-            );
-        }
-        status.inventory = inv.into_values().collect();
     }
-    if !dry_run && !outcome.pruned.is_empty() {
-        let names: Vec<String> = outcome.pruned.iter().take(10).map(|k| k.to_string()).collect();
-        let more = outcome.pruned.len().saturating_sub(names.len());
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        publish(
-            inner,
-            app,
-            EventType::Normal,
-            "Pruned",
-            format!("deleted what Git no longer declares: {}{more}", names.join(", ")),
-        )
-        .await;
+    (prunes, gone)
+}
+
+fn make_plan(
+    cy: &Cycle<'_>,
+    job: &Job<'_>,
+    prunes: Vec<ferry_apply::plan::PruneTask>,
+) -> Result<ferry_apply::plan::Plan, String> {
+    let options = PlanOptions {
+        prune: job.prune,
+        prune_last: cy.app.sync_option("PruneLast"),
+        force: true,
+        hooks: true,
+    };
+    let mut plan = plan(&cy.mem.prepared.desired, prunes, &options).map_err(|e| e.to_string())?;
+    if cy.app.sync_option("Replace") {
+        replace_instead_of_apply(&mut plan);
     }
+    Ok(plan)
+}
+
+/// The inventory after the sync: confirmed deletes and absences leave it, applied tracked
+/// resources enter it (a namespace made by CreateNamespace=true or a hook never does).
+fn record_inventory(
+    cy: &mut Cycle<'_>,
+    outcome: &ferry_apply::executor::SyncOutcome,
+    declared: &BTreeSet<ObjKey>,
+    gone: &[ObjKey],
+) {
+    for a in &outcome.applied {
+        if let Some(o) = &a.object {
+            cy.inner.live.observe(a.key.clone(), o.clone());
+        }
+    }
+    let mut inv = inventory_map(&cy.status.inventory);
+    for k in outcome.pruned.iter().chain(gone.iter()) {
+        inv.remove(k);
+    }
+    for a in outcome.applied.iter().filter(|a| declared.contains(&a.key)) {
+        let version = a.api_version.rsplit('/').next().unwrap_or_default().to_owned();
+        inv.insert(
+            a.key.clone(),
+            InventoryEntry {
+                group: a.key.group.clone(),
+                version,
+                kind: a.key.kind.clone(),
+                namespace: a.key.namespace.clone(),
+                name: a.key.name.clone(),
+                uid: a.uid.clone(),
+            },
+        );
+    }
+    cy.status.inventory = inv.into_values().collect();
+}
+
+async fn announce_prunes(cy: &Cycle<'_>, pruned: &[ObjKey]) {
+    if pruned.is_empty() {
+        return;
+    }
+    let names: Vec<String> = pruned.iter().take(10).map(|k| k.to_string()).collect();
+    let more = pruned.len().saturating_sub(names.len());
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let note = format!("deleted what Git no longer declares: {}{more}", names.join(", "));
+    cy.publish(EventType::Normal, "Pruned", note).await;
+}
+
+/// Operation state, history, conditions, metrics and events from the executor's outcome.
+async fn conclude(
+    cy: &mut Cycle<'_>,
+    job: &Job<'_>,
+    outcome: ferry_apply::executor::SyncOutcome,
+) -> Option<Duration> {
     let items = change_set_items(&outcome.change_set);
     let summary = outcome.change_set.summary();
+    let revision = job.revision;
     match outcome.phase {
         SyncPhase::Succeeded => {
-            inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Succeeded }).inc();
-            status.operation_state = Some(OperationState {
-                phase: "Succeeded".into(),
-                message: format!(
-                    "{}synced {}: {summary}",
-                    if dry_run { "dry run: " } else { "" },
-                    short(revision.as_str())
-                ),
+            let result = ResultLabel { result: SyncResult::Succeeded };
+            cy.inner.metrics.syncs.get_or_create(&result).inc();
+            let dry = if job.dry_run { "dry run: " } else { "" };
+            cy.status.operation_state = Some(OperationState {
+                phase: OperationPhase::Succeeded,
+                message: format!("{dry}synced {}: {summary}", revision.short()),
                 revision: revision.as_str().to_owned(),
-                started_at: started.clone(),
-                finished_at: now(),
-                dry_run,
+                started_at: job.started.clone(),
+                finished_at: cy.now.stamp(),
+                dry_run: job.dry_run,
                 change_set: cap(items),
                 attempts: 0,
             });
-            remove_condition(&mut status.conditions, "SyncFailed");
-            if !dry_run {
-                let source = HistorySource {
-                    repo_url: app.spec.source.repo_url.clone(),
-                    path: app.spec.source.path.clone(),
-                    target_revision: app.spec.source.target_revision.clone(),
-                };
-                let known = status.history.last().is_some_and(|h| h.revision == revision.as_str());
-                if !known || kind != SyncKind::Heal {
-                    append_history(&mut status.history, revision.as_str(), source, &now());
-                }
-                let reason = if kind == SyncKind::Heal { "Healed" } else { "Synced" };
-                publish(
-                    inner,
-                    app,
-                    EventType::Normal,
-                    reason,
-                    format!("revision {}: {summary}", short(revision.as_str())),
-                )
-                .await;
+            cy.clear("SyncFailed");
+            if !job.dry_run {
+                record_history(cy, job);
+                let reason = if job.kind == SyncKind::Heal { "Healed" } else { "Synced" };
+                let note = format!("revision {}: {summary}", revision.short());
+                cy.publish(EventType::Normal, reason, note).await;
             }
             None
         }
-        SyncPhase::Failed(message) => {
-            inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Failed }).inc();
-            let attempts =
-                finish_failed(status, revision, &started, message.clone(), dry_run, items);
-            let retry = app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());
-            let delay = retry_delay(retry, attempts);
-            // Out of retries: say so now, not at some later reconcile.
-            let (reason, next) = match (retry, delay) {
-                (Some(_), None) => (
-                    "RetryLimitReached",
-                    format!(
-                        " The retry limit is reached; fix the cause, then `ferry app sync {}`.",
-                        app.name_any()
-                    ),
-                ),
-                (_, Some(d)) => ("SyncFailed", format!(" Retrying in {d:?}.")),
-                (None, None) => ("SyncFailed", String::new()),
-            };
-            set_condition(
-                &mut status.conditions,
-                "SyncFailed",
-                true,
-                reason,
-                format!(
-                    "sync of {} failed (attempt {attempts}): {message}.{next}",
-                    short(revision.as_str())
-                ),
-                &now(),
-            );
-            publish(inner, app, EventType::Warning, "SyncFailed", message).await;
-            delay
-        }
+        SyncPhase::Failed(message) => failed(cy, job, message, items).await,
     }
+}
+
+fn record_history(cy: &mut Cycle<'_>, job: &Job<'_>) {
+    let source = HistorySource {
+        repo_url: cy.app.spec.source.repo_url.clone(),
+        path: cy.app.spec.source.path.clone(),
+        target_revision: cy.app.spec.source.target_revision.clone(),
+    };
+    let revision = job.revision.as_str();
+    let known = cy.status.history.last().is_some_and(|h| h.revision == revision);
+    if !known || job.kind != SyncKind::Heal {
+        append_history(&mut cy.status.history, revision, source, &cy.now.stamp());
+    }
+}
+
+async fn failed(
+    cy: &mut Cycle<'_>,
+    job: &Job<'_>,
+    message: String,
+    items: Vec<ChangeSetItem>,
+) -> Option<Duration> {
+    cy.inner.metrics.syncs.get_or_create(&ResultLabel { result: SyncResult::Failed }).inc();
+    let attempts = finish_failed(
+        &mut cy.status,
+        job.revision,
+        &job.started,
+        message.clone(),
+        job.dry_run,
+        items,
+    );
+    let retry = cy.app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());
+    let delay = retry_delay(retry, attempts);
+    // Out of retries: say so now, not at some later reconcile.
+    let (reason, next) = match (retry, delay) {
+        (Some(_), None) => (
+            "RetryLimitReached",
+            format!(
+                " The retry limit is reached; fix the cause, then `ferry app sync {}`.",
+                cy.name()
+            ),
+        ),
+        (_, Some(d)) => ("SyncFailed", format!(" Retrying in {}s.", d.as_secs().max(1))),
+        (None, None) => ("SyncFailed", String::new()),
+    };
+    let text =
+        format!("sync of {} failed (attempt {attempts}): {message}.{next}", job.revision.short());
+    cy.set("SyncFailed", true, reason, text);
+    cy.publish(EventType::Warning, "SyncFailed", message).await;
+    delay
 }
 
 /// Records a failed sync; returns the attempt count for this revision.
@@ -275,16 +324,16 @@ fn finish_failed(
     let previous = status
         .operation_state
         .as_ref()
-        .filter(|o| o.revision == revision.as_str() && o.phase != "Succeeded")
+        .filter(|o| o.revision == revision.as_str() && o.phase != OperationPhase::Succeeded)
         .map(|o| o.attempts)
         .unwrap_or(0);
     let attempts = previous + 1;
     status.operation_state = Some(OperationState {
-        phase: "Failed".into(),
+        phase: OperationPhase::Failed,
         message,
         revision: revision.as_str().to_owned(),
         started_at: started.to_owned(),
-        finished_at: now(),
+        finished_at: stamp(jiff::Timestamp::now()),
         dry_run,
         change_set: cap(items),
         attempts,
@@ -342,36 +391,46 @@ fn planned_inventory(
 }
 
 /// Tells users (and an engine restarted mid-sync) that a sync is under way, and records the
-/// planned inventory first (see [`planned_inventory`]).
+/// planned inventory first (see [`planned_inventory`]). When that write fails the sync stops
+/// before its first apply: an object created now could become an orphan no prune would see.
 async fn mark_running(
-    inner: &Inner,
-    id: &AppId,
-    status: &mut ApplicationStatus,
-    revision: &CommitId,
-    started: &str,
+    cy: &mut Cycle<'_>,
+    job: &Job<'_>,
     planned: Vec<InventoryEntry>,
-) {
-    let attempts = status
+) -> Result<(), Stop> {
+    let revision = job.revision.as_str();
+    let attempts = cy
+        .status
         .operation_state
         .as_ref()
-        .filter(|o| o.revision == revision.as_str())
+        .filter(|o| o.revision == revision)
         .map(|o| o.attempts)
         .unwrap_or(0);
     let op = OperationState {
-        phase: "Running".into(),
-        message: format!("syncing {}", short(revision.as_str())),
-        revision: revision.as_str().to_owned(),
-        started_at: started.to_owned(),
+        phase: OperationPhase::Running,
+        message: format!("syncing {}", job.revision.short()),
+        revision: revision.to_owned(),
+        started_at: job.started.clone(),
         attempts,
         ..Default::default()
     };
-    let api: Api<Application> = Api::namespaced(inner.client.clone(), &id.namespace);
+    let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
     let patch = serde_json::json!({"status": {"operationState": op, "inventory": planned}});
-    if let Err(e) = api.patch_status(&id.name, &PatchParams::default(), &Patch::Merge(patch)).await
-    {
-        tracing::debug!(app = %id, error = %e, "could not mark the sync as running");
-    }
-    status.operation_state = Some(op);
+    api.patch_status(&cy.id.name, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(
+        |e| {
+            Stop::new(
+                Stage::Sync,
+                "InventoryWriteFailed",
+                format!(
+                    "the sync of {} did not start: the planned inventory could not be written to the Application's status ({e})",
+                    job.revision.short()
+                ),
+            )
+            .backoff(Duration::from_secs(5))
+        },
+    )?;
+    cy.status.operation_state = Some(op);
+    Ok(())
 }
 
 /// `syncOptions: [Replace=true]`: every object that would be server-side applied is replaced

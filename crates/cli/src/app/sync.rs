@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ferry_engine::Application;
-use ferry_engine::application::{ANNOTATION_SYNC_REQUEST, OperationState, SyncRequest};
+use ferry_engine::application::{
+    ANNOTATION_SYNC_REQUEST, OperationPhase, OperationState, SyncRequest,
+};
 use kube::api::{Patch, PatchParams};
 
 use super::connect::Connection;
@@ -50,7 +52,7 @@ pub fn outcome(
     }
     let status = app.status.as_ref()?;
     match status.operation_state.as_ref() {
-        Some(op) if op.phase == "Running" => None,
+        Some(op) if op.phase == OperationPhase::Running => None,
         Some(op) if !op.started_at.is_empty() && not_before(&op.started_at, at) => {
             Some(Outcome::Operation(op.clone()))
         }
@@ -122,8 +124,8 @@ pub fn report(
         }
         Ok(Outcome::Operation(op)) => {
             print(&change_set(&op))?;
-            if op.phase == "Succeeded" {
-                eprintln!("{kind} of {name} {}: {}", op.phase.to_lowercase(), op.message);
+            if op.phase == OperationPhase::Succeeded {
+                eprintln!("{kind} of {name} {}: {}", op.phase.as_str().to_lowercase(), op.message);
                 if !op.dry_run {
                     hint(&format!("ferry app wait {name} --health"));
                 }

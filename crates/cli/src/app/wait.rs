@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ferry_engine::Application;
-use ferry_engine::application::SyncStatusCode;
+use ferry_engine::application::{OperationPhase, SyncStatusCode};
 use ferry_health::HealthStatus;
 use kube::Api;
 
@@ -57,7 +57,8 @@ impl Want {
 /// never "done": its result is not known yet.
 pub fn reached(app: &Application, want: Want) -> bool {
     let Some(status) = &app.status else { return false };
-    let running = status.operation_state.as_ref().is_some_and(|o| o.phase == "Running");
+    let running =
+        status.operation_state.as_ref().is_some_and(|o| o.phase == OperationPhase::Running);
     !running
         && (!want.sync || status.sync.status == SyncStatusCode::Synced)
         && (!want.health || status.health.status == HealthStatus::Healthy)
@@ -77,7 +78,9 @@ pub fn seen(app: &Application) -> String {
     if !status.health.message.is_empty() {
         line.push_str(&format!(" ({})", status.health.message));
     }
-    if let Some(op) = status.operation_state.as_ref().filter(|o| o.phase != "Succeeded") {
+    if let Some(op) =
+        status.operation_state.as_ref().filter(|o| o.phase != OperationPhase::Succeeded)
+    {
         line.push_str(&format!("; last sync {}: {}", op.phase, op.message));
     }
     for c in status.conditions.iter().filter(|c| super::get::is_problem(&c.type_, &c.status)) {

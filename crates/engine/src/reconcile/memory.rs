@@ -1,0 +1,70 @@
+//! What the engine remembers of an app between reconciles. Never the source of truth (the
+//! Application's status is): it only saves work, and a restarted engine rebuilds it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_diff::ObjectDiff;
+use ferry_source::CommitId;
+use serde_json::Value;
+
+use crate::application::{Application, ApplicationStatus};
+use crate::prepare::Prepared;
+
+#[derive(Clone, Default)]
+pub struct AppMemory {
+    /// What `targetRevision` resolved to last.
+    pub head: Option<CommitId>,
+    /// The commit rendered last, the spec generation and the source it was rendered for.
+    pub rendered_for: Option<(CommitId, Option<i64>, String)>,
+    pub prepared: Prepared,
+    pub diffs: Vec<ObjectDiff>,
+    pub heal_attempts: u32,
+    pub next_heal: Option<Instant>,
+    pub degraded_since: Option<Instant>,
+    pub last_written: Option<Value>,
+    /// The Application as the server returned it after our last status write. The watch cache
+    /// may not have it yet when the next reconcile starts; reading the older copy would act on
+    /// a request (rollback, unpin, sync) a second time.
+    pub written: Option<Arc<Application>>,
+    /// The status on the server was changed outside the final status write (a sync's Running
+    /// state and planned inventory): the next status is written even if it equals the last one.
+    pub must_write: bool,
+    /// What the last render produced: its content hash and the spec generation it was for.
+    pub content: Option<(String, Option<i64>)>,
+    /// `content` as of the last successful sync. A new commit that renders the same content is
+    /// already applied: nothing is synced again (a monorepo commit to one app leaves the others be).
+    pub synced_content: Option<(String, Option<i64>)>,
+    /// Reconciles in a row that stopped on an error (the exponent of the backoff).
+    pub failures: u32,
+    /// The last error logged, so a failure that repeats is logged once, not at every retry.
+    pub last_error: Option<String>,
+}
+
+impl AppMemory {
+    /// Whether the last operation applied what `revision` renders: it succeeded at `revision`
+    /// itself, or at an earlier commit whose render was the same.
+    pub(crate) fn applied(&self, status: &ApplicationStatus, revision: &CommitId) -> bool {
+        status.operation_state.as_ref().is_some_and(|o| {
+            o.succeeded()
+                && (o.revision == revision.as_str()
+                    || (self.content.is_some() && self.synced_content == self.content))
+        })
+    }
+}
+
+/// Whichever of two copies of an Application the server wrote later, by resourceVersion (an
+/// integer on every API server Ferry knows; when either is not, the watch cache's copy wins).
+pub(crate) fn newer(
+    stored: Arc<Application>,
+    written: Option<&Arc<Application>>,
+) -> Arc<Application> {
+    let rv = |a: &Application| a.metadata.resource_version.as_deref()?.parse::<u64>().ok();
+    match written {
+        Some(w) if w.metadata.uid == stored.metadata.uid => match (rv(&stored), rv(w)) {
+            (Some(s), Some(n)) if n > s => w.clone(),
+            _ => stored,
+        },
+        _ => stored,
+    }
+}

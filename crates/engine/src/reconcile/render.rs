@@ -1,0 +1,105 @@
+//! The render stage: the target commit's tree through the renderer (and its cache), then
+//! prepared for apply. Skipped when the same commit, spec and source were rendered last time.
+
+use std::time::{Duration, Instant};
+
+use ferry_render::{Lookup, RenderContext, RenderError, RepoPath};
+use ferry_source::{CommitId, RepoUrl};
+
+use crate::metrics::{CacheLabel, CacheResult};
+use crate::prepare::{PrepareError, prepare};
+
+use super::cycle::Cycle;
+use super::stop::{Stage, Stop};
+
+/// Makes `cy.mem.prepared` the prepared render of `revision`.
+pub(crate) async fn render(
+    cy: &mut Cycle<'_>,
+    url: &RepoUrl,
+    revision: &CommitId,
+) -> Result<(), Stop> {
+    let source = serde_json::to_string(&cy.app.spec.source).unwrap_or_default();
+    let key = (revision.clone(), cy.app.metadata.generation, source);
+    if cy.mem.rendered_for.as_ref() != Some(&key) {
+        let rendered = run(cy, url, revision).await?;
+        let prepared = prepare(&cy.inner.client, &cy.inner.discovery, cy.app, cy.id, &rendered)
+            .await
+            .map_err(invalid_object)?;
+        cy.mem.content = Some((rendered.hash.clone(), cy.app.metadata.generation));
+        let old = cy.mem.prepared.resources.iter().map(|r| &r.key);
+        cy.inner.claims.update(cy.id, old, prepared.resources.iter().map(|r| &r.key));
+        cy.mem.prepared = prepared;
+        cy.mem.rendered_for = Some(key);
+    }
+    let message =
+        format!("{} rendered from {}", objects(cy.mem.prepared.desired.len()), revision.short());
+    cy.set("RenderReady", true, "Rendered", message);
+    Ok(())
+}
+
+async fn run(
+    cy: &mut Cycle<'_>,
+    url: &RepoUrl,
+    revision: &CommitId,
+) -> Result<std::sync::Arc<ferry_render::Rendered>, Stop> {
+    let inner = cy.inner;
+    let path = RepoPath::new(&cy.app.spec.source.path).map_err(|e| {
+        Stop::new(Stage::Render, "InvalidPath", format!("spec.source.path: {e}"))
+            .hint("Fix spec.source.path")
+    })?;
+    let tree = inner.sources.tree(url, revision).map_err(|e| {
+        Stop::new(Stage::Source, "TreeUnreadable", e.to_string()).backoff(Duration::from_secs(15))
+    })?;
+    let mut ctx = RenderContext::new(&cy.id.name).with_config(inner.config.render.clone());
+    if !cy.app.spec.destination.namespace.is_empty() {
+        ctx = ctx.with_namespace(&cy.app.spec.destination.namespace);
+    }
+    let opts = cy.app.spec.source.render.clone();
+    let worker = inner.clone();
+    let started = Instant::now();
+    let rendered = tokio::task::spawn_blocking(move || {
+        worker.renders.render_traced(&tree, &path, &opts, &ctx)
+    })
+    .await;
+    inner.metrics.render_duration.observe(started.elapsed().as_secs_f64());
+    match rendered {
+        Ok(Ok((r, lookup))) => {
+            let cache = match lookup {
+                Lookup::Hit => CacheResult::Hit,
+                Lookup::Miss => CacheResult::Miss,
+            };
+            inner.metrics.renders.get_or_create(&CacheLabel { cache }).inc();
+            Ok(r)
+        }
+        Ok(Err(e)) => Err(render_failed(&e, revision)),
+        Err(e) => {
+            Err(Stop::new(Stage::Render, "RenderCrashed", format!("the renderer stopped: {e}"))
+                .backoff(Duration::from_secs(30)))
+        }
+    }
+}
+
+fn render_failed(e: &RenderError, revision: &CommitId) -> Stop {
+    let stop =
+        Stop::new(Stage::Render, "RenderFailed", format!("revision {}: {e}", revision.short()));
+    match e {
+        // Not a problem in Git: a tool Ferry needs is missing here. Installing it fixes it.
+        RenderError::ToolMissing { .. } => stop
+            .hint("This is a problem of Ferry's installation, not of the repository")
+            .backoff(Duration::from_secs(30)),
+        _ => stop.hint("Fix it in Git and commit"),
+    }
+}
+
+fn invalid_object(e: PrepareError) -> Stop {
+    let stop = Stop::new(Stage::Render, "InvalidObject", e.to_string());
+    match e {
+        PrepareError::Discovery { .. } => stop.backoff(Duration::from_secs(5)),
+        PrepareError::Object { .. } => stop.hint("Fix it in Git and commit"),
+    }
+}
+
+/// "1 object", "3 objects".
+pub(crate) fn objects(n: usize) -> String {
+    if n == 1 { "1 object".to_owned() } else { format!("{n} objects") }
+}

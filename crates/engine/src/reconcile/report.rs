@@ -1,0 +1,118 @@
+//! The status stage: what the reconcile found, written once at its end (and only when it
+//! changed), so a reader never sees a status that mixes two reconciles.
+
+use std::sync::Arc;
+
+use ferry_health::{Health, HealthStatus};
+use ferry_source::CommitId;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::Value;
+
+use crate::application::*;
+use crate::compare::Comparison;
+
+use super::cycle::Cycle;
+
+/// At most this many per-object entries go into `status.resources` (status stays small; the API
+/// serves the full list).
+pub const MAX_RESOURCES_IN_STATUS: usize = 500;
+
+/// Fills the status from the comparison and health of `revision`.
+pub(crate) fn finish(cy: &mut Cycle<'_>, revision: &CommitId, cmp: &Comparison, health: &Health) {
+    let synced_now =
+        cy.status.operation_state.as_ref().is_some_and(|o| o.succeeded_at(revision.as_str()));
+    if synced_now {
+        cy.mem.synced_content = cy.mem.content.clone();
+        if let Some(last) = cy.status.history.last_mut().filter(|h| h.revision == revision.as_str())
+        {
+            match health.status {
+                HealthStatus::Healthy => last.healthy = Some(true),
+                HealthStatus::Degraded => last.healthy = Some(false),
+                _ => {}
+            }
+        }
+    }
+    let total = cy.mem.prepared.resources.len();
+    let summary = cmp.summary(total);
+    let in_sync = cmp.status() == SyncStatusCode::Synced;
+    match &cy.fallback {
+        // Compared, but with the last good render, not with what the target is now: the sync
+        // status cannot be known; the condition says what the comparison found.
+        Some(stop) => {
+            cy.status.sync = SyncStatus {
+                status: SyncStatusCode::Unknown,
+                revision: revision.as_str().to_owned(),
+            };
+            let message = format!(
+                "compared with the last good render ({}), since {}: {summary}",
+                revision.short(),
+                first_sentence(&stop.message)
+            );
+            cy.set("Synced", in_sync, "LastGoodRender", message);
+        }
+        None => {
+            cy.status.sync =
+                SyncStatus { status: cmp.status(), revision: revision.as_str().to_owned() };
+            cy.set("Synced", in_sync, if in_sync { "Synced" } else { "OutOfSync" }, summary);
+        }
+    }
+    cy.status.health = AppHealth { status: health.status, message: health.message.clone() };
+    cy.status.resources = cmp.resources.iter().take(MAX_RESOURCES_IN_STATUS).cloned().collect();
+    if cy.app.spec.suspend {
+        let message = "spec.suspend is set: Ferry reports status but neither syncs nor heals; set it to false to resume";
+        cy.set("Suspended", true, "Suspended", message);
+    } else {
+        cy.clear("Suspended");
+    }
+    let sync = cy.status.sync.status.to_string();
+    cy.inner.metrics.set_app_state(&cy.id.namespace, &cy.id.name, &sync, health.status.as_str());
+}
+
+fn first_sentence(s: &str) -> &str {
+    s.split(". ").next().unwrap_or(s).trim_end_matches('.')
+}
+
+/// Writes the cycle's status when it changed (apart from the reconcile time), as a merge patch
+/// that also clears fields that became empty.
+pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
+    let mut status = cy.status.clone();
+    status.observed_generation = cy.app.metadata.generation;
+    let mut compare_to = status.clone();
+    compare_to.reconciled_at = None;
+    let new_value = serde_json::to_value(&compare_to).unwrap_or(Value::Null);
+    let old_value = match &cy.mem.last_written {
+        Some(v) => v.clone(),
+        None => {
+            let mut old = cy.app.status.clone().unwrap_or_default();
+            old.reconciled_at = None;
+            serde_json::to_value(&old).unwrap_or(Value::Null)
+        }
+    };
+    if new_value == old_value && !cy.mem.must_write {
+        return;
+    }
+    status.reconciled_at = Some(cy.now.stamp());
+    let mut patch = serde_json::to_value(&status).unwrap_or(Value::Null);
+    // Clear what became empty: fields of the last status written and of the copy read.
+    let read =
+        cy.app.status.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null);
+    if let Some(p) = patch.as_object_mut() {
+        for old in [old_value.as_object(), read.as_object()].into_iter().flatten() {
+            for key in old.keys() {
+                if !p.contains_key(key) && key != "reconciledAt" {
+                    p.insert(key.clone(), Value::Null);
+                }
+            }
+        }
+    }
+    let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
+    let patch = Patch::Merge(serde_json::json!({ "status": patch }));
+    match api.patch_status(&cy.id.name, &PatchParams::default(), &patch).await {
+        Ok(updated) => {
+            cy.mem.last_written = Some(new_value);
+            cy.mem.must_write = false;
+            cy.mem.written = Some(Arc::new(updated));
+        }
+        Err(e) => tracing::warn!(app = %cy.id, error = %e, "could not write status"),
+    }
+}

@@ -1,0 +1,184 @@
+//! Which commit the app is reconciled to: the destination is one Ferry knows, `targetRevision`
+//! resolves (fresh on a poll, spec change, request or refresh; from memory on a drift event),
+//! and a rollback pin, when set, takes precedence until a new commit or an unpin.
+
+use std::time::{Duration, Instant};
+
+use ferry_source::{CommitId, RepoUrl};
+use kube::runtime::events::EventType;
+
+use crate::application::Pin;
+use crate::sources::Sources;
+use crate::status::{find_history, short};
+
+use super::cycle::Cycle;
+use super::stop::{Stage, Stop};
+
+/// The commit this reconcile works on.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub url: RepoUrl,
+    /// What `targetRevision` resolves to.
+    pub head: CommitId,
+    /// What is applied: `head`, or the pinned revision of a rollback.
+    pub revision: CommitId,
+    /// A rollback asked for now: sync even without automation.
+    pub forced: bool,
+}
+
+/// Ferry deploys only into the cluster it runs in so far.
+pub(crate) fn destination(cy: &mut Cycle<'_>) -> Result<(), Stop> {
+    let dest = &cy.app.spec.destination;
+    if dest.is_in_cluster() {
+        cy.clear("DestinationReady");
+        return Ok(());
+    }
+    let target = dest.server.clone().or(dest.name.clone()).unwrap_or_default();
+    Err(Stop::new(
+        Stage::Destination,
+        "UnknownCluster",
+        format!("destination {target:?} is not a cluster Ferry knows"),
+    )
+    .hint("Only the cluster Ferry runs in is supported so far: set destination.server to https://kubernetes.default.svc or destination.name to in-cluster"))
+}
+
+pub(crate) async fn resolve(cy: &mut Cycle<'_>) -> Result<Target, Stop> {
+    let url = Sources::parse_url(&cy.app.spec.source.repo_url).map_err(|e| {
+        Stop::new(Stage::Source, "InvalidRepoURL", e.to_string()).hint("Fix spec.source.repoURL")
+    })?;
+    let head = head(cy, &url).await?;
+    cy.set(
+        "SourceReady",
+        true,
+        "Fetched",
+        format!(
+            "{} resolves to {}",
+            display_revision(&cy.app.spec.source.target_revision),
+            head.short()
+        ),
+    );
+    let forced = pins(cy, &head).await;
+    let revision = match cy.status.pinned.clone() {
+        Some(pin) => pinned(cy, &url, &pin).await?,
+        None => {
+            cy.clear("Pinned");
+            head.clone()
+        }
+    };
+    Ok(Target { url, head, revision, forced })
+}
+
+/// What `targetRevision` resolves to: asked of the server when a reason calls for it, else
+/// remembered from the last reconcile.
+async fn head(cy: &mut Cycle<'_>, url: &RepoUrl) -> Result<CommitId, Stop> {
+    let refresh = cy.requests.refresh.is_some();
+    if let Some(head) = cy.mem.head.clone().filter(|_| !cy.reasons.needs_source() && !refresh) {
+        return Ok(head);
+    }
+    let r = cy.reasons;
+    let max_age = if refresh {
+        Duration::ZERO
+    } else if r.poll && !r.spec && !r.request {
+        cy.inner.config.poll_interval / 2
+    } else {
+        Duration::from_secs(1)
+    };
+    let inner = cy.inner;
+    let wanted = &cy.app.spec.source.target_revision;
+    let started = Instant::now();
+    let head = inner.sources.commit(url, &inner.credentials, wanted, max_age).await;
+    inner.metrics.git_fetch_duration.observe(started.elapsed().as_secs_f64());
+    match head {
+        Ok(c) => {
+            tracing::debug!(app = %cy.id, head = %c.short(), "source resolved");
+            cy.mem.head = Some(c.clone());
+            Ok(c)
+        }
+        Err(e) => {
+            inner.metrics.git_errors.inc();
+            let first = if e.is_retryable() {
+                Duration::from_secs(5)
+            } else {
+                inner.config.poll_interval.max(Duration::from_secs(30))
+            };
+            Err(Stop::new(
+                Stage::Source,
+                "FetchFailed",
+                format!("cannot fetch {:?} from {url}: {e}", display_revision(wanted)),
+            )
+            .backoff(first))
+        }
+    }
+}
+
+/// Applies unpin and rollback requests and leaves a pin a new commit made stale. Returns whether
+/// a rollback was asked for now (it syncs even without automation).
+async fn pins(cy: &mut Cycle<'_>, head: &CommitId) -> bool {
+    let following = display_revision(&cy.app.spec.source.target_revision).to_owned();
+    if cy.requests.unpin && cy.status.pinned.take().is_some() {
+        cy.publish(EventType::Normal, "Unpinned", format!("following {following} again")).await;
+    }
+    let mut forced = false;
+    if let Some(request) = cy.requests.rollback.clone() {
+        forced = rollback(cy, &request.to, head).await;
+    }
+    if cy.status.pinned.as_ref().is_some_and(|p| p.head_at_pin != head.as_str()) {
+        cy.status.pinned = None;
+        let note = format!("a new commit {} arrived; following it again", head.short());
+        cy.publish(EventType::Normal, "Unpinned", note).await;
+    }
+    forced
+}
+
+async fn rollback(cy: &mut Cycle<'_>, wanted: &str, head: &CommitId) -> bool {
+    let Some(h) = find_history(&cy.status.history, wanted).cloned() else {
+        let message = format!(
+            "no history entry or revision {wanted:?} to roll back to; `ferry app history {}` lists them",
+            cy.name()
+        );
+        cy.set("RollbackFailed", true, "UnknownRevision", message);
+        return false;
+    };
+    cy.status.pinned = Some(Pin {
+        revision: h.revision.clone(),
+        reason: format!("rolled back to history entry {} on request", h.id),
+        head_at_pin: head.as_str().to_owned(),
+        at: cy.now.stamp(),
+    });
+    cy.clear("RollbackFailed");
+    let note = format!(
+        "rolling back to history entry {} ({}) on request; staying there until a new commit or an unpin",
+        h.id,
+        short(&h.revision)
+    );
+    cy.publish(EventType::Normal, "RolledBack", note).await;
+    true
+}
+
+async fn pinned(cy: &mut Cycle<'_>, url: &RepoUrl, pin: &Pin) -> Result<CommitId, Stop> {
+    let message = format!(
+        "staying on {} ({}); a new commit or `ferry app rollback {} --unpin` resumes auto-sync",
+        short(&pin.revision),
+        pin.reason,
+        cy.name()
+    );
+    cy.set("Pinned", true, "RolledBack", message);
+    let inner = cy.inner;
+    inner
+        .sources
+        .commit(url, &inner.credentials, &pin.revision, Duration::from_secs(1))
+        .await
+        .map_err(|e| {
+            Stop::new(
+                Stage::Source,
+                "FetchFailed",
+                format!("cannot fetch pinned revision {}: {e}", pin.revision),
+            )
+            .backoff(Duration::from_secs(10))
+        })
+}
+
+/// How a `targetRevision` reads in messages (empty means the remote's HEAD).
+pub(crate) fn display_revision(r: &str) -> &str {
+    if r.is_empty() { "HEAD" } else { r }
+}
