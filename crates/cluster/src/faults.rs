@@ -22,6 +22,9 @@ pub struct Faults {
     pub write_error_code: Option<u16>,
     /// Share of writes that fail, 0.0 to 1.0 (deterministic: every 1/ratio-th write).
     pub write_error_ratio: f64,
+    /// Only writes to this resource fail, as `apiserver_request_total` names it with its
+    /// subresource: `configmaps`, `applications.ferry.dev/status`. All writes when unset.
+    pub write_error_resource: Option<String>,
     /// Added to every resource request.
     pub latency_ms: u64,
     /// Watches end after this long (clients must resume).
@@ -50,9 +53,12 @@ impl Faults {
         Ok(())
     }
 
-    /// The injected error for the next write, if this one is chosen to fail.
-    pub fn write_error(&self) -> Option<ApiError> {
+    /// The injected error for the next write to `resource`, if this one is chosen to fail.
+    pub fn write_error(&self, resource: &str) -> Option<ApiError> {
         let code = self.write_error_code?;
+        if self.write_error_resource.as_deref().is_some_and(|r| r != resource) {
+            return None;
+        }
         if self.write_error_ratio <= 0.0 {
             return None;
         }
@@ -117,8 +123,21 @@ mod tests {
     #[test]
     fn a_ratio_of_a_half_fails_every_other_write() {
         let f = Faults { write_error_code: Some(503), write_error_ratio: 0.5, ..Faults::default() };
-        let failed = (0..10).filter(|_| f.write_error().is_some()).count();
+        let failed = (0..10).filter(|_| f.write_error("configmaps").is_some()).count();
         assert_eq!(failed, 5);
+    }
+
+    #[test]
+    fn a_fault_for_one_resource_leaves_writes_to_others_alone() {
+        let f = Faults {
+            write_error_code: Some(500),
+            write_error_ratio: 1.0,
+            write_error_resource: Some("applications.ferry.dev/status".into()),
+            ..Faults::default()
+        };
+        assert!(f.write_error("applications.ferry.dev/status").is_some());
+        assert!(f.write_error("applications.ferry.dev").is_none());
+        assert!(f.write_error("configmaps").is_none());
     }
 
     #[test]

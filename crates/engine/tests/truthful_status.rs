@@ -166,7 +166,8 @@ async fn a_dry_run_reports_a_drifted_object_as_configured() {
     world.request_sync("app").await;
     world.wait_synced_healthy("app", &head).await;
     let cms: Api<ConfigMap> = Api::namespaced(world.client.clone(), "demo");
-    let drift = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"value": "changed"}});
+    let drift = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "demo"}, "data": {"value": "changed"}});
     cms.patch("settings", &PatchParams::apply("kubectl").force(), &Patch::Apply(&drift))
         .await
         .expect("drift");

@@ -113,8 +113,12 @@ fn manager(params: &Params, headers: &HeaderMap) -> String {
     ua.split('/').next().unwrap_or("unknown").to_string()
 }
 
-async fn pre_write(st: &Shared) -> Result<(), ApiError> {
-    match st.faults().write_error() {
+async fn pre_write(st: &Shared, t: &Target) -> Result<(), ApiError> {
+    let resource = match &t.sub {
+        Some(sub) => format!("{}/{sub}", t.resource_label()),
+        None => t.resource_label(),
+    };
+    match st.faults().write_error(&resource) {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -171,7 +175,7 @@ pub async fn create(
             t.rt.kind
         )));
     }
-    pre_write(st).await?;
+    pre_write(st, t).await?;
     let mut obj = parse_body(headers, body)?;
     check_type(t, &obj)?;
     let warnings = validate_fields(t, params, &mut obj)?;
@@ -244,7 +248,7 @@ pub async fn update(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    pre_write(st).await?;
+    pre_write(st, t).await?;
     let name = t.name.clone().unwrap_or_default();
     let mut obj = parse_body(headers, body)?;
     let mut warnings = Vec::new();
@@ -285,7 +289,7 @@ pub async fn patch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    pre_write(st).await?;
+    pre_write(st, t).await?;
     let name = t.name.clone().unwrap_or_default();
     let ct = content_type(headers).split(';').next().unwrap_or_default().trim().to_string();
     let mut body = parse_body(headers, body)?;
@@ -419,7 +423,7 @@ pub async fn delete(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    pre_write(st).await?;
+    pre_write(st, t).await?;
     let name = t.name.clone().unwrap_or_default();
     let opts = delete_options(params, headers, body)?;
     let obj = ops::delete(st, &stored_type(st, t), t.namespace.as_deref(), &name, &opts)?;
@@ -433,7 +437,7 @@ pub async fn delete_collection(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    pre_write(st).await?;
+    pre_write(st, t).await?;
     let opts = delete_options(params, headers, body)?;
     let filter = Filter::from_params(params)?;
     let (items, rv) = st.store.list(&t.rt.storage_key(), t.namespace.as_deref());
