@@ -71,7 +71,9 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     }
     let state =
         ferry_api::ApiState::builder(engine.clone(), registry).token(args.api_token).build();
-    tracing::info!(api = %args.listen, "controller running");
+    // The bound address, not the requested one: with port 0 only this says where the API is.
+    let bound = listener.local_addr().context("reading the API listener's address")?;
+    tracing::info!(api = %bound, "controller running");
     let mut leadership = _leadership;
     tokio::select! {
         r = ferry_api::serve(listener, state, std::future::pending::<()>()) => r?,

@@ -18,6 +18,7 @@ use super::wait::{parse_timeout, poll};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RollbackArgs {
+    #[arg(add = super::complete::app_names())]
     pub name: String,
     /// A history id (see `ferry app history`) or a commit (full or abbreviated); default: the
     /// entry before the current one.

@@ -16,6 +16,7 @@ use super::wait::{parse_timeout, poll, timed_out};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SyncArgs {
+    #[arg(add = super::complete::app_names())]
     pub name: String,
     /// Compute and report the changes without applying them.
     #[arg(long)]
