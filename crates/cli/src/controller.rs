@@ -48,7 +48,9 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| format!("ferry-{}", std::process::id()));
         Some(acquire(client.clone(), LeaseConfig::new(&args.namespace, identity)).await?)
     };
-    let mut config = EngineConfig::new(&args.data_dir).poll_interval(args.poll_interval);
+    let mut config = crate::up::with_helm_from_env(
+        EngineConfig::new(&args.data_dir).poll_interval(args.poll_interval),
+    );
     let mut automation_config =
         ferry_image::automation::AutomationConfig::new(args.data_dir.join("image-automation"));
     if args.watch_namespace_only {

@@ -8,6 +8,7 @@ mod app;
 mod bench;
 mod controller;
 mod demo;
+mod helm_shim;
 mod kubeconfig;
 mod logging;
 mod progress;
@@ -59,6 +60,11 @@ enum Command {
     /// Print a static shell completion script (commands and flags); `source <(COMPLETE=bash
     /// ferry)` instead also completes Application names from the cluster.
     Completion { shell: clap_complete::Shell },
+    /// Install the `helm` shim (real Helm through its Go SDK, for machines without a helm binary).
+    HelmShim {
+        #[command(subcommand)]
+        command: helm_shim::HelmShimCommand,
+    },
     /// Run a benchmark scenario (synthetic repos, a git daemon, the embedded cluster); see BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -198,6 +204,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => Ok(app::run_local_diff(args)),
         Command::Install(args) => Ok(app::run_install(args)),
         Command::Bench(args) => bench::run(args),
+        Command::HelmShim { command } => {
+            helm_shim::run(command)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completion { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -317,3 +317,25 @@ async fn wait_sync_right_after_a_commit_waits_for_the_new_revision() {
         "wait --revision",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_shim_install_writes_a_helm_that_runs_and_keeps_a_real_one() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join("bin");
+    let dir_arg = dir.display().to_string();
+    let run = ferry_with(home.path(), &[], &["helm-shim", "install", &dir_arg]).await;
+    ok(&run, "helm-shim install");
+    assert!(run.stderr.contains("it runs: helm v"), "{}", run.stderr);
+    assert!(run.stderr.contains("FERRY_HELM="), "{}", run.stderr);
+    let version =
+        std::process::Command::new(dir.join("helm")).arg("version").output().expect("runs");
+    assert!(version.status.success());
+
+    let other = home.path().join("other");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("helm"), b"\x7fELF a real helm").expect("write");
+    let other_arg = other.display().to_string();
+    let kept = ferry_with(home.path(), &[], &["helm-shim", "install", &other_arg]).await;
+    assert_eq!(kept.code, 2);
+    assert!(kept.stderr.contains("is not Ferry's shim"), "{}", kept.stderr);
+}
