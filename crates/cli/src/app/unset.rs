@@ -67,10 +67,10 @@ pub fn apply(args: &UnsetArgs, app: &mut Application) -> Result<(), CliError> {
         let h = h.ok_or_else(|| missing(format!("has no Helm values file {f:?}")))?;
         h.value_files.retain(|x| x != f);
     }
-    if args.release_name {
-        if let Some(h) = helm.as_mut() {
-            h.release_name = None;
-        }
+    if args.release_name
+        && let Some(h) = helm.as_mut()
+    {
+        h.release_name = None;
     }
     if helm.as_ref().is_some_and(|h| *h == HelmOptions::default()) {
         *helm = None;
@@ -82,10 +82,10 @@ pub fn apply(args: &UnsetArgs, app: &mut Application) -> Result<(), CliError> {
         let p = p.ok_or_else(|| missing(format!("has no sync option {key:?}")))?;
         p.sync_options.retain(|x| option_key(x) != key);
     }
-    if args.sync_policy {
-        if let Some(p) = policy.as_mut() {
-            p.automated = None;
-        }
+    if args.sync_policy
+        && let Some(p) = policy.as_mut()
+    {
+        p.automated = None;
     }
     if policy.as_ref().is_some_and(|p| *p == SyncPolicy::default()) {
         *policy = None;

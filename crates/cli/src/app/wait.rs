@@ -87,10 +87,10 @@ pub fn reached_goal(app: &Application, want: Want, goal: &Goal) -> bool {
         if synced.is_empty() || !synced.starts_with(&rev.to_ascii_lowercase()) {
             return false;
         }
-    } else if let Some(value) = &goal.refresh {
-        if !super::refresh::handled(app, value) {
-            return false;
-        }
+    } else if let Some(value) = &goal.refresh
+        && !super::refresh::handled(app, value)
+    {
+        return false;
     }
     reached(app, want)
 }
@@ -184,12 +184,13 @@ pub async fn run(conn: &Connection, ns: &str, args: WaitArgs) -> Result<ExitCode
         }
         Err(last) => {
             timed_out(&args.name, args.timeout, &what, last.as_ref());
-            if let (Some(value), Some(app)) = (&goal.refresh, &last) {
-                if goal.revision.is_none() && !super::refresh::handled(app, value) {
-                    hint(
-                        "the engine has not reported a comparison since this wait asked for one; is the controller running?",
-                    );
-                }
+            if let (Some(value), Some(app)) = (&goal.refresh, &last)
+                && goal.revision.is_none()
+                && !super::refresh::handled(app, value)
+            {
+                hint(
+                    "the engine has not reported a comparison since this wait asked for one; is the controller running?",
+                );
             }
             Ok(ExitCode::from(1))
         }
