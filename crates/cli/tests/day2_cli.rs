@@ -339,3 +339,45 @@ async fn helm_shim_install_writes_a_helm_that_runs_and_keeps_a_real_one() {
     assert_eq!(kept.code, 2);
     assert!(kept.stderr.contains("is not Ferry's shim"), "{}", kept.stderr);
 }
+
+/// Issue 14 item 8: the simulator can fail on purpose, so an app can be shown Degraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pod_that_never_becomes_ready_degrades_the_app_and_its_logs_say_why() {
+    let world = World::start(|repo| {
+        repo.write(
+            "web/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  progressDeadlineSeconds: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n      annotations: {sim.ferry.dev/ready: never}\n    spec:\n      containers: [{name: main, image: nginx:1.25}]\n",
+        )
+    })
+    .await;
+    let url = world.repo_url();
+    let created = world
+        .ferry(&[
+            "app",
+            "create",
+            "web",
+            "--repo",
+            &url,
+            "--path",
+            "web",
+            "--dest-namespace",
+            "web",
+            "--sync-policy",
+            "automated",
+            "--sync-option",
+            "CreateNamespace=true",
+        ])
+        .await;
+    ok(&created, "app create");
+    world.wait_for("web", "Degraded", |a| a["status"]["health"]["status"] == "Degraded").await;
+    let logs = world.ferry(&["app", "logs", "web"]).await;
+    ok(&logs, "app logs");
+    assert!(
+        logs.stdout.contains("never becomes ready (sim.ferry.dev/ready: \"never\")"),
+        "{}",
+        logs.stdout
+    );
+    let waited = world.ferry(&["app", "wait", "web", "--health", "--timeout", "2s"]).await;
+    assert_eq!(waited.code, 1);
+    assert!(waited.stderr.contains("health Degraded"), "{}", waited.stderr);
+}
