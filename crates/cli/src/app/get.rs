@@ -168,7 +168,7 @@ fn object(app: &Application) -> Result<serde_json::Value, CliError> {
 fn sync_line(status: &ApplicationStatus) -> String {
     if status.sync.revision.is_empty() {
         let why = if status.reconciled_at.is_none() {
-            "not compared yet (is the controller running?)"
+            "not compared yet; is the controller running?"
         } else {
             "no revision resolved; see CONDITIONS"
         };
@@ -262,4 +262,40 @@ pub fn describe(app: &Application) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(status: serde_json::Value) -> Application {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "ferry"},
+            "spec": {"source": {"repoURL": "git://h/r"}, "destination": {"namespace": "d"}},
+            "status": status,
+        }))
+        .expect("a valid Application")
+    }
+
+    #[test]
+    fn notes_say_what_failed_rather_than_a_bare_condition_name() {
+        let a = app(serde_json::json!({"conditions": [
+            {"type": "SourceReady", "status": "False", "reason": "FetchFailed", "message": "m"},
+            {"type": "SyncFailed", "status": "True", "reason": "ApplyFailed", "message": "m"},
+            {"type": "Synced", "status": "True", "reason": "Synced", "message": "m"}]}));
+        let status = a.status.clone().unwrap_or_default();
+        assert_eq!(notes(&a, &status), "source: FetchFailed, SyncFailed: ApplyFailed");
+    }
+
+    #[test]
+    fn an_app_not_compared_yet_says_so_instead_of_unknown_to_dash() {
+        let line = sync_line(&app(serde_json::json!({})).status.unwrap_or_default());
+        assert_eq!(line, "Unknown (not compared yet; is the controller running?)");
+        let described = describe(&app(
+            serde_json::json!({"sync": {"status": "Synced", "revision": "0123456789012345678901234567890123456789"}}),
+        ));
+        assert!(described.contains("Synced to 0123456"), "{described}");
+        assert!(!described.contains(" to -"), "{described}");
+    }
 }
