@@ -184,6 +184,14 @@ async fn resources_manifests_logs_and_output_formats_show_a_synced_app() {
     let wide = world.ferry(&["app", "list", "-o", "wide"]).await;
     assert!(wide.stdout.contains("DESTINATION"), "{}", wide.stdout);
 
+    let synced = world
+        .ferry(&["app", "sync", "guestbook", "--wait", "-o", "json", "--timeout", "60s"])
+        .await;
+    ok(&synced, "app sync --wait -o json");
+    let op = synced.json();
+    assert_eq!(op["phase"], "Succeeded", "{op}");
+    assert!(op["changeSet"].as_array().is_some_and(|c| !c.is_empty()), "{op}");
+
     // Nothing runs: terminate-op says so instead of pretending.
     let idle = world.ferry(&["app", "terminate-op", "guestbook"]).await;
     assert_eq!(idle.code, 1);
