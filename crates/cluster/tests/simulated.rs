@@ -61,6 +61,43 @@ async fn kubectl_logs_reads_deterministic_lines_of_a_simulated_container() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_followed_log_streams_until_the_container_ends() {
+    let cluster = ferry_cluster::testing::start().await;
+    let k = Kubectl::new(cluster.kubeconfig_path());
+    k.ok_stdin(&["apply", "--server-side", "-f", "-"], &deployment("web", "nginx:1.25", ""));
+    let pod = started_pod(&k, "web");
+    let name = pod["metadata"]["name"].as_str().expect("a pod name").to_owned();
+    // A running container: the stream stays open, then ends when the pod is deleted.
+    let mut follow = k.command(&["logs", "-f", &name]);
+    let child = follow.stdout(Stdio::piped()).spawn().expect("kubectl logs -f starts");
+    std::thread::sleep(Duration::from_millis(800));
+    // Deleting the Deployment deletes the pod (garbage collection), which ends the stream; a
+    // watchdog ends kubectl if it does not, so the test fails instead of hanging.
+    let pid = child.id().to_string();
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = ended.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        // Only while our kubectl still runs: its pid is not reused before it is reaped.
+        if !watched.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = Command::new("kill").arg(&pid).status();
+        }
+    });
+    k.ok(&["delete", "deployment", "web", "--wait=false"]);
+    let out = child.wait_with_output().expect("kubectl logs -f ends once the pod is gone");
+    ended.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(out.status.success(), "kubectl logs -f ended on its own, not by the watchdog");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("started container main"), "{text}");
+
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: once, namespace: default}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox:1.36}]\n";
+    k.ok_stdin(&["apply", "--server-side", "-f", "-"], job);
+    k.ok(&["wait", "--for=condition=complete", "job/once", "--timeout=20s"]);
+    let logs = k.ok(&["logs", "-f", "job/once"]);
+    assert!(logs.ends_with("[ferry-sim] container c completed\n"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn annotations_make_a_pod_crash_never_become_ready_or_fail_its_job() {
     let cluster = ferry_cluster::testing::start().await;
     let k = Kubectl::new(cluster.kubeconfig_path());
