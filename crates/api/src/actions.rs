@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ferry_engine::Application;
 use ferry_engine::application::{
-    ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_UNPIN, RollbackRequest, SyncRequest,
+    ANNOTATION_REFRESH, ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_TERMINATE,
+    ANNOTATION_UNPIN, RefreshRequest, RollbackRequest, SyncRequest,
 };
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
@@ -50,6 +51,7 @@ pub(crate) async fn sync(
         "sync",
         format!("{what} was requested; the engine starts it within seconds"),
     )
+    .polled(value, "sync")
 }
 
 pub(crate) async fn rollback(
@@ -87,18 +89,16 @@ pub(crate) async fn rollback(
         entry.id,
         short(&entry.revision)
     );
+    let value = RollbackRequest::new(entry.id.to_string()).annotation_value();
     patch(
         &state,
         &namespace,
         &name,
         "request a rollback of",
-        annotation(
-            ANNOTATION_ROLLBACK,
-            &RollbackRequest::new(entry.id.to_string()).annotation_value(),
-        ),
+        annotation(ANNOTATION_ROLLBACK, &value),
     )
     .await?;
-    accepted(&namespace, &name, "rollback", message)
+    accepted(&namespace, &name, "rollback", message).polled(value, "rollback")
 }
 
 pub(crate) async fn unpin(
@@ -106,8 +106,10 @@ pub(crate) async fn unpin(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Answer {
     find(&state, &namespace, &name)?;
-    patch(&state, &namespace, &name, "unpin", annotation(ANNOTATION_UNPIN, &now())).await?;
+    let value = now();
+    patch(&state, &namespace, &name, "unpin", annotation(ANNOTATION_UNPIN, &value)).await?;
     accepted(&namespace, &name, "unpin", "the app follows its targetRevision again".into())
+        .polled(value, "unpin")
 }
 
 pub(crate) async fn suspend(
@@ -141,6 +143,8 @@ pub(crate) async fn refresh(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Answer {
     find(&state, &namespace, &name)?;
+    let value = RefreshRequest::new(false).annotation_value();
+    patch(&state, &namespace, &name, "refresh", annotation(ANNOTATION_REFRESH, &value)).await?;
     state.engine.refresh(&namespace, &name);
     accepted(
         &namespace,
@@ -148,6 +152,43 @@ pub(crate) async fn refresh(
         "refresh",
         "the app is compared with a fresh look at its source now".into(),
     )
+    .polled(value, "refresh")
+}
+
+/// Stops the sync operation in progress through [`ANNOTATION_TERMINATE`]; refused with 409 when
+/// none runs, so a client does not mistake "nothing to stop" for "stopped".
+pub(crate) async fn terminate(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Answer {
+    let app = find(&state, &namespace, &name)?;
+    let running = app
+        .status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .is_some_and(|o| o.phase == ferry_engine::application::OperationPhase::Running);
+    if !running {
+        return Err(ApiError::Conflict {
+            message: format!("application {namespace}/{name} has no operation in progress"),
+            hint: format!("GET /api/v1/applications/{namespace}/{name} shows its last operation"),
+        });
+    }
+    let value = now();
+    patch(
+        &state,
+        &namespace,
+        &name,
+        "terminate the operation of",
+        annotation(ANNOTATION_TERMINATE, &value),
+    )
+    .await?;
+    accepted(
+        &namespace,
+        &name,
+        "terminate-op",
+        "termination of the running sync was requested".into(),
+    )
+    .polled(value, "terminate")
 }
 
 fn annotation(key: &str, value: &str) -> Value {
@@ -172,15 +213,22 @@ async fn patch(
     Ok(())
 }
 
-/// An empty body means the defaults; anything else must be the JSON the endpoint documents.
+/// An empty body means the defaults; anything else must be the JSON object the endpoint
+/// documents. serde would also read a struct from an array (`[1]` as `{"id": 1}`), so the
+/// object shape is checked first.
 fn parse_body<T: DeserializeOwned + Default>(body: &[u8], example: &str) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
-        message: format!("the request body is not valid: {e}"),
+    let invalid = |why: String| ApiError::BadRequest {
+        message: format!("the request body is not valid: {why}"),
         hint: format!("send JSON like {example}"),
-    })
+    };
+    let value: Value = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+    if !value.is_object() {
+        return Err(invalid(format!("expected a JSON object, got {value}")));
+    }
+    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
 }
 
 fn accepted(namespace: &str, name: &str, action: &str, message: String) -> Answer {
@@ -191,8 +239,25 @@ fn accepted(namespace: &str, name: &str, action: &str, message: String) -> Answe
             name: name.to_owned(),
             action: action.to_owned(),
             message,
+            request_id: None,
+            poll: None,
         }),
     ))
+}
+
+/// Adds the request id and the status field to poll for it to an accepted answer.
+trait Polled {
+    fn polled(self, request_id: String, handled: &str) -> Self;
+}
+
+impl Polled for Answer {
+    fn polled(self, request_id: String, handled: &str) -> Self {
+        self.map(|(code, Json(mut a))| {
+            a.request_id = Some(request_id);
+            a.poll = Some(format!("status.handledRequests.{handled}"));
+            (code, Json(a))
+        })
+    }
 }
 
 fn now() -> String {

@@ -340,6 +340,14 @@ pub struct Accepted {
     pub name: String,
     pub action: String,
     pub message: String,
+    /// The request's id: the annotation value written. The engine copies it to `poll` when it
+    /// has acted on the request, so a client polls `GET /api/v1/applications/{namespace}/{name}`
+    /// until that field equals this id (absent for suspend and resume, which take effect at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The status field that carries `requestId` once handled, e.g. `status.handledRequests.sync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

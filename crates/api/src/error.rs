@@ -13,6 +13,8 @@ pub enum ApiError {
     NotFound { namespace: String, name: String },
     #[error("{message}")]
     BadRequest { message: String, hint: String },
+    #[error("{message}")]
+    Conflict { message: String, hint: String },
     #[error("missing or wrong bearer token")]
     Unauthorized,
     #[error("{0}")]
@@ -44,6 +46,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } | ApiError::Body(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Webhook(e) => match e {
                 WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -75,7 +78,7 @@ impl ApiError {
             ApiError::NotFound { namespace, .. } => format!(
                 "GET /api/v1/applications lists the applications; check the name and the namespace ({namespace})"
             ),
-            ApiError::BadRequest { hint, .. } => hint.clone(),
+            ApiError::BadRequest { hint, .. } | ApiError::Conflict { hint, .. } => hint.clone(),
             ApiError::Unauthorized => {
                 "send the header `Authorization: Bearer <token>` with the token `ferry up` printed".into()
             }

@@ -118,6 +118,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/v1/applications/{namespace}/{name}/terminate-op",
+        "Stop the sync operation in progress (409 when none runs)",
+        None,
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
         "/api/webhook",
         "A Git provider's push webhook (provider detected from headers)",
         Some("object"),
@@ -198,7 +206,7 @@ fn schemas() -> Value {
         "SyncBody": json!({"type": "object", "additionalProperties": false, "properties": {"prune": {"type": "boolean"}, "dryRun": {"type": "boolean"}}}),
         "RollbackBody": json!({"type": "object", "additionalProperties": false, "description": "exactly one of id or revision",
             "properties": {"id": {"type": "integer"}, "revision": string()}}),
-        "Accepted": object(&["namespace", "name", "action", "message"], json!({"namespace": string(), "name": string(), "action": string(), "message": string()})),
+        "Accepted": object(&["namespace", "name", "action", "message"], json!({"namespace": string(), "name": string(), "action": string(), "message": string(), "requestId": string(), "poll": string()})),
         "WebhookResult": object(&["provider", "event", "triggered", "message"], json!({
             "provider": string(), "event": {"type": "string", "enum": ["push", "ping", "ignored", "duplicate"]},
             "triggered": {"type": "integer"}, "repositories": {"type": "array", "items": string()}, "message": string()

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_engine::Application;
@@ -32,11 +32,37 @@ pub(crate) fn find(
         })
 }
 
-pub(crate) async fn list(State(state): State<ApiState>) -> Json<AppList> {
-    let mut items: Vec<AppSummary> =
-        state.engine.applications().iter().map(|a| AppSummary::from(a.as_ref())).collect();
+/// Filters `GET /api/v1/applications` understands; any other query parameter is refused rather
+/// than ignored, so a misspelt filter does not silently return everything.
+const LIST_FILTERS: &[&str] = &["namespace", "sync", "health"];
+
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Query(query): Query<std::collections::BTreeMap<String, String>>,
+) -> Result<Json<AppList>, ApiError> {
+    if let Some(unknown) = query.keys().find(|k| !LIST_FILTERS.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest {
+            message: format!("unknown query parameter {unknown:?}"),
+            hint: format!(
+                "filters are {}, e.g. ?sync=OutOfSync&health=Degraded",
+                LIST_FILTERS.join(", ")
+            ),
+        });
+    }
+    let keep = |s: &AppSummary| {
+        query.get("namespace").is_none_or(|v| *v == s.namespace)
+            && query.get("sync").is_none_or(|v| v.eq_ignore_ascii_case(&s.sync.status))
+            && query.get("health").is_none_or(|v| v.eq_ignore_ascii_case(&s.health.status))
+    };
+    let mut items: Vec<AppSummary> = state
+        .engine
+        .applications()
+        .iter()
+        .map(|a| AppSummary::from(a.as_ref()))
+        .filter(keep)
+        .collect();
     items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Json(AppList { items })
+    Ok(Json(AppList { items }))
 }
 
 /// The Application object itself, as `kubectl get -o json` shows it, without managedFields.

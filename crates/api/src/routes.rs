@@ -4,7 +4,7 @@ use std::future::Future;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
@@ -32,6 +32,7 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{app}/suspend"), post(actions::suspend))
         .route(&format!("{app}/resume"), post(actions::resume))
         .route(&format!("{app}/refresh"), post(actions::refresh))
+        .route(&format!("{app}/terminate-op"), post(actions::terminate))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics::serve_metrics))
         .layer(DefaultBodyLimit::max(ACTION_BODY_LIMIT))
@@ -49,6 +50,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(guarded)
         .merge(open)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
@@ -64,6 +66,15 @@ pub async fn serve(
 
 async fn openapi() -> Json<serde_json::Value> {
     Json(crate::openapi::openapi())
+}
+
+/// 405 with the same `{error, hint}` body as every other error (axum's default has none).
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let body = ErrorBody {
+        error: format!("method {method} is not allowed on {}", uri.path()),
+        hint: "GET /api/openapi.json lists the methods of each path".into(),
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 async fn not_found(uri: Uri) -> Response {

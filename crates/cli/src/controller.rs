@@ -48,7 +48,9 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| format!("ferry-{}", std::process::id()));
         Some(acquire(client.clone(), LeaseConfig::new(&args.namespace, identity)).await?)
     };
-    let mut config = EngineConfig::new(&args.data_dir).poll_interval(args.poll_interval);
+    let mut config = crate::up::with_helm_from_env(
+        EngineConfig::new(&args.data_dir).poll_interval(args.poll_interval),
+    );
     let mut automation_config =
         ferry_image::automation::AutomationConfig::new(args.data_dir.join("image-automation"));
     if args.watch_namespace_only {
@@ -71,7 +73,9 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     }
     let state =
         ferry_api::ApiState::builder(engine.clone(), registry).token(args.api_token).build();
-    tracing::info!(api = %args.listen, "controller running");
+    // The bound address, not the requested one: with port 0 only this says where the API is.
+    let bound = listener.local_addr().context("reading the API listener's address")?;
+    tracing::info!(api = %bound, "controller running");
     let mut leadership = _leadership;
     tokio::select! {
         r = ferry_api::serve(listener, state, std::future::pending::<()>()) => r?,

@@ -8,6 +8,7 @@ mod app;
 mod bench;
 mod controller;
 mod demo;
+mod helm_shim;
 mod kubeconfig;
 mod logging;
 mod progress;
@@ -50,14 +51,20 @@ enum Command {
         #[command(subcommand)]
         command: ferry_image::cli::ImageCommand,
     },
-    /// Manage Applications: create, list, get, diff, sync, wait, history, rollback, delete.
+    /// Manage Applications: create, list, get, set, patch, edit, diff, sync, refresh, wait, logs, manifests, resources, history, rollback, delete.
     App(app::AppArgs),
     /// Compare a local directory (a PR checkout) with an Application's live objects; exit 1 on a difference.
     Diff(app::LocalDiffArgs),
     /// Install Ferry into a cluster: CRD, RBAC, the controller Deployment (--print writes the YAML).
     Install(app::InstallArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a static shell completion script (commands and flags); `source <(COMPLETE=bash
+    /// ferry)` instead also completes Application names from the cluster.
     Completion { shell: clap_complete::Shell },
+    /// Install the `helm` shim (real Helm through its Go SDK, for machines without a helm binary).
+    HelmShim {
+        #[command(subcommand)]
+        command: helm_shim::HelmShimCommand,
+    },
     /// Run a benchmark scenario (synthetic repos, a git daemon, the embedded cluster); see BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -103,15 +110,39 @@ enum RepoCommand {
 }
 
 fn main() -> ExitCode {
+    // `COMPLETE=bash ferry` prints the dynamic completion script, and the shell calls back here
+    // on TAB (see app/complete.rs); otherwise this returns at once.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let cli = Cli::parse();
     logging::init(cli.log_format);
     match run(cli) {
         Ok(code) => code,
+        // `ferry … | head`: the reader has what it wanted; a closed pipe is not an error.
+        Err(err) if broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether the error is stdout closing under us, however deep in the chain it sits (an
+/// `io::Error`, or a crate's `Output` error that kept only its message).
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.to_string().ends_with("Broken pipe (os error 32)")
+    })
+}
+
+/// Writes a line to stdout, as an error (not a panic, as `println!` does) when it is closed.
+fn say(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -125,7 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Version => {
-            println!("ferry {}", env!("CARGO_PKG_VERSION"));
+            say(&format!("ferry {}", env!("CARGO_PKG_VERSION")))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(args) => {
@@ -153,7 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let runtime = tokio::runtime::Runtime::new()?;
             let commit = runtime.block_on(ferry_source::check(&args))?;
-            println!("{commit}");
+            say(&commit.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Cluster { command: ClusterCommand::Serve { data_dir, listen, kubeconfig } } => {
@@ -173,9 +204,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => Ok(app::run_local_diff(args)),
         Command::Install(args) => Ok(app::run_install(args)),
         Command::Bench(args) => bench::run(args),
+        Command::HelmShim { command } => {
+            helm_shim::run(command)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completion { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "ferry", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "ferry", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(ExitCode::SUCCESS)
         }
     }

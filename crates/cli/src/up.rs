@@ -57,6 +57,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let engine_config =
         EngineConfig::new(data_dir.join("engine")).poll_interval(args.poll_interval);
+    let engine_config = with_helm_from_env(engine_config);
     let engine = Engine::start(client.clone(), engine_config, &mut registry).await?;
     let automation = ferry_image::automation::start(
         client.clone(),
@@ -195,4 +196,13 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// `FERRY_HELM` names the `helm` to run (as for `ferry render`), e.g. the shim written by
+/// `ferry helm-shim install`; unset, `helm` is looked up on the PATH.
+pub fn with_helm_from_env(mut config: EngineConfig) -> EngineConfig {
+    if let Some(helm) = std::env::var_os("FERRY_HELM").filter(|v| !v.is_empty()) {
+        config.render = config.render.with_helm(helm);
+    }
+    config
 }

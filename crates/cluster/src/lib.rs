@@ -29,6 +29,7 @@ mod proto;
 pub mod resources;
 pub mod selector;
 mod serve;
+pub mod simulated;
 pub mod simulator;
 pub mod stats;
 pub mod store;

@@ -3,6 +3,9 @@
 //!
 //! # Guarantees
 //! - Pods become Running and Ready `simulator_delay` after creation; Job pods succeed then.
+//! - Failure modes chosen by image and annotations (an image on a `.invalid` host or missing
+//!   from a loopback registry, `sim.ferry.dev/crash`, `sim.ferry.dev/ready: never`,
+//!   `sim.ferry.dev/job: fail`) are the rules of `crate::simulated`.
 //! - A pod with an image matching `unpullable_images` stays Pending in `ImagePullBackOff`
 //!   (Job pods fail with `ErrImagePull`, so the Job fails once `backoffLimit` is exceeded);
 //!   a Deployment whose new pods never become ready reports `ProgressDeadlineExceeded` after
@@ -34,7 +37,12 @@ pub const NODE: &str = "ferry-node";
 
 pub fn spawn(st: Shared, stop: tokio::sync::watch::Receiver<bool>) {
     let unpullable = Regex::new(&st.config.unpullable_images).ok();
-    let sim = Sim { st: st.clone(), delay: st.config.simulator_delay, unpullable };
+    let sim = Sim {
+        st: st.clone(),
+        delay: st.config.simulator_delay,
+        unpullable,
+        pulls: std::sync::Mutex::default(),
+    };
     tokio::spawn(sim.run(stop));
 }
 
@@ -42,6 +50,8 @@ struct Sim {
     st: Shared,
     delay: Duration,
     unpullable: Option<Regex>,
+    /// Images a loopback registry does not serve, and why (see `crate::simulated`).
+    pulls: std::sync::Mutex<HashMap<String, String>>,
 }
 
 fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
@@ -232,6 +242,9 @@ impl Sim {
                     for at in ready {
                         for key in due.remove(&at).unwrap_or_default() {
                             queued.remove(&key);
+                            if key.storage == "/pods" {
+                                self.check_pulls(&key).await;
+                            }
                             self.reconcile(&key, &mut due, &mut queued);
                         }
                     }
@@ -342,6 +355,25 @@ impl Sim {
         }
     }
 
+    /// Asks the loopback registries of a pod not started yet whether they have its images.
+    async fn check_pulls(&self, key: &Key) {
+        let Some(pod) = self.st.store.get(key) else { return };
+        if !matches!(s(&pod, "/status/phase"), "" | "Pending") {
+            return;
+        }
+        for image in crate::simulated::images(&pod) {
+            if crate::simulated::loopback_registry(&image).is_none() {
+                continue;
+            }
+            let result = crate::simulated::check_pull(&image).await;
+            let mut pulls = self.pulls.lock().unwrap_or_else(|e| e.into_inner());
+            match result {
+                Some(why) => pulls.insert(image, why),
+                None => pulls.remove(&image),
+            };
+        }
+    }
+
     fn image_problem(&self, pod: &Value) -> Option<String> {
         let re = self.unpullable.as_ref()?;
         let containers = pod.pointer("/spec/containers").and_then(Value::as_array)?;
@@ -364,6 +396,10 @@ impl Sim {
         let containers: Vec<Value> =
             pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
         let bad_image = self.image_problem(pod);
+        let fate = {
+            let pulls = self.pulls.lock().unwrap_or_else(|e| e.into_inner());
+            crate::simulated::fate(pod, job_pod, &pulls)
+        };
         let pod_ip = format!(
             "10.244.0.{}",
             2 + (template_hash(&pod["metadata"]["uid"]).len() as u64
@@ -399,6 +435,17 @@ impl Sim {
                 })).collect();
                 json!({"phase": "Failed", "hostIP": "10.0.0.1", "podIP": pod_ip, "startTime": now, "qosClass": "BestEffort",
                     "conditions": [cond("PodScheduled", true, ""), cond("Ready", false, "PodFailed")], "containerStatuses": statuses})
+            }
+            (None, _) if fate != crate::simulated::Fate::Runs => {
+                if phase == "Pending" && pod.pointer("/status/containerStatuses").is_some() {
+                    return;
+                }
+                let (phase, statuses) = crate::simulated::failing_status(pod, &fate, job_pod, &now);
+                let not_ready = if job_pod { "PodFailed" } else { "ContainersNotReady" };
+                json!({"phase": phase, "hostIP": "10.0.0.1", "podIP": pod_ip, "podIPs": [{"ip": pod_ip}], "startTime": now, "qosClass": "BestEffort",
+                    "conditions": [cond("PodScheduled", true, ""), cond("Initialized", true, ""),
+                        cond("ContainersReady", false, "ContainersNotReady"), cond("Ready", false, not_ready)],
+                    "containerStatuses": statuses})
             }
             (None, true) => {
                 let statuses: Vec<Value> = containers.iter().map(|c| json!({

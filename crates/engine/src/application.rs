@@ -31,6 +31,11 @@ pub const ANNOTATION_UNPIN: &str = "ferry.dev/unpin-requested-at";
 /// write that reports the comparison against what the revision resolved to, so a client that
 /// sees its value there reads a `status.sync` no older than its request (`ferry app wait`).
 pub const ANNOTATION_REFRESH: &str = "ferry.dev/refresh-requested-at";
+/// Annotation asking the engine to stop the running sync operation (Argo CD's `app
+/// terminate-op`); its value is a timestamp, and each distinct value is acted on once. The engine
+/// copies the value to `status.handledRequests.terminate` once the operation has stopped (or
+/// when there was none to stop), so `ferry app terminate-op` can wait for it.
+pub const ANNOTATION_TERMINATE: &str = "ferry.dev/terminate-requested-at";
 /// Finalizer that makes deleting the Application delete its objects (Argo's `resources-finalizer`).
 pub const FINALIZER_CASCADE: &str = "ferry.dev/resources-finalizer";
 /// Argo CD's finalizer of the same meaning, honoured too.
@@ -241,6 +246,8 @@ pub struct HandledRequests {
     pub unpin: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -318,6 +325,9 @@ pub struct OperationState {
     /// Attempts of this revision so far (for retry with backoff).
     #[serde(default)]
     pub attempts: u32,
+    /// Stopped on request (`ferry app terminate-op`): not retried automatically.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminated: bool,
 }
 
 impl OperationState {

@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     pub credentials: Credentials,
     pub claims: Claims,
     pub schedule: crate::poll::Schedule,
+    /// The syncs running now, each stopped early by a terminate request.
+    pub running: Mutex<HashMap<AppId, Arc<tokio::sync::Notify>>>,
 }
 
 impl Inner {
@@ -184,6 +186,7 @@ impl Engine {
             credentials: Credentials::None,
             claims: Claims::default(),
             schedule: Default::default(),
+            running: Mutex::default(),
             config,
         });
         let mut tasks = JoinSet::new();
@@ -275,6 +278,12 @@ fn applied(inner: &Inner, seen: &mut HashMap<AppId, Fingerprint>, app: &Applicat
     inner.labels.write().unwrap_or_else(|p| p.into_inner()).insert(id.label_value(), id.clone());
     let fingerprint = (app.metadata.generation, app.metadata.annotations.clone());
     let deleting = app.metadata.deletion_timestamp.is_some();
+    if terminate_requested(app) {
+        let running = inner.running.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned();
+        if let Some(sync) = running {
+            sync.notify_waiters();
+        }
+    }
     if seen.get(&id) != Some(&fingerprint) || deleting {
         let spec_changed = seen.get(&id).map(|f| f.0) != Some(fingerprint.0);
         seen.insert(id.clone(), fingerprint);
@@ -283,6 +292,15 @@ fn applied(inner: &Inner, seen: &mut HashMap<AppId, Fingerprint>, app: &Applicat
             r.request = true;
         });
     }
+}
+
+/// Whether the app carries a terminate request it has not acknowledged yet.
+fn terminate_requested(app: &Application) -> bool {
+    let Some(value) = app.annotations().get(crate::application::ANNOTATION_TERMINATE) else {
+        return false;
+    };
+    let handled = app.status.as_ref().and_then(|s| s.handled_requests.as_ref());
+    handled.and_then(|h| h.terminate.as_ref()) != Some(value)
 }
 
 /// An Application is gone: forget it, and tell the apps that shared its objects, which hold

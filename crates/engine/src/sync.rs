@@ -2,6 +2,7 @@
 //! the executor, and what the result does to inventory, history, operation state and events.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_apply::ObjKey;
@@ -106,12 +107,69 @@ pub(crate) async fn run(
         in_sync: &in_sync,
         health_rules: &rules,
     };
-    let outcome = cy.inner.executor.execute(&request).await;
+    let Some(outcome) = execute(cy, &request).await else {
+        return Ok(terminated(cy, &job, planned_or_kept(cy, &resources, &live)).await);
+    };
     if !dry_run {
         record_inventory(cy, &outcome, &declared, &gone);
         announce_prunes(cy, &outcome.pruned).await;
     }
     Ok(conclude(cy, &job, outcome).await)
+}
+
+/// Runs the executor until it finishes or a terminate request stops it (`None`). Stopping
+/// between two requests is safe: apply is idempotent and the planned inventory is recorded.
+async fn execute(
+    cy: &Cycle<'_>,
+    request: &ExecRequest<'_>,
+) -> Option<ferry_apply::executor::SyncOutcome> {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    cy.inner.running.lock().unwrap_or_else(|p| p.into_inner()).insert(cy.id.clone(), stop.clone());
+    let outcome = tokio::select! {
+        outcome = cy.inner.executor.execute(request) => Some(outcome),
+        () = stop.notified() => None,
+    };
+    cy.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(cy.id);
+    outcome
+}
+
+/// The inventory after a sync stopped midway: everything it may have created (as planned).
+fn planned_or_kept(
+    cy: &Cycle<'_>,
+    resources: &[Resource],
+    live: &LiveValues,
+) -> Vec<InventoryEntry> {
+    planned_inventory(&cy.status.inventory, resources, live)
+}
+
+async fn terminated(
+    cy: &mut Cycle<'_>,
+    job: &Job<'_>,
+    inventory: Vec<InventoryEntry>,
+) -> Option<Duration> {
+    cy.status.inventory = inventory;
+    let message = format!(
+        "terminated on request; objects applied so far stay. `ferry app sync {}` starts it again",
+        cy.name()
+    );
+    cy.status.operation_state = Some(OperationState {
+        phase: OperationPhase::Failed,
+        message: message.clone(),
+        revision: job.revision.as_str().to_owned(),
+        started_at: job.started.clone(),
+        finished_at: stamp(jiff::Timestamp::now()),
+        dry_run: job.dry_run,
+        terminated: true,
+        ..Default::default()
+    });
+    cy.set(
+        "SyncFailed",
+        true,
+        "Terminated",
+        format!("the sync of {} was {message}", job.revision.short()),
+    );
+    cy.publish(EventType::Warning, "SyncTerminated", message).await;
+    None
 }
 
 /// The sharp-shrink guard: prune stays on only when the rendered set did not collapse.
@@ -245,10 +303,10 @@ async fn conclude(
                 message: format!("{dry}synced {}: {summary}", revision.short()),
                 revision: revision.as_str().to_owned(),
                 started_at: job.started.clone(),
-                finished_at: cy.now.stamp(),
+                finished_at: stamp(jiff::Timestamp::now()),
                 dry_run: job.dry_run,
                 change_set: cap(items),
-                attempts: 0,
+                ..Default::default()
             });
             cy.clear("SyncFailed");
             if !job.dry_run {
@@ -337,6 +395,7 @@ fn finish_failed(
         dry_run,
         change_set: cap(items),
         attempts,
+        ..Default::default()
     });
     attempts
 }

@@ -95,6 +95,76 @@ pub enum CliError {
     Pair { flag: &'static str, value: String },
     #[error("writing output: {0}")]
     Output(String),
+    #[error("--helm-values {path}: {message}")]
+    Values { path: String, message: String },
+}
+
+/// `--helm-values` as `helm template` reads it: a path that exists relative to the working
+/// directory (or absolute) is that file; anything else is relative to the chart, as in an
+/// Application. Files inside the repository become chart-relative paths (Helm then reads them
+/// from the scratch copy); files outside it are read here and merged, in order, into one values
+/// object, which Helm applies after the repository's files.
+fn helm_value_files(
+    given: &[String],
+    root: &Path,
+    chart_dir: &Path,
+) -> Result<(Vec<String>, Option<serde_json::Value>), CliError> {
+    let mut files = Vec::new();
+    let mut outside: Option<serde_json::Value> = None;
+    for v in given {
+        let here = Path::new(v);
+        if !here.is_file() {
+            files.push(v.clone());
+            continue;
+        }
+        let err = |message: String| CliError::Values { path: v.clone(), message };
+        let abs = here.canonicalize().map_err(|e| err(e.to_string()))?;
+        if let Ok(in_repo) = abs.strip_prefix(root) {
+            files.push(relative_to(chart_dir.strip_prefix(root).unwrap_or(Path::new("")), in_repo));
+            continue;
+        }
+        let bytes = std::fs::read(&abs).map_err(|e| err(e.to_string()))?;
+        let name = RepoPath::new("values.yaml").map_err(|e| err(e.to_string()))?;
+        let docs = crate::yaml::load_documents(&name, &bytes, &crate::config::Limits::default())
+            .map_err(|e| err(e.to_string()))?;
+        let value =
+            docs.into_iter().next().map(|d| d.value).unwrap_or_else(|| serde_json::json!({}));
+        if !value.is_object() {
+            return Err(err("not a YAML map of values".into()));
+        }
+        match outside.as_mut() {
+            Some(base) => merge(base, value),
+            None => outside = Some(value),
+        }
+    }
+    Ok((files, outside))
+}
+
+/// `to` (repository-relative) as seen from the directory `from` (repository-relative).
+fn relative_to(from: &Path, to: &Path) -> String {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
+    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
+}
+
+/// Helm's merge of values files: maps merge, anything else is replaced.
+fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
 }
 
 /// Runs `ferry render` and writes the objects to `out`.
@@ -109,6 +179,11 @@ pub fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let rel = dir.strip_prefix(tree.root()).unwrap_or(Path::new("")).to_string_lossy().into_owned();
     let app = RepoPath::new(&rel).map_err(|source| CliError::Path { path: rel.clone(), source })?;
     let mut opts = options(args)?;
+    if let Some(helm) = opts.helm.as_mut() {
+        let (files, outside) = helm_value_files(&args.helm_values, tree.root(), &dir)?;
+        helm.value_files = files;
+        helm.values_object = outside;
+    }
     // On the command line only --kind forces a kind: flags such as --recurse or --set must not
     // turn a kustomize app into a directory app (as a lone option block does in an Application).
     if opts.kind.is_none() {

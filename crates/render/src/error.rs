@@ -118,6 +118,12 @@ pub enum RenderError {
 }
 
 impl RenderError {
+    /// Whether the fix is on the machine running Ferry (a missing or broken tool), not in Git:
+    /// status and logs should then say how to install the tool, not "fix it in Git and commit".
+    pub fn is_installation_problem(&self) -> bool {
+        matches!(self, RenderError::ToolMissing { .. })
+    }
+
     pub(crate) fn tree(path: &RepoPath) -> impl FnOnce(TreeError) -> RenderError + '_ {
         move |source| RenderError::Tree { path: path.clone(), source }
     }

@@ -15,6 +15,17 @@ use crate::object::Origin;
 use crate::options::HelmOptions;
 use crate::yaml;
 
+/// Ferry's `helm` shim (`helm template` over Helm's Go SDK through the PyPI package
+/// `helm-python-sdk`), shipped in the binary so that `ferry helm-shim install DIR` can write it
+/// on machines where no `helm` binary can be installed. The source of truth is
+/// `crates/render/helm-shim/helm`.
+pub const HELM_SHIM: &str = include_str!("../helm-shim/helm");
+
+/// What to do when no `helm` runs: a Ferry installation problem, not something to fix in Git.
+pub const HELM_INSTALL_HINT: &str = "install Helm 3 or 4 on the PATH, or run `ferry helm-shim \
+    install DIR` (real Helm through its Go SDK; needs python3 and `pip install helm-python-sdk`) \
+    and set FERRY_HELM=DIR/helm";
+
 pub(crate) fn render(
     reader: &mut Reader<'_>,
     app: &RepoPath,
@@ -104,7 +115,7 @@ pub(crate) fn render(
         timeout: config.limits.tool_timeout,
         max_output: config.limits.max_total_bytes,
         tree_root: &tree_root,
-        install_hint: "install helm or configure its path",
+        install_hint: HELM_INSTALL_HINT,
     })?;
     reader.count_bytes(app, stdout.len() as u64)?;
     parse_output(app, &chart_file, &stdout, reader)

@@ -33,6 +33,7 @@ pub use config::{Limits, RenderConfig, RenderContext, Tools};
 pub use detect::detect_kind;
 pub use error::RenderError;
 pub use ferry_source::{RepoPath, Tree};
+pub use helm::{HELM_INSTALL_HINT, HELM_SHIM};
 pub use kustomize::KUSTOMIZATION_FILES;
 pub use materialize::materialize;
 pub use object::{ObjectKey, Origin, Rendered, RenderedObject, canonical_json, content_hash};

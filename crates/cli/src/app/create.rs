@@ -12,7 +12,7 @@ use kube::api::{ObjectMeta, Patch, PatchParams};
 
 use super::connect::Connection;
 use super::error::CliError;
-use super::output::hint;
+use super::output::{hint, short};
 
 pub const FIELD_MANAGER: &str = "ferry-cli";
 
@@ -70,6 +70,17 @@ pub struct CreateArgs {
     /// Deleting the Application deletes its objects too (adds ferry.dev/resources-finalizer).
     #[arg(long)]
     pub cascade_finalizer: bool,
+    /// Check first that the revision resolves, the path exists and the destination is known;
+    /// `--validate=false` skips the checks (as `argocd app create --validate=false`).
+    #[arg(
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true
+    )]
+    pub validate: bool,
 }
 
 /// The Application the flags describe (pure; the flags are the only input).
@@ -141,6 +152,9 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
 
 pub async fn run(conn: &Connection, ns: &str, args: CreateArgs) -> Result<ExitCode, CliError> {
     let app = build(&args, ns)?;
+    if args.validate {
+        validate(&app).await?;
+    }
     let api = super::apps(conn, ns);
     let existed = match api.get_opt(&args.name).await {
         Ok(found) => found,
@@ -173,6 +187,57 @@ pub async fn run(conn: &Connection, ns: &str, args: CreateArgs) -> Result<ExitCo
     eprintln!("application {ns}/{} {verb}", args.name);
     hint(&format!("ferry app wait {} --health", args.name));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the engine would trip over first, checked before anything is written: an unknown
+/// destination, a repository or revision that cannot be fetched, a path that is not there.
+pub async fn validate(app: &Application) -> Result<(), CliError> {
+    let name = app.metadata.name.clone().unwrap_or_default();
+    let skip = "or pass --validate=false to create it anyway";
+    let d = &app.spec.destination;
+    if !d.is_in_cluster() {
+        let target = d.server.clone().or(d.name.clone()).unwrap_or_default();
+        return Err(CliError::Invalid {
+            name,
+            message: format!(
+                "destination {target:?} is not a cluster Ferry knows: only the cluster Ferry runs in \
+                 is supported (--dest-server {} or --dest-name {}); fix it, {skip}",
+                ferry_engine::application::IN_CLUSTER_SERVER,
+                ferry_engine::application::IN_CLUSTER_NAME
+            ),
+        });
+    }
+    let source = &app.spec.source;
+    let checkout = super::source::checkout(&name, source, &source.target_revision).await.map_err(
+        |e| match e {
+            CliError::Source { app, message } => CliError::Invalid {
+                name: app,
+                message: format!(
+                    "the repository cannot be read: {message}; check --repo and --revision \
+                     (`ferry repo check URL --revision REV`), {skip}"
+                ),
+            },
+            other => other,
+        },
+    )?;
+    let kind =
+        ferry_render::detect_kind(&checkout.tree, &checkout.path, &source.render).map_err(|e| {
+            CliError::Invalid {
+                name: name.clone(),
+                message: format!(
+                    "at revision {} ({}): {e}; fix --path, {skip}",
+                    source.target_revision,
+                    short(&checkout.commit)
+                ),
+            }
+        })?;
+    eprintln!(
+        "validated: {} resolves to {}, path {:?} is a {kind} app",
+        source.target_revision,
+        short(&checkout.commit),
+        source.path
+    );
+    Ok(())
 }
 
 /// The namespace the Application lives in, created when missing (a fresh cluster has no `ferry`).

@@ -14,6 +14,7 @@ use super::wait::{human, parse_timeout};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DeleteArgs {
+    #[arg(add = super::complete::app_names())]
     pub name: String,
     /// Delete the app's objects too (adds ferry.dev/resources-finalizer before deleting).
     #[arg(long)]

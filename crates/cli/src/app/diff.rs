@@ -16,7 +16,7 @@ use ferry_engine::Application;
 use ferry_engine::compare::{Comparison, compare};
 use ferry_engine::prepare::{Prepared, prepare};
 use ferry_render::{RenderConfig, RenderContext, Rendered, RepoPath, Tree};
-use ferry_source::{Credentials, FsTree, Limits, RepoCache, RepoUrl};
+use ferry_source::FsTree;
 use kube::Api;
 use kube::api::DynamicObject;
 use serde_json::Value;
@@ -50,30 +50,13 @@ pub async fn app(conn: &Connection, ns: &str, name: &str) -> Result<ExitCode, Cl
         .as_ref()
         .map(|p| p.revision.clone())
         .unwrap_or_else(|| app.spec.source.target_revision.clone());
-    let url = RepoUrl::parse(&app.spec.source.repo_url).map_err(|e| CliError::Source {
-        app: name.to_owned(),
-        message: format!("spec.source.repoURL {:?}: {e}", app.spec.source.repo_url),
-    })?;
-    let dir = cache_dir().join("repos");
-    let cache = RepoCache::new(&dir, Limits::default()).map_err(|e| {
-        CliError::Io(format!("cannot use the repository cache {}: {e}", dir.display()))
-    })?;
-    let fetched = cache.fetch(&url, &Credentials::None, &revision).await.map_err(|e| {
-        CliError::Source { app: name.to_owned(), message: format!("{url} at {revision:?}: {e}") }
-    })?;
-    let tree = cache
-        .tree(&url, &fetched.commit)
-        .map_err(|e| CliError::Source { app: name.to_owned(), message: e.to_string() })?;
-    let path = RepoPath::new(&app.spec.source.path).map_err(|e| CliError::Render {
-        app: name.to_owned(),
-        message: format!("spec.source.path: {e}"),
-    })?;
+    let checkout = super::source::checkout(name, &app.spec.source, &revision).await?;
     eprintln!(
         "comparing {} at {} with the cluster",
         app.spec.source.repo_url,
-        short(fetched.commit.as_str())
+        short(&checkout.commit)
     );
-    diff_against(conn, &app, &tree, &path, &status.inventory).await
+    diff_against(conn, &app, &checkout.tree, &checkout.path, &status.inventory).await
 }
 
 pub async fn local(conn: &Connection, args: &LocalDiffArgs) -> Result<ExitCode, CliError> {
@@ -100,17 +83,6 @@ fn checkout_root(path: &Path) -> Result<(PathBuf, String), CliError> {
     Ok((root, if rel.is_empty() { ".".into() } else { rel }))
 }
 
-/// `$XDG_CACHE_HOME/ferry`, else `~/.cache/ferry`, else a directory under the system temp dir.
-fn cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("ferry");
-    }
-    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        Some(h) => PathBuf::from(h).join(".cache/ferry"),
-        None => std::env::temp_dir().join("ferry-cache"),
-    }
-}
-
 async fn diff_against(
     conn: &Connection,
     app: &Application,
@@ -118,20 +90,15 @@ async fn diff_against(
     path: &RepoPath,
     inventory: &[InventoryEntry],
 ) -> Result<ExitCode, CliError> {
-    let name = app.metadata.name.clone().unwrap_or_default();
-    let ns = app.metadata.namespace.clone().unwrap_or_default();
-    let id = AppId::new(&ns, &name);
-    let mut ctx = RenderContext::new(&name).with_config(RenderConfig::default());
-    if !app.spec.destination.namespace.is_empty() {
-        ctx = ctx.with_namespace(&app.spec.destination.namespace);
-    }
-    let rendered: Rendered = ferry_render::render(tree, path, &app.spec.source.render, &ctx)
-        .map_err(|e| CliError::Render { app: name.clone(), message: e.to_string() })?;
     let discovery = Discovery::new();
-    let prepared = prepare(&conn.client, &discovery, app, &id, &rendered)
-        .await
-        .map_err(|e| CliError::Render { app: name.clone(), message: e.to_string() })?;
-    let live = read_live(conn, &discovery, &prepared, inventory).await?;
+    let (id, prepared) = desired(conn, &discovery, app, tree, path).await?;
+    let mut wanted: Vec<(ObjKey, String)> = prepared
+        .resources
+        .iter()
+        .map(|r| (r.key.clone(), str_at(&r.object, &["apiVersion"]).unwrap_or_default().to_owned()))
+        .collect();
+    wanted.extend(inventory.iter().map(|e| (e.key(), e.api_version())));
+    let live = read_live(conn, &discovery, wanted).await?;
     let cmp = compare(
         &id,
         &prepared.resources,
@@ -149,19 +116,36 @@ async fn diff_against(
     })
 }
 
-/// GETs every declared and inventoried object; absent or unserved kinds are simply not live.
-async fn read_live(
+/// What the engine would apply: the app rendered from `tree` and prepared for the cluster
+/// (namespaces defaulted, tracking marks added), with the app's id.
+pub(crate) async fn desired(
     conn: &Connection,
     discovery: &Discovery,
-    prepared: &Prepared,
-    inventory: &[InventoryEntry],
+    app: &Application,
+    tree: &dyn Tree,
+    path: &RepoPath,
+) -> Result<(AppId, Prepared), CliError> {
+    let name = app.metadata.name.clone().unwrap_or_default();
+    let ns = app.metadata.namespace.clone().unwrap_or_default();
+    let id = AppId::new(&ns, &name);
+    let mut ctx = RenderContext::new(&name).with_config(RenderConfig::default());
+    if !app.spec.destination.namespace.is_empty() {
+        ctx = ctx.with_namespace(&app.spec.destination.namespace);
+    }
+    let rendered: Rendered = ferry_render::render(tree, path, &app.spec.source.render, &ctx)
+        .map_err(|e| CliError::Render { app: name.clone(), message: e.to_string() })?;
+    let prepared = prepare(&conn.client, discovery, app, &id, &rendered)
+        .await
+        .map_err(|e| CliError::Render { app: name.clone(), message: e.to_string() })?;
+    Ok((id, prepared))
+}
+
+/// GETs every wanted object (key and apiVersion); absent or unserved kinds are simply not live.
+pub(crate) async fn read_live(
+    conn: &Connection,
+    discovery: &Discovery,
+    wanted: Vec<(ObjKey, String)>,
 ) -> Result<HashMap<ObjKey, Arc<Value>>, CliError> {
-    let mut wanted: Vec<(ObjKey, String)> = prepared
-        .resources
-        .iter()
-        .map(|r| (r.key.clone(), str_at(&r.object, &["apiVersion"]).unwrap_or_default().to_owned()))
-        .collect();
-    wanted.extend(inventory.iter().map(|e| (e.key(), e.api_version())));
     let mut live = HashMap::new();
     for (key, api_version) in wanted {
         if live.contains_key(&key) {

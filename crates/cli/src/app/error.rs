@@ -19,12 +19,23 @@ pub enum CliError {
     CrdMissing,
     #[error("application {name:?} already exists in namespace {namespace:?} with a different spec")]
     AppExists { name: String, namespace: String },
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", describe_kube(source))]
     Api {
         what: String,
         #[source]
         source: kube::Error,
     },
+    #[error("{what}: the cluster refused it: {message}")]
+    Rejected { what: String, message: String },
+    #[error("application {name:?}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("application {name:?} was changed by someone else while {what}")]
+    Conflict { name: String, what: String },
+    #[error("{0}")]
+    Failed(String),
+    /// stdout was closed (`ferry … | head`): not a failure of the command.
+    #[error("stdout was closed")]
+    BrokenPipe,
     #[error("invalid {flag}: {message}")]
     Usage { flag: String, message: String },
     #[error("{0}")]
@@ -59,6 +70,9 @@ impl CliError {
             CliError::Source { .. } => Some(
                 "check spec.source.repoURL and targetRevision with `ferry repo check URL`".into(),
             ),
+            CliError::Conflict { name, .. } => {
+                Some(format!("run the command again; `ferry app get {name}` shows the new state"))
+            }
             _ => None,
         }
     }
@@ -78,8 +92,26 @@ impl CliError {
             kube::Error::Api(status) if status.code == 404 && missing_type(&status.message) => {
                 CliError::CrdMissing
             }
+            // 400 Bad Request and 422 Invalid: the server's message names the field and the rule
+            // (an invalid name, a schema violation); it is all a person needs.
+            kube::Error::Api(status) if matches!(status.code, 400 | 422) => {
+                CliError::Rejected { what: what.into(), message: status.message.clone() }
+            }
             _ => CliError::Api { what: what.into(), source },
         }
+    }
+}
+
+/// A kube error in one line: an API status by its message and code, never its debug dump.
+fn describe_kube(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if status.reason.is_empty() => {
+            format!("{} (HTTP {})", status.message, status.code)
+        }
+        kube::Error::Api(status) => {
+            format!("{} ({}, HTTP {})", status.message, status.reason, status.code)
+        }
+        other => root_cause(other),
     }
 }
 

@@ -20,7 +20,12 @@ pub async fn list(conn: &Connection, ns: &str, format: Format) -> Result<ExitCod
         .map_err(|e| CliError::api(e, format!("listing applications in namespace {ns:?}")))?
         .items;
     apps.sort_by_key(|a| a.name_any());
-    if format != Format::Table {
+    if format == Format::Name {
+        let names: String = apps.iter().map(|a| format!("{}\n", name_of(a))).collect();
+        print(&names)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if format.is_data() {
         let mut values: Vec<serde_json::Value> = Vec::new();
         for app in &apps {
             values.push(object(app)?);
@@ -33,16 +38,22 @@ pub async fn list(conn: &Connection, ns: &str, format: Format) -> Result<ExitCod
         hint("ferry app create NAME --repo URL --path DIR --dest-namespace NS");
         return Ok(ExitCode::SUCCESS);
     }
-    print(&list_table(&apps))?;
+    print(&list_table(&apps, format == Format::Wide))?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn list_table(apps: &[Application]) -> String {
+/// `application.ferry.dev/NAME`, as `kubectl get -o name` writes it.
+pub fn name_of(app: &Application) -> String {
+    format!("application.ferry.dev/{}", app.name_any())
+}
+
+/// The list; `wide` adds the destination and the message of every problem condition.
+pub fn list_table(apps: &[Application], wide: bool) -> String {
     let rows: Vec<Vec<String>> = apps
         .iter()
         .map(|a| {
             let status = a.status.clone().unwrap_or_default();
-            vec![
+            let mut row = vec![
                 a.name_any(),
                 status.sync.status.to_string(),
                 status.health.status.as_str().to_owned(),
@@ -51,10 +62,36 @@ pub fn list_table(apps: &[Application]) -> String {
                 or_dash(&a.spec.source.path),
                 a.spec.source.target_revision.clone(),
                 or_dash(&notes(a, &status)),
-            ]
+            ];
+            if wide {
+                row.push(destination(a));
+                row.push(or_dash(&problems(&status)));
+            }
+            row
         })
         .collect();
-    table(&["NAME", "SYNC", "HEALTH", "REVISION", "REPO", "PATH", "TARGET", "NOTES"], &rows)
+    let mut header = vec!["NAME", "SYNC", "HEALTH", "REVISION", "REPO", "PATH", "TARGET", "NOTES"];
+    if wide {
+        header.extend(["DESTINATION", "MESSAGE"]);
+    }
+    table(&header, &rows)
+}
+
+fn destination(app: &Application) -> String {
+    let d = &app.spec.destination;
+    let cluster = d.name.clone().or(d.server.clone()).unwrap_or_default();
+    format!("{cluster} {}", or_dash(&d.namespace))
+}
+
+/// The messages of the conditions that signal trouble, for `-o wide`.
+fn problems(status: &ApplicationStatus) -> String {
+    let messages: Vec<String> = status
+        .conditions
+        .iter()
+        .filter(|c| is_problem(&c.type_, &c.status))
+        .map(|c| c.message.clone())
+        .collect();
+    messages.join("; ")
 }
 
 /// Short flags worth seeing in a list: suspended, pinned, a failed condition.
@@ -68,10 +105,23 @@ fn notes(app: &Application, status: &ApplicationStatus) -> String {
     }
     for c in &status.conditions {
         if is_problem(&c.type_, &c.status) {
-            notes.push(c.type_.clone());
+            notes.push(problem_note(&c.type_, &c.reason));
         }
     }
     notes.join(", ")
+}
+
+/// A problem condition in a few words a person reads without the API reference: the reason
+/// (`FetchFailed`) says what went wrong; a bare type (`SourceReady`) would read as good news.
+pub fn problem_note(type_: &str, reason: &str) -> String {
+    let what = match type_ {
+        "SourceReady" => "source",
+        "RenderReady" => "render",
+        "DestinationReady" => "destination",
+        "HealthChecksValid" => "health checks",
+        other => other,
+    };
+    if reason.is_empty() { format!("{what} failed") } else { format!("{what}: {reason}") }
 }
 
 /// Conditions are positive ("SourceReady") or negative ("SyncFailed"); both can signal trouble.
@@ -90,7 +140,11 @@ pub async fn get(
 ) -> Result<ExitCode, CliError> {
     let api = super::apps(conn, ns);
     let app = super::fetch(&api, ns, name).await?;
-    if format != Format::Table {
+    if format == Format::Name {
+        print(&format!("{}\n", name_of(&app)))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if format.is_data() {
         write_data(&mut std::io::stdout().lock(), format, &object(&app)?)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -108,6 +162,20 @@ fn object(app: &Application) -> Result<serde_json::Value, CliError> {
     v["apiVersion"] = "ferry.dev/v1alpha1".into();
     v["kind"] = "Application".into();
     Ok(v)
+}
+
+/// "Synced to abc1234", or for an app not compared yet, why there is no revision.
+fn sync_line(status: &ApplicationStatus) -> String {
+    if status.sync.revision.is_empty() {
+        let why = if status.reconciled_at.is_none() {
+            "not compared yet; is the controller running?"
+        } else {
+            "no revision resolved; see CONDITIONS"
+        };
+        format!("{} ({why})", status.sync.status)
+    } else {
+        format!("{} to {}", status.sync.status, short(&status.sync.revision))
+    }
 }
 
 /// The human view of one Application.
@@ -136,10 +204,7 @@ pub fn describe(app: &Application) -> String {
     field("Target", s.source.target_revision.clone());
     field("Destination", format!("{dest} namespace {}", or_dash(&s.destination.namespace)));
     field("Sync Policy", if s.suspend { format!("{policy}, suspended") } else { policy });
-    field(
-        "Sync Status",
-        format!("{} to {}", status.sync.status, or_dash(short(&status.sync.revision))),
-    );
+    field("Sync Status", sync_line(&status));
     let health_msg = if status.health.message.is_empty() {
         String::new()
     } else {
@@ -197,4 +262,40 @@ pub fn describe(app: &Application) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(status: serde_json::Value) -> Application {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "ferry"},
+            "spec": {"source": {"repoURL": "git://h/r"}, "destination": {"namespace": "d"}},
+            "status": status,
+        }))
+        .expect("a valid Application")
+    }
+
+    #[test]
+    fn notes_say_what_failed_rather_than_a_bare_condition_name() {
+        let a = app(serde_json::json!({"conditions": [
+            {"type": "SourceReady", "status": "False", "reason": "FetchFailed", "message": "m"},
+            {"type": "SyncFailed", "status": "True", "reason": "ApplyFailed", "message": "m"},
+            {"type": "Synced", "status": "True", "reason": "Synced", "message": "m"}]}));
+        let status = a.status.clone().unwrap_or_default();
+        assert_eq!(notes(&a, &status), "source: FetchFailed, SyncFailed: ApplyFailed");
+    }
+
+    #[test]
+    fn an_app_not_compared_yet_says_so_instead_of_unknown_to_dash() {
+        let line = sync_line(&app(serde_json::json!({})).status.unwrap_or_default());
+        assert_eq!(line, "Unknown (not compared yet; is the controller running?)");
+        let described = describe(&app(
+            serde_json::json!({"sync": {"status": "Synced", "revision": "0123456789012345678901234567890123456789"}}),
+        ));
+        assert!(described.contains("Synced to 0123456"), "{described}");
+        assert!(!described.contains(" to -"), "{described}");
+    }
 }

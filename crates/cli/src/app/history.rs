@@ -17,7 +17,12 @@ pub async fn run(
     let api = super::apps(conn, ns);
     let app = super::fetch(&api, ns, name).await?;
     let status = app.status.unwrap_or_default();
-    if format != Format::Table {
+    if format == Format::Name {
+        let ids: String = status.history.iter().map(|h| format!("{}\n", h.id)).collect();
+        print(&ids)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if format.is_data() {
         write_data(&mut std::io::stdout().lock(), format, &status.history)?;
         return Ok(ExitCode::SUCCESS);
     }

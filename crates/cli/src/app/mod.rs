@@ -3,18 +3,30 @@
 //!
 //! Exit codes: 0 ok; 1 a difference, a timeout or a failed operation; 2 usage or other errors.
 
+mod complete;
 mod connect;
 mod create;
 mod delete;
 mod diff;
+mod edit;
 mod error;
 mod get;
 mod history;
 mod install;
+mod logs;
+mod manifests;
 mod output;
+mod patch;
+mod refresh;
+mod resources;
 mod rollback;
+mod set;
+mod source;
 mod suspend;
 mod sync;
+mod terminate;
+mod unset;
+mod update;
 mod wait;
 
 use std::process::ExitCode;
@@ -42,7 +54,7 @@ pub struct AppArgs {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AppCommand {
-    /// Create (or with --upsert, update) an Application.
+    /// Create (or with --upsert, update) an Application; checks the repo, path and destination.
     Create(Box<create::CreateArgs>),
     /// List Applications with their sync and health.
     List {
@@ -51,30 +63,67 @@ pub enum AppCommand {
     },
     /// Show one Application: sync, health, revision, conditions, resources.
     Get {
+        #[arg(add = complete::app_names())]
         name: String,
         #[arg(short = 'o', long, value_enum, default_value_t)]
         output: Format,
     },
     /// Show the deployment history.
     History {
+        #[arg(add = complete::app_names())]
         name: String,
         #[arg(short = 'o', long, value_enum, default_value_t)]
         output: Format,
     },
+    /// Change fields of the spec: --revision, --path, --helm-set, --values, --sync-option ….
+    Set(Box<set::SetArgs>),
+    /// Remove settings: a Helm parameter or values file, a sync option, automated sync ….
+    Unset(unset::UnsetArgs),
+    /// Apply a JSON patch (default) or a merge patch to the Application.
+    Patch(patch::PatchArgs),
+    /// Edit the Application in $VISUAL/$EDITOR.
+    Edit {
+        #[arg(add = complete::app_names())]
+        name: String,
+    },
+    /// Print the app's manifests: rendered from Git (default) or live from the cluster.
+    Manifests(manifests::ManifestsArgs),
+    /// List the app's objects with their sync and health.
+    Resources {
+        #[arg(add = complete::app_names())]
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Print the logs of the app's pods (-f follows).
+    Logs(logs::LogsArgs),
+    /// Resolve targetRevision again now and compare (--hard: render again too).
+    Refresh(refresh::RefreshArgs),
     /// Ask the engine to sync now.
     Sync(sync::SyncArgs),
+    /// Stop the sync operation in progress.
+    TerminateOp(terminate::TerminateArgs),
     /// Go back to an earlier history entry (default: the previous one) and stay there.
     Rollback(rollback::RollbackArgs),
     /// Stop syncing and healing (status stays fresh).
-    Suspend { name: String },
+    Suspend {
+        #[arg(add = complete::app_names())]
+        name: String,
+    },
     /// Resume syncing and healing after `suspend`.
-    Resume { name: String },
+    Resume {
+        #[arg(add = complete::app_names())]
+        name: String,
+    },
     /// Delete an Application (with --cascade, its objects too).
     Delete(delete::DeleteArgs),
-    /// Wait until an Application is Synced and/or Healthy.
+    /// Wait until an Application is Synced (to the revision its target resolves to now) and/or Healthy.
     Wait(wait::WaitArgs),
     /// Show how the cluster differs from Git; exit 1 when it does.
-    Diff { name: String },
+    Diff {
+        #[arg(add = complete::app_names())]
+        name: String,
+    },
 }
 
 /// Runs `ferry app …`.
@@ -87,7 +136,18 @@ pub fn run_app(args: AppArgs) -> ExitCode {
             AppCommand::List { output } => get::list(&conn, ns, output).await,
             AppCommand::Get { name, output } => get::get(&conn, ns, &name, output).await,
             AppCommand::History { name, output } => history::run(&conn, ns, &name, output).await,
+            AppCommand::Set(s) => set::run(&conn, ns, *s).await,
+            AppCommand::Unset(u) => unset::run(&conn, ns, u).await,
+            AppCommand::Patch(p) => patch::run(&conn, ns, p).await,
+            AppCommand::Edit { name } => edit::run(&conn, ns, &name).await,
+            AppCommand::Manifests(m) => manifests::run(&conn, ns, m).await,
+            AppCommand::Resources { name, output } => {
+                resources::run(&conn, ns, &name, output).await
+            }
+            AppCommand::Logs(l) => logs::run(&conn, ns, l).await,
+            AppCommand::Refresh(r) => refresh::run(&conn, ns, r).await,
             AppCommand::Sync(s) => sync::run(&conn, ns, s).await,
+            AppCommand::TerminateOp(t) => terminate::run(&conn, ns, t).await,
             AppCommand::Rollback(r) => rollback::run(&conn, ns, r).await,
             AppCommand::Suspend { name } => suspend::run(&conn, ns, &name, true).await,
             AppCommand::Resume { name } => suspend::run(&conn, ns, &name, false).await,
@@ -122,6 +182,8 @@ fn block_on(work: impl std::future::Future<Output = Result<ExitCode, CliError>>)
         };
     match runtime.block_on(work) {
         Ok(code) => code,
+        // The reader went away (`ferry app list | head`): nothing to tell it.
+        Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             if let Some(h) = e.hint() {

@@ -9,12 +9,34 @@ use serde::Serialize;
 
 use super::error::CliError;
 
+/// `-o`: what `kubectl get -o` and `argocd app … -o` offer.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
+    /// Aligned columns for people.
     #[default]
     Table,
+    /// The table with more columns (messages, drift).
+    Wide,
     Json,
     Yaml,
+    /// One `kind/name` per line, for scripts (`xargs`).
+    Name,
+}
+
+impl Format {
+    /// JSON or YAML: the data itself rather than a view of it.
+    pub fn is_data(self) -> bool {
+        matches!(self, Format::Json | Format::Yaml)
+    }
+}
+
+/// An output error; a closed pipe (`ferry … | head`) is told apart so that it ends quietly.
+pub fn io_error(e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        CliError::BrokenPipe
+    } else {
+        CliError::Output(e.to_string())
+    }
 }
 
 /// Writes `value` as pretty JSON or YAML.
@@ -34,7 +56,8 @@ pub fn write_data(
             s
         }
     };
-    out.write_all(text.as_bytes()).map_err(|e| CliError::Output(e.to_string()))
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    out.flush().map_err(io_error)
 }
 
 /// Columns padded to the widest cell; the last column is not padded (no trailing blanks).
@@ -68,8 +91,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 pub fn print(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).map_err(|e| CliError::Output(e.to_string()))?;
-    out.flush().map_err(|e| CliError::Output(e.to_string()))
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    out.flush().map_err(io_error)
 }
 
 /// A next step for people, on stderr.

@@ -18,6 +18,7 @@ use super::wait::{parse_timeout, poll};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RollbackArgs {
+    #[arg(add = super::complete::app_names())]
     pub name: String,
     /// A history id (see `ferry app history`) or a commit (full or abbreviated); default: the
     /// entry before the current one.
@@ -28,6 +29,9 @@ pub struct RollbackArgs {
     /// Give up waiting for the rollback sync after this long (exit 1).
     #[arg(long, default_value = "5m", value_parser = parse_timeout)]
     pub timeout: Duration,
+    /// The change set as a table, the operation as JSON or YAML, or `kind/name` lines.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: super::output::Format,
 }
 
 /// The history entry to go back to.
@@ -90,7 +94,7 @@ pub async fn run(conn: &Connection, ns: &str, args: RollbackArgs) -> Result<Exit
         outcome(a, handled, &value, &at)
     })
     .await?;
-    let code = report(&args.name, args.timeout, "rollback", waited)?;
+    let code = report(&args.name, args.timeout, "rollback", waited, args.output)?;
     if code == ExitCode::SUCCESS {
         hint(&format!(
             "auto-sync stays on {} until a new commit or `ferry app rollback {} --unpin`",

@@ -13,11 +13,12 @@ use kube::api::{Patch, PatchParams};
 
 use super::connect::Connection;
 use super::error::CliError;
-use super::output::{hint, or_dash, print, short, table};
+use super::output::{Format, hint, or_dash, print, short, table, write_data};
 use super::wait::{parse_timeout, poll, timed_out};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SyncArgs {
+    #[arg(add = super::complete::app_names())]
     pub name: String,
     /// Compute and report the changes without applying them.
     #[arg(long)]
@@ -31,6 +32,10 @@ pub struct SyncArgs {
     /// With --wait: give up after this long (exit 1).
     #[arg(long, default_value = "5m", value_parser = parse_timeout)]
     pub timeout: Duration,
+    /// With --wait: the change set as a table (default, `wide` too), the operation as JSON or
+    /// YAML, or `kind/name` lines.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 /// The outcome of waiting for a request: the operation the engine ran for it, or why it ran none.
@@ -103,7 +108,7 @@ pub async fn run(conn: &Connection, ns: &str, args: SyncArgs) -> Result<ExitCode
         outcome(a, handled, &value, &at)
     })
     .await?;
-    report(&args.name, args.timeout, kind, waited)
+    report(&args.name, args.timeout, kind, waited, args.output)
 }
 
 /// Prints the result of a waited-for operation; exit 1 when it failed or timed out.
@@ -112,6 +117,7 @@ pub fn report(
     timeout: Duration,
     kind: &str,
     waited: Result<Outcome, Option<Application>>,
+    format: Format,
 ) -> Result<ExitCode, CliError> {
     match waited {
         Err(last) => {
@@ -123,7 +129,13 @@ pub fn report(
             Ok(ExitCode::from(1))
         }
         Ok(Outcome::Operation(op)) => {
-            print(&change_set(&op))?;
+            match format {
+                Format::Json | Format::Yaml => {
+                    write_data(&mut std::io::stdout().lock(), format, &op)?
+                }
+                Format::Name => print(&change_names(&op))?,
+                Format::Table | Format::Wide => print(&change_set(&op))?,
+            }
             if op.phase == OperationPhase::Succeeded {
                 eprintln!("{kind} of {name} {}: {}", op.phase.as_str().to_lowercase(), op.message);
                 if !op.dry_run {
@@ -141,6 +153,11 @@ pub fn report(
             }
         }
     }
+}
+
+/// `kind/name` of each object the operation touched.
+fn change_names(op: &OperationState) -> String {
+    op.change_set.iter().map(|i| format!("{}/{}\n", i.kind.to_ascii_lowercase(), i.name)).collect()
 }
 
 /// The change set as a table: what happened to each object.

@@ -11,17 +11,22 @@ use kube::Api;
 
 use super::connect::Connection;
 use super::error::CliError;
-use super::output::{short, spinner};
+use super::output::{hint, short, spinner};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct WaitArgs {
+    #[arg(add = super::complete::app_names())]
     pub name: String,
     /// Wait for health Healthy.
     #[arg(long)]
     pub health: bool,
-    /// Wait for sync status Synced.
+    /// Wait for sync status Synced to what targetRevision resolves to now (a refresh is
+    /// requested first, so a commit made just before is taken into account).
     #[arg(long)]
     pub sync: bool,
+    /// Wait until the app is synced to this commit (full or abbreviated SHA).
+    #[arg(long, value_name = "SHA")]
+    pub revision: Option<String>,
     /// Give up after this long (30s, 5m, 1h); exit 1.
     #[arg(long, default_value = "5m", value_parser = parse_timeout)]
     pub timeout: Duration,
@@ -62,6 +67,33 @@ pub fn reached(app: &Application, want: Want) -> bool {
     !running
         && (!want.sync || status.sync.status == SyncStatusCode::Synced)
         && (!want.health || status.health.status == HealthStatus::Healthy)
+}
+
+/// What `wait` judges a status against: the wanted states, and the request or commit the
+/// status must be about.
+#[derive(Clone, Debug, Default)]
+pub struct Goal {
+    /// The refresh request whose handling the status must report (`--sync`).
+    pub refresh: Option<String>,
+    /// A commit prefix the synced revision must start with (`--revision`).
+    pub revision: Option<String>,
+}
+
+/// [`reached`], and the status is about the goal's refresh request or revision: an old status
+/// that says Synced to the commit before the last push is not an answer.
+pub fn reached_goal(app: &Application, want: Want, goal: &Goal) -> bool {
+    let Some(status) = &app.status else { return false };
+    if let Some(rev) = &goal.revision {
+        let synced = status.sync.revision.to_ascii_lowercase();
+        if synced.is_empty() || !synced.starts_with(&rev.to_ascii_lowercase()) {
+            return false;
+        }
+    } else if let Some(value) = &goal.refresh
+        && !super::refresh::handled(app, value)
+    {
+        return false;
+    }
+    reached(app, want)
 }
 
 /// One line about the app's state, for progress and for the timeout message.
@@ -137,17 +169,32 @@ pub fn human(d: Duration) -> String {
 
 pub async fn run(conn: &Connection, ns: &str, args: WaitArgs) -> Result<ExitCode, CliError> {
     let api = super::apps(conn, ns);
-    let want = Want::of(args.health, args.sync);
-    let what = want.describe();
-    match poll(&api, ns, &args.name, args.timeout, what, |a| reached(a, want).then(|| seen(a)))
-        .await?
-    {
+    let want = Want::of(args.health, args.sync || args.revision.is_some());
+    let mut goal = Goal { revision: args.revision.clone(), ..Goal::default() };
+    let mut what = want.describe().to_owned();
+    if let Some(rev) = &args.revision {
+        what = format!("{what} at {rev}");
+    }
+    if want.sync {
+        super::fetch(&api, ns, &args.name).await?;
+        goal.refresh = Some(super::refresh::request(&api, ns, &args.name, false).await?);
+    }
+    let done = |a: &Application| reached_goal(a, want, &goal).then(|| seen(a));
+    match poll(&api, ns, &args.name, args.timeout, &what, done).await? {
         Ok(state) => {
-            eprintln!("{} is {what}: {state}", args.name);
+            eprintln!("{} is {}: {state}", args.name, want.describe());
             Ok(ExitCode::SUCCESS)
         }
         Err(last) => {
-            timed_out(&args.name, args.timeout, what, last.as_ref());
+            timed_out(&args.name, args.timeout, &what, last.as_ref());
+            if let (Some(value), Some(app)) = (&goal.refresh, &last)
+                && goal.revision.is_none()
+                && !super::refresh::handled(app, value)
+            {
+                hint(
+                    "the engine has not reported a comparison since this wait asked for one; is the controller running?",
+                );
+            }
             Ok(ExitCode::from(1))
         }
     }
@@ -184,6 +231,25 @@ mod tests {
             "operationState": {"phase": "Running", "revision": "abc", "message": "syncing"}}));
         assert!(!reached(&a, Want::of(true, true)));
         assert!(seen(&a).contains("last sync Running: syncing"), "{}", seen(&a));
+    }
+
+    #[test]
+    fn a_synced_status_from_before_the_refresh_request_is_not_an_answer() {
+        let old = app(serde_json::json!({"sync": {"status": "Synced", "revision": "aaaa1111"},
+            "health": {"status": "Healthy"}, "handledRequests": {"refresh": "r1"}}));
+        let goal = Goal { refresh: Some("r2".into()), revision: None };
+        assert!(!reached_goal(&old, Want::of(false, true), &goal));
+        let goal = Goal { refresh: Some("r1".into()), revision: None };
+        assert!(reached_goal(&old, Want::of(false, true), &goal));
+    }
+
+    #[test]
+    fn a_wanted_revision_must_be_the_synced_one() {
+        let a = app(serde_json::json!({"sync": {"status": "Synced", "revision": "AAAA1111"},
+            "health": {"status": "Healthy"}}));
+        let at = |rev: &str| Goal { refresh: Some("r".into()), revision: Some(rev.into()) };
+        assert!(reached_goal(&a, Want::of(true, true), &at("aaaa")), "a prefix, any case");
+        assert!(!reached_goal(&a, Want::of(true, true), &at("bbbb")));
     }
 
     #[test]

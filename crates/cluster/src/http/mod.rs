@@ -2,6 +2,7 @@
 
 mod discovery;
 mod field_validation;
+mod logs;
 mod openapi;
 mod openapi_schema;
 pub(crate) mod path;
@@ -101,6 +102,7 @@ pub fn router(state: Shared) -> Router {
         .route("/openapi/v3/{*path}", get(openapi::v3_group_version))
         .route("/metrics", get(metrics))
         .route("/ferry/faults", post(crate::faults::set).get(crate::faults::get))
+        .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(logs::get))
         .fallback(resource)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), guard))

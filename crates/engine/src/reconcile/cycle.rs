@@ -65,6 +65,8 @@ pub struct Requests {
     pub rollback: Option<RollbackRequest>,
     pub unpin: bool,
     pub refresh: Option<RefreshRequest>,
+    /// A terminate request: the running operation (if any) stopped before this reconcile.
+    pub terminate: bool,
 }
 
 impl Requests {
@@ -84,6 +86,7 @@ impl Requests {
             unpin: fresh(ANNOTATION_UNPIN, &mut handled.unpin).is_some(),
             refresh: fresh(ANNOTATION_REFRESH, &mut handled.refresh)
                 .map(|v| RefreshRequest::parse(&v)),
+            terminate: fresh(ANNOTATION_TERMINATE, &mut handled.terminate).is_some(),
         }
     }
 }

@@ -113,6 +113,16 @@ fn new_revision(f: &Facts<'_>, now: Now) -> Decision {
         // Running: an engine stopped mid-sync; start over (apply is idempotent).
         return Decision::Sync(SyncKind::Auto);
     };
+    if o.terminated {
+        return Decision::Refused {
+            reason: "Terminated",
+            message: format!(
+                "the sync of {} was terminated on request; `ferry app sync {}` or a new commit starts one again",
+                short(&o.revision),
+                f.app_name
+            ),
+        };
+    }
     let Some(delay) = retry_delay(f.retry, o.attempts) else {
         return Decision::Refused {
             reason: "RetryLimitReached",
@@ -222,6 +232,15 @@ mod tests {
         let op = failed(1, "2026-01-01T10:00:00Z");
         let f = Facts { applied: false, operation: Some(&op), ..facts(Some(&a)) };
         assert_eq!(decide(&f, now()), Decision::Sync(SyncKind::Auto));
+    }
+
+    #[test]
+    fn a_terminated_sync_is_not_retried_automatically() {
+        let a = auto(false, false);
+        let op = OperationState { terminated: true, ..failed(1, "2026-01-01T09:00:00Z") };
+        let f = Facts { applied: false, operation: Some(&op), ..facts(Some(&a)) };
+        let Decision::Refused { reason, .. } = decide(&f, now()) else { panic!() };
+        assert_eq!(reason, "Terminated");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use ferry_source::CommitId;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
+use crate::application::OperationPhase;
 use crate::compare::{Comparison, compare};
 use crate::controller::Inner;
 use crate::sources::Sources;
@@ -88,6 +89,7 @@ async fn reconcile_app(cy: &mut Cycle<'_>) {
 }
 
 async fn pipeline(cy: &mut Cycle<'_>) -> Result<(), Stop> {
+    end_stale_operation(cy);
     target::destination(cy)?;
     let target = match target_rendered(cy).await {
         Ok(target) => target,
@@ -114,6 +116,23 @@ async fn target_rendered(cy: &mut Cycle<'_>) -> Result<Target, Stop> {
     }
     render::render(cy, &target.url, &target.revision).await?;
     Ok(target)
+}
+
+/// A terminate request when no sync runs (a running one was stopped before this reconcile):
+/// an operation still marked Running, left by an engine stopped mid-sync, ends here and is not
+/// retried automatically.
+fn end_stale_operation(cy: &mut Cycle<'_>) {
+    if !cy.requests.terminate {
+        return;
+    }
+    let stamp = cy.now.stamp();
+    let running = cy.status.operation_state.as_mut().filter(|o| o.phase == OperationPhase::Running);
+    if let Some(op) = running {
+        op.phase = OperationPhase::Failed;
+        op.terminated = true;
+        op.message = "terminated on request".into();
+        op.finished_at = stamp;
+    }
 }
 
 /// After a source or render stop, goes on with the last revision that synced, rendered from

@@ -82,13 +82,13 @@ async fn run(
 fn render_failed(e: &RenderError, revision: &CommitId) -> Stop {
     let stop =
         Stop::new(Stage::Render, "RenderFailed", format!("revision {}: {e}", revision.short()));
-    match e {
-        // Not a problem in Git: a tool Ferry needs is missing here. Installing it fixes it.
-        RenderError::ToolMissing { .. } => stop
+    if e.is_installation_problem() {
+        // Not a problem in Git: a tool Ferry needs is missing here; installing it fixes it.
+        return stop
             .hint("This is a problem of Ferry's installation, not of the repository")
-            .backoff(Duration::from_secs(30)),
-        _ => stop.hint("Fix it in Git and commit"),
+            .backoff(Duration::from_secs(30));
     }
+    stop.hint("Fix it in Git and commit")
 }
 
 fn invalid_object(e: PrepareError) -> Stop {
