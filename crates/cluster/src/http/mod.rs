@@ -141,7 +141,10 @@ async fn metrics(State(st): State<Shared>) -> Response {
 async fn guard(State(st): State<Shared>, mut req: Request, next: Next) -> Response {
     let user = match authenticate(&st, &req) {
         Ok(u) => u,
-        Err(resp) => return resp,
+        Err(e) => {
+            st.stats.record("UNKNOWN", "", e.code);
+            return e.into_response();
+        }
     };
     req.extensions_mut().insert(user);
     let method = req.method().clone();
@@ -155,8 +158,8 @@ async fn guard(State(st): State<Shared>, mut req: Request, next: Next) -> Respon
     resp
 }
 
-/// The user a request acts as, or the 401/403 response that ends it.
-fn authenticate(st: &Shared, req: &Request) -> Result<crate::auth::UserInfo, Response> {
+/// The user a request acts as, or the 401/403 that ends it.
+fn authenticate(st: &Shared, req: &Request) -> Result<crate::auth::UserInfo, ApiError> {
     use crate::auth::{Attributes, authn::PeerIdentity, impersonate, rbac};
     let sa_uid = |ns: &str, name: &str| {
         let key = crate::store::Key {
@@ -167,18 +170,16 @@ fn authenticate(st: &Shared, req: &Request) -> Result<crate::auth::UserInfo, Res
         st.store.get(&key)?.pointer("/metadata/uid")?.as_str().map(str::to_string)
     };
     let peer = req.extensions().get::<PeerIdentity>();
-    let refuse = |e: ApiError| {
-        st.stats.record("UNKNOWN", "", e.code);
-        e.into_response()
-    };
-    let user = st.auth.authn.authenticate(req.headers(), peer, &sa_uid).map_err(|why| {
-        refuse(ApiError::new(401, "Unauthorized", format!("Unauthorized: {why}")))
-    })?;
-    let user = impersonate::apply(&st.auth.authz, user, req.headers()).map_err(refuse)?;
+    let user = st
+        .auth
+        .authn
+        .authenticate(req.headers(), peer, &sa_uid)
+        .map_err(|why| ApiError::new(401, "Unauthorized", format!("Unauthorized: {why}")))?;
+    let user = impersonate::apply(&st.auth.authz, user, req.headers())?;
     let attrs = Attributes::of_request(req.method(), req.uri().path(), req.uri().query());
     let decision = st.auth.authz.authorize(&user, &attrs);
     if !decision.allowed {
-        return Err(refuse(rbac::forbidden(&user, &attrs, &decision.reason)));
+        return Err(rbac::forbidden(&user, &attrs, &decision.reason));
     }
     Ok(user)
 }
