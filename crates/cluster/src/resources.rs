@@ -229,6 +229,16 @@ const BUILTINS: &[Builtin] = &[
     (
         "authorization.k8s.io",
         "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
         "SubjectAccessReview",
         "subjectaccessreviews",
         false,

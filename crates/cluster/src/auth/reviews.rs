@@ -175,3 +175,38 @@ pub fn self_subject_review(user: &UserInfo) -> Value {
         "status": {"userInfo": user.to_json()},
     })
 }
+
+/// `SelfSubjectRulesReview` (`kubectl auth can-i --list`): what the requester may do in a namespace.
+pub fn self_subject_rules_review(
+    st: &Shared,
+    user: &UserInfo,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let ns = body.pointer("/spec/namespace").and_then(Value::as_str).unwrap_or_default();
+    let (rules, errors) = st.auth.authz.rules_for(user, ns);
+    let mut resource_rules = Vec::new();
+    let mut non_resource_rules = Vec::new();
+    for r in rules {
+        if !r.non_resource_urls.is_empty() {
+            non_resource_rules
+                .push(json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}));
+        } else {
+            let mut rule =
+                json!({"verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources});
+            if !r.resource_names.is_empty() {
+                rule["resourceNames"] = json!(r.resource_names);
+            }
+            resource_rules.push(rule);
+        }
+    }
+    let mut status = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": !errors.is_empty()});
+    if !errors.is_empty() {
+        status["evaluationError"] = json!(errors.join(", "));
+    }
+    Ok(json!({
+        "kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": null},
+        "spec": {"namespace": ns},
+        "status": status,
+    }))
+}

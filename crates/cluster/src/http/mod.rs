@@ -109,6 +109,10 @@ pub fn router(state: Shared) -> Router {
             post(reviews::self_subject_access_review),
         )
         .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            post(reviews::self_subject_rules_review),
+        )
+        .route(
             "/apis/authorization.k8s.io/v1/subjectaccessreviews",
             post(reviews::subject_access_review),
         )

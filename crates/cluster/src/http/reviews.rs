@@ -67,3 +67,14 @@ pub async fn local_subject_access_review(
 pub async fn self_subject_review(Extension(user): Extension<UserInfo>) -> Response {
     respond("selfsubjectreviews.authentication.k8s.io", Ok(reviews::self_subject_review(&user)))
 }
+
+pub async fn self_subject_rules_review(
+    State(st): State<Shared>,
+    Extension(user): Extension<UserInfo>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = parse_body(&headers, &body)
+        .and_then(|b| reviews::self_subject_rules_review(&st, &user, &b));
+    respond("selfsubjectrulesreviews.authorization.k8s.io", result)
+}

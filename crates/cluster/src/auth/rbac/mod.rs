@@ -94,6 +94,63 @@ impl Authorizer {
     }
 }
 
+impl Authorizer {
+    /// Every rule that applies to `user` cluster-wide and in `namespace` (for
+    /// SelfSubjectRulesReview), with the errors of bindings to missing roles.
+    pub fn rules_for(
+        &self,
+        user: &UserInfo,
+        namespace: &str,
+    ) -> (Vec<rules::PolicyRule>, Vec<String>) {
+        if user.in_group(MASTERS) {
+            let all = |f: &str| serde_json::json!({"verbs": ["*"], f: ["*"]});
+            let mut resources = rules::PolicyRule::from_json(&all("resources"));
+            resources.api_groups = vec!["*".into()];
+            return (
+                vec![resources, rules::PolicyRule::from_json(&all("nonResourceURLs"))],
+                vec![],
+            );
+        }
+        let idx = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let mut subjects = vec![Subject::User(user.username.clone())];
+        subjects.extend(user.groups.iter().cloned().map(Subject::Group));
+        let mut bindings: Vec<&Binding> = Vec::new();
+        for s in &subjects {
+            bindings.extend(
+                idx.cluster_by_subject.get(s).into_iter().flat_map(|m| m.values().map(|b| &**b)),
+            );
+            if !namespace.is_empty() {
+                let key = (namespace.to_string(), s.clone());
+                bindings.extend(
+                    idx.namespaced_by_subject
+                        .get(&key)
+                        .into_iter()
+                        .flat_map(|m| m.values().map(|b| &**b)),
+                );
+            }
+        }
+        let (mut out, mut errors) = (Vec::new(), Vec::new());
+        for b in bindings {
+            let found = if b.role_kind == "ClusterRole" {
+                idx.cluster_roles.get(&b.role_name)
+            } else {
+                idx.roles.get(&(b.namespace.clone(), b.role_name.clone()))
+            };
+            match found {
+                Some(rules) => out.extend(
+                    rules.iter().filter(|r| !out.contains(*r)).cloned().collect::<Vec<_>>(),
+                ),
+                None => errors.push(format!(
+                    "{}.rbac.authorization.k8s.io {:?} not found",
+                    b.role_kind.to_lowercase(),
+                    b.role_name
+                )),
+            }
+        }
+        (out, errors)
+    }
+}
+
 /// The allow reason if binding `b` grants `a`; a missing role is recorded in `errors`.
 fn check(
     idx: &Index,
