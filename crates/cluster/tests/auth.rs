@@ -91,6 +91,10 @@ async fn a_service_account_token_lists_in_its_namespace_and_gets_the_real_403_el
         err.contains("Error from server (Forbidden): configmaps is forbidden: User \"system:serviceaccount:shop:ci\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"other\""),
         "{err}"
     );
+    let err = stderr_of(&admin, &["create", "token", "ci", "-n", "shop", "--duration=5m"]);
+    assert!(err.contains("spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes"), "{err}");
+    let err = stderr_of(&admin, &["create", "token", "nobody", "-n", "shop"]);
+    assert!(err.contains("serviceaccounts \"nobody\" not found"), "{err}");
     let err = stderr_of(&ci, &["delete", "configmap", "kube-root-ca.crt", "-n", "shop"]);
     assert!(err.contains("configmaps \"kube-root-ca.crt\" is forbidden: User \"system:serviceaccount:shop:ci\" cannot delete resource"), "{err}");
 }

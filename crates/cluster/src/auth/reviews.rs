@@ -14,7 +14,11 @@ use crate::http::Shared;
 use crate::store::Key;
 
 fn invalid(kind: &str, field: &str, why: &str) -> ApiError {
-    ApiError::invalid(kind, "", vec![(field.to_string(), why.to_string())])
+    invalid_named(kind, "", field, why)
+}
+
+fn invalid_named(kind: &str, name: &str, field: &str, why: &str) -> ApiError {
+    ApiError::invalid(kind, name, vec![(field.to_string(), why.to_string())])
 }
 
 /// `POST …/serviceaccounts/NAME/token`: a signed token for that ServiceAccount.
@@ -25,15 +29,17 @@ pub fn token_request(st: &Shared, ns: &str, name: &str, body: &Value) -> Result<
     let ttl =
         spec.get("expirationSeconds").and_then(Value::as_i64).unwrap_or(jwt::DEFAULT_TTL_SECONDS);
     if ttl < jwt::MIN_TTL_SECONDS {
-        return Err(invalid(
-            "TokenRequest",
+        return Err(invalid_named(
+            "TokenRequest.authentication.k8s.io",
+            name,
             "spec.expirationSeconds",
             &format!("Invalid value: {ttl}: may not specify a duration less than 10 minutes"),
         ));
     }
     if ttl > 1 << 32 {
-        return Err(invalid(
-            "TokenRequest",
+        return Err(invalid_named(
+            "TokenRequest.authentication.k8s.io",
+            name,
             "spec.expirationSeconds",
             &format!("Invalid value: {ttl}: may not specify a duration larger than 2^32 seconds"),
         ));
