@@ -234,11 +234,11 @@ fn auth_state(
     if let Some(path) = &config.token_auth_file {
         tokens.load_file(path)?;
     }
-    let authn = auth::Authenticator {
-        ca: auth::cert::ClientCa::from_pem(&certs.ca_pem)?,
+    let authn = auth::Authenticator::new(
+        auth::cert::ClientCa::from_pem(&certs.ca_pem)?,
         tokens,
-        service_accounts: auth::jwt::ServiceAccountKeys::load_or_generate(data_dir)?,
-    };
+        auth::jwt::ServiceAccountKeys::load_or_generate(data_dir)?,
+    );
     Ok(auth::Auth {
         authn,
         authz: Arc::new(auth::Authorizer::default()),

@@ -97,6 +97,12 @@ async fn a_service_account_token_lists_in_its_namespace_and_gets_the_real_403_el
     assert!(err.contains("serviceaccounts \"nobody\" not found"), "{err}");
     let err = stderr_of(&ci, &["delete", "configmap", "kube-root-ca.crt", "-n", "shop"]);
     assert!(err.contains("configmaps \"kube-root-ca.crt\" is forbidden: User \"system:serviceaccount:shop:ci\" cannot delete resource"), "{err}");
+    admin.ok(&["delete", "serviceaccount", "ci", "-n", "shop"]);
+    let err = stderr_of(&ci, &["get", "--raw", "/api/v1/namespaces/shop/configmaps"]);
+    assert!(
+        err.contains("the ServiceAccount shop/ci the token was issued for no longer exists"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

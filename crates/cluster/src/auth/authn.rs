@@ -2,8 +2,9 @@
 //! (static tokens, then ServiceAccount JWTs); no credentials at all is `system:anonymous`.
 //! Credentials that are present but wrong are a 401, never anonymous.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 
@@ -17,17 +18,72 @@ use super::static_tokens::StaticTokens;
 pub struct PeerIdentity(pub Arc<Result<UserInfo, String>>);
 
 /// Everything requests authenticate against.
-#[derive(Debug)]
 pub struct Authenticator {
     pub ca: ClientCa,
     pub tokens: StaticTokens,
     pub service_accounts: ServiceAccountKeys,
+    verified: Mutex<HashMap<String, Verified>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    /// Without the cache, whose keys are tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("ca", &self.ca)
+            .field("tokens", &self.tokens)
+            .field("service_accounts", &self.service_accounts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a verified ServiceAccount token is remembered, like kube-apiserver's cached token
+/// authenticator: an ECDSA check costs tens of microseconds, more than the rest of a GET.
+/// Expiry and the ServiceAccount's existence are still checked on every request.
+const VERIFIED_TTL: Duration = Duration::from_secs(10);
+/// The cache is dropped whole when it reaches this size (tokens are few in a test bed).
+const VERIFIED_MAX: usize = 4096;
+
+#[derive(Debug)]
+struct Verified {
+    claims: Arc<jwt::Claims>,
+    until: Instant,
 }
 
 /// Looks up the uid of ServiceAccount `(namespace, name)` if it exists.
 pub type SaLookup<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
 
 impl Authenticator {
+    pub fn new(
+        ca: ClientCa,
+        tokens: StaticTokens,
+        service_accounts: ServiceAccountKeys,
+    ) -> Authenticator {
+        Authenticator { ca, tokens, service_accounts, verified: Mutex::default() }
+    }
+
+    /// The claims of a ServiceAccount token: remembered, or verified now.
+    fn claims(&self, token: &str) -> Result<Arc<jwt::Claims>, String> {
+        let now = Instant::now();
+        let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = cache.get(token)
+            && v.until > now
+            && v.claims.exp > jiff::Timestamp::now().as_second()
+        {
+            return Ok(v.claims.clone());
+        }
+        drop(cache);
+        let claims = Arc::new(self.service_accounts.verify(token).map_err(|e| e.to_string())?);
+        cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= VERIFIED_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            token.to_string(),
+            Verified { claims: claims.clone(), until: now + VERIFIED_TTL },
+        );
+        Ok(claims)
+    }
+
     /// The user of a request, or the 401 message naming what is wrong with its credentials.
     pub fn authenticate(
         &self,
@@ -64,7 +120,7 @@ impl Authenticator {
         if !jwt::looks_like_jwt(token) {
             return Err("the bearer token is neither a static token of this cluster nor a ServiceAccount token".into());
         }
-        let claims = self.service_accounts.verify(token).map_err(|e| e.to_string())?;
+        let claims = self.claims(token)?;
         let k = &claims.kubernetes;
         let sa = &k.serviceaccount;
         match sa_uid(&k.namespace, &sa.name) {
