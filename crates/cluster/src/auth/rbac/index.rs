@@ -79,7 +79,8 @@ pub struct Index {
     cluster_bindings: HashMap<String, Arc<Binding>>,
     role_bindings: HashMap<(String, String), Arc<Binding>>,
     pub cluster_by_subject: HashMap<Subject, ByName>,
-    pub namespaced_by_subject: HashMap<(String, Subject), ByName>,
+    /// Namespace, then subject: a lookup borrows the request's namespace.
+    pub namespaced_by_subject: HashMap<String, HashMap<Subject, ByName>>,
     /// Number of RoleBindings and ClusterRoleBindings indexed.
     pub bindings: usize,
 }
@@ -153,11 +154,14 @@ impl Index {
                 self.cluster_by_subject.remove(subject);
             }
         } else {
-            let key = (namespace.to_string(), subject.clone());
-            let m = self.namespaced_by_subject.entry(key.clone()).or_default();
+            let in_ns = self.namespaced_by_subject.entry(namespace.to_string()).or_default();
+            let m = in_ns.entry(subject.clone()).or_default();
             f(m);
             if m.is_empty() {
-                self.namespaced_by_subject.remove(&key);
+                in_ns.remove(subject);
+                if in_ns.is_empty() {
+                    self.namespaced_by_subject.remove(namespace);
+                }
             }
         }
     }
@@ -174,12 +178,14 @@ mod tests {
         let rb = json!({"roleRef": {"kind": "Role", "name": "reader"},
             "subjects": [{"kind": "ServiceAccount", "name": "ci"}, {"kind": "User", "name": "bob"}]});
         idx.apply(ROLE_BINDINGS, "shop", "read", Some(&rb));
-        let ci = ("shop".to_string(), Subject::User("system:serviceaccount:shop:ci".into()));
-        assert!(idx.namespaced_by_subject.get(&ci).is_some_and(|m| m.contains_key("read")));
+        let ci = Subject::User("system:serviceaccount:shop:ci".into());
+        let bindings_of =
+            |idx: &Index, s: &Subject| idx.namespaced_by_subject.get("shop")?.get(s).cloned();
+        assert!(bindings_of(&idx, &ci).is_some_and(|m| m.contains_key("read")));
         let only_bob = json!({"roleRef": {"kind": "Role", "name": "reader"},
             "subjects": [{"kind": "User", "name": "bob"}]});
         idx.apply(ROLE_BINDINGS, "shop", "read", Some(&only_bob));
-        assert!(!idx.namespaced_by_subject.contains_key(&ci));
+        assert!(bindings_of(&idx, &ci).is_none());
         idx.apply(ROLE_BINDINGS, "shop", "read", None);
         assert!(idx.namespaced_by_subject.is_empty());
         assert_eq!(idx.bindings, 0);

@@ -75,11 +75,10 @@ impl Authorizer {
                 }
             }
         }
-        if !a.namespace.is_empty() {
-            for subject in subjects {
-                let key = (a.namespace.clone(), subject);
-                for b in idx.namespaced_by_subject.get(&key).into_iter().flat_map(|m| m.values()) {
-                    if let Some(reason) = check(&idx, b, &key.1, a, &mut errors) {
+        if let Some(in_ns) = idx.namespaced_by_subject.get(&a.namespace) {
+            for subject in &subjects {
+                for b in in_ns.get(subject).into_iter().flat_map(|m| m.values()) {
+                    if let Some(reason) = check(&idx, b, subject, a, &mut errors) {
                         return Decision { allowed: true, reason };
                     }
                 }
@@ -119,14 +118,8 @@ impl Authorizer {
             bindings.extend(
                 idx.cluster_by_subject.get(s).into_iter().flat_map(|m| m.values().map(|b| &**b)),
             );
-            if !namespace.is_empty() {
-                let key = (namespace.to_string(), s.clone());
-                bindings.extend(
-                    idx.namespaced_by_subject
-                        .get(&key)
-                        .into_iter()
-                        .flat_map(|m| m.values().map(|b| &**b)),
-                );
+            if let Some(in_ns) = idx.namespaced_by_subject.get(namespace) {
+                bindings.extend(in_ns.get(s).into_iter().flat_map(|m| m.values().map(|b| &**b)));
             }
         }
         let (mut out, mut errors) = (Vec::new(), Vec::new());

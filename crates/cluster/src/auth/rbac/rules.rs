@@ -54,13 +54,16 @@ impl PolicyRule {
                 || (!a.name.is_empty() && self.resource_names.contains(&a.name)))
     }
 
+    /// Without building `resource/subresource`: this runs for every rule of every binding.
     fn resource_matches(&self, a: &Attributes) -> bool {
-        let combined = a.combined_resource();
+        let sub = a.subresource.as_str();
         self.resources.iter().any(|r| {
             r == "*"
-                || *r == combined
-                || (!a.subresource.is_empty()
-                    && r.strip_prefix("*/").is_some_and(|s| s == a.subresource))
+                || match r.split_once('/') {
+                    None => sub.is_empty() && *r == a.resource,
+                    Some(("*", s)) => !sub.is_empty() && s == sub,
+                    Some((res, s)) => !sub.is_empty() && res == a.resource && s == sub,
+                }
         })
     }
 }
