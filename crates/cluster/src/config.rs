@@ -23,6 +23,9 @@ pub struct ClusterConfig {
     pub token: Option<String>,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Extra static bearer tokens, a kube-apiserver `--token-auth-file`
+    /// (`token,user,uid,"group1,group2"` lines).
+    pub token_auth_file: Option<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -37,6 +40,7 @@ impl Default for ClusterConfig {
             watch_window: 100_000,
             token: None,
             bookmark_interval: Duration::from_secs(5),
+            token_auth_file: None,
         }
     }
 }
@@ -82,6 +86,12 @@ impl ClusterConfig {
         self
     }
 
+    pub fn token_auth_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.token_auth_file = Some(path.into());
+        self
+    }
+
+    /// The static admin token (also accepted besides the kubeconfig's client certificate).
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self

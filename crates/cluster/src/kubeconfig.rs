@@ -1,10 +1,13 @@
-//! The kubeconfig the server writes once it is ready: its URL, its CA and a bearer token.
+//! The kubeconfig the server writes once it is ready: its URL, its CA and the admin client
+//! certificate (user `kubernetes-admin`, group `system:masters`), as kind writes one.
 
 use base64::Engine;
 
-/// Kubeconfig text (YAML) for a cluster at `url` trusted through `ca_pem`, authenticated by `token`.
-pub fn render(url: &str, ca_pem: &str, token: &str) -> String {
-    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+/// Kubeconfig text (YAML) for a cluster at `url` trusted through `ca_pem`, authenticated by
+/// the client certificate `cert_pem` with key `key_pem`.
+pub fn render(url: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+    let (ca, cert, key) = (b64(ca_pem), b64(cert_pem), b64(key_pem));
     format!(
         "apiVersion: v1
 kind: Config
@@ -16,7 +19,8 @@ clusters:
 users:
 - name: ferry-admin
   user:
-    token: {token}
+    client-certificate-data: {cert}
+    client-key-data: {key}
 contexts:
 - name: ferry
   context:

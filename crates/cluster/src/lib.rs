@@ -13,11 +13,15 @@
 //! - core/v1 and events.k8s.io/v1 Events are two views of one storage (see [`convert`]).
 //! - Dependents are found by owner uid through an index: deletes cost no scan of the store.
 //! # Caveats
-//! - A stand-in for tests, demos and benchmarks: a bearer token, no RBAC, no admission webhooks.
+//! - Authentication and RBAC as a real server (see [`auth`]): the kubeconfig holds the admin
+//!   client certificate (`kubernetes-admin`, `system:masters`); the data directory's static
+//!   `token` also authenticates as that admin, for tools that send a bearer token.
+//! - A stand-in for tests, demos and benchmarks: no admission webhooks.
 //! - `/openapi/v2` has no definitions (kubectl reads it only to validate `v1 List` documents);
 //!   `/openapi/v3` has the built-in kinds' schemas, not those of custom resources.
 //! - Objects are kept as `serde_json::Value`: about 14 KiB resident per small object.
 
+pub mod auth;
 mod config;
 pub mod convert;
 pub mod error;
@@ -58,6 +62,8 @@ pub enum ClusterError {
     Store(#[from] store::StoreError),
     #[error("cannot set up TLS")]
     Tls(#[from] tls::TlsError),
+    #[error("cannot set up authentication")]
+    Auth(#[from] auth::AuthSetupError),
     #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
@@ -149,11 +155,17 @@ impl Cluster {
                 tracing::warn!(crd = name, error = %e, "a CRD schema cannot be used for apply");
             }
         }
+        let auth = auth_state(&config, data_dir.as_deref(), &certs, &token)?;
+        let authz = auth.authz.clone();
+        store.set_observer(Box::new(move |event| authz.observe(event)));
+        auth.authz.load(&store);
+        let ca = auth.authn.ca.clone();
         let state: Shared = Arc::new(AppState {
             store,
             registry: RwLock::new(registry),
             stats: stats::Stats::default(),
             token: token.clone(),
+            auth,
             config: config.clone(),
             faults: Mutex::new(Faults::default()),
             schema: RwLock::new(Arc::new(schema)),
@@ -162,12 +174,13 @@ impl Cluster {
         let tls_config = tls::server_config(&certs)?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let app = http::router(state.clone());
-        let server = tokio::spawn(http::serve_tls(listener, tls_config, app, stop_rx.clone()));
+        let server = tokio::spawn(http::serve_tls(listener, tls_config, app, ca, stop_rx.clone()));
         if config.simulator {
             simulator::spawn(state.clone(), stop_rx);
         }
         let url = format!("https://{addr}");
-        let text = kubeconfig::render(&url, &certs.ca_pem, &token);
+        let text =
+            kubeconfig::render(&url, &certs.ca_pem, &certs.admin_cert_pem, &certs.admin_key_pem);
         if let Some(parent) = kubeconfig_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|source| ClusterError::Write { path: parent.to_path_buf(), source })?;
@@ -204,14 +217,45 @@ fn load_or_make_token(dir: &Path) -> Result<String, ClusterError> {
     Ok(t)
 }
 
-/// The namespaces every cluster has.
+/// Authentication (the admin's static token, the token file, the CA, the ServiceAccount key)
+/// and an empty RBAC index.
+fn auth_state(
+    config: &ClusterConfig,
+    data_dir: Option<&Path>,
+    certs: &tls::Certs,
+    admin_token: &str,
+) -> Result<auth::Auth, ClusterError> {
+    let mut tokens = auth::static_tokens::StaticTokens::default();
+    let admin = auth::UserInfo {
+        username: auth::ADMIN_USER.to_string(),
+        groups: vec![auth::MASTERS.to_string()],
+        ..auth::UserInfo::default()
+    };
+    tokens.insert(admin_token, admin.with_authenticated());
+    if let Some(path) = &config.token_auth_file {
+        tokens.load_file(path)?;
+    }
+    let authn = auth::Authenticator::new(
+        auth::cert::ClientCa::from_pem(&certs.ca_pem)?,
+        tokens,
+        auth::jwt::ServiceAccountKeys::load_or_generate(data_dir)?,
+    );
+    Ok(auth::Auth {
+        authn,
+        authz: Arc::new(auth::Authorizer::default()),
+        ca_pem: certs.ca_pem.clone(),
+    })
+}
+
+/// The namespaces every cluster has (each with its defaults), and the bootstrap RBAC policy.
 fn bootstrap(st: &Shared) {
+    auth::rbac::bootstrap::ensure(st);
     let Some(rt) = st.registry().find("", "v1", "namespaces").cloned() else { return };
     for ns in SYSTEM_NAMESPACES {
         let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         match write::ops::create(st, &rt, None, obj, "kube-apiserver", false) {
             Ok(_) => {}
-            Err(e) if e.code == 409 => {}
+            Err(e) if e.code == 409 => auth::namespace_defaults::ensure(st, ns),
             Err(e) => {
                 tracing::warn!(namespace = ns, error = %e, "cannot create a system namespace")
             }
@@ -237,8 +281,15 @@ impl RunningCluster {
         &self.ca_pem
     }
 
+    /// The static admin token (user `kubernetes-admin`, group `system:masters`), for tools
+    /// that send `Authorization: Bearer` instead of the kubeconfig's client certificate.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// Authorization decisions for `user` without HTTP (for benchmarks and tests).
+    pub fn authorizer(&self) -> std::sync::Arc<auth::Authorizer> {
+        self.state.auth.authz.clone()
     }
 
     /// A kube client configured from the written kubeconfig.

@@ -45,7 +45,16 @@ impl ResourceType {
     }
 
     pub fn verbs(&self) -> Vec<&'static str> {
+        if self.is_review() {
+            return vec!["create"];
+        }
         vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    }
+
+    /// The authentication and authorization review kinds: create-only, never stored (their
+    /// endpoints are in `http/reviews.rs`).
+    pub fn is_review(&self) -> bool {
+        matches!(self.group.as_str(), "authorization.k8s.io" | "authentication.k8s.io")
     }
 }
 
@@ -187,6 +196,56 @@ const BUILTINS: &[Builtin] = &[
     ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, &[], false, false),
     ("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false, &["pc"], false, false),
     ("apiregistration.k8s.io", "v1", "APIService", "apiservices", false, &[], true, false),
+    (
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        true,
+        &[],
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        false,
+        &[],
+        false,
+        false,
+    ),
 ];
 
 /// Every type the server serves, in discovery order.

@@ -149,9 +149,14 @@ struct Wal {
     out: BufWriter<File>,
 }
 
+/// Told of every committed change, under the store's lock (so it sees changes in order and
+/// before any reader can act on them); it must never call back into the store.
+pub type Observer = Box<dyn Fn(&Event) + Send + Sync>;
+
 pub struct Store {
     inner: Mutex<Inner>,
     events: broadcast::Sender<Arc<Event>>,
+    observer: std::sync::OnceLock<Observer>,
 }
 
 impl Store {
@@ -193,7 +198,12 @@ impl Store {
                 .map_err(|source| StoreError::Io { path: wal.clone(), source })?;
             inner.wal = Some(Wal { path: wal, out: BufWriter::new(out) });
         }
-        Ok(Store { inner: Mutex::new(inner), events })
+        Ok(Store { inner: Mutex::new(inner), events, observer: std::sync::OnceLock::new() })
+    }
+
+    /// Sets the one observer of committed changes (the RBAC index); later calls are ignored.
+    pub fn set_observer(&self, observer: Observer) {
+        let _ = self.observer.set(observer);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -362,6 +372,9 @@ impl Store {
             if let Err(e) = res {
                 tracing::error!(path = %wal.path.display(), error = %e, "cannot append to the data log");
             }
+        }
+        if let Some(observe) = self.observer.get() {
+            observe(&event);
         }
         let event = Arc::new(event);
         inner.log.push_back(event.clone());

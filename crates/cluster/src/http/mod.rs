@@ -7,6 +7,7 @@ mod openapi;
 mod openapi_schema;
 pub(crate) mod path;
 mod read;
+mod reviews;
 mod table;
 mod write;
 
@@ -37,6 +38,7 @@ pub struct AppState {
     pub registry: RwLock<Registry>,
     pub stats: Stats,
     pub token: String,
+    pub auth: crate::auth::Auth,
     pub config: ClusterConfig,
     pub faults: Mutex<Faults>,
     /// List semantics for apply and patches: built-ins plus the CRDs created so far.
@@ -103,6 +105,27 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/ferry/faults", post(crate::faults::set).get(crate::faults::get))
         .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(logs::get))
+        .route("/api/v1/namespaces/{ns}/serviceaccounts/{name}/token", post(reviews::token))
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            post(reviews::self_subject_access_review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            post(reviews::self_subject_rules_review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            post(reviews::subject_access_review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/namespaces/{ns}/localsubjectaccessreviews",
+            post(reviews::local_subject_access_review),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            post(reviews::self_subject_review),
+        )
         .fallback(resource)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -118,17 +141,18 @@ async fn metrics(State(st): State<Shared>) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Authenticates the bearer token, applies injected latency, and counts the request.
-async fn guard(State(st): State<Shared>, req: Request, next: Next) -> Response {
-    let open = matches!(req.uri().path(), "/healthz" | "/livez" | "/readyz");
-    if !open {
-        let expected = format!("Bearer {}", st.token);
-        let sent = req.headers().get("authorization").and_then(|v| v.to_str().ok());
-        if sent != Some(expected.as_str()) {
-            st.stats.record("UNKNOWN", "", 401);
-            return ApiError::new(401, "Unauthorized", "Unauthorized").into_response();
+/// Authenticates (client certificate, bearer token or anonymous), applies impersonation,
+/// authorizes with RBAC, then counts the request. The user rides on in the request's
+/// extensions as [`crate::auth::UserInfo`].
+async fn guard(State(st): State<Shared>, mut req: Request, next: Next) -> Response {
+    let user = match authenticate(&st, &req) {
+        Ok(u) => u,
+        Err(e) => {
+            st.stats.record("UNKNOWN", "", e.code);
+            return e.into_response();
         }
-    }
+    };
+    req.extensions_mut().insert(user);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
@@ -138,6 +162,32 @@ async fn guard(State(st): State<Shared>, req: Request, next: Next) -> Response {
         None => st.stats.record(method.as_str(), &nonresource(&path), code),
     }
     resp
+}
+
+/// The user a request acts as, or the 401/403 that ends it.
+fn authenticate(st: &Shared, req: &Request) -> Result<crate::auth::UserInfo, ApiError> {
+    use crate::auth::{Attributes, authn::PeerIdentity, impersonate, rbac};
+    let sa_uid = |ns: &str, name: &str| {
+        let key = crate::store::Key {
+            storage: "/serviceaccounts".into(),
+            namespace: ns.into(),
+            name: name.into(),
+        };
+        st.store.get(&key)?.pointer("/metadata/uid")?.as_str().map(str::to_string)
+    };
+    let peer = req.extensions().get::<PeerIdentity>();
+    let user = st
+        .auth
+        .authn
+        .authenticate(req.headers(), peer, &sa_uid)
+        .map_err(|why| ApiError::new(401, "Unauthorized", format!("Unauthorized: {why}")))?;
+    let user = impersonate::apply(&st.auth.authz, user, req.headers())?;
+    let attrs = Attributes::of_request(req.method(), req.uri().path(), req.uri().query());
+    let decision = st.auth.authz.authorize(&user, &attrs);
+    if !decision.allowed {
+        return Err(rbac::forbidden(&user, &attrs, &decision.reason));
+    }
+    Ok(user)
 }
 
 fn nonresource(path: &str) -> String {
@@ -179,6 +229,13 @@ async fn resource(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
+    if target.rt.is_review() {
+        return ApiError::method_not_allowed(format!(
+            "{} only supports create (POST to its collection)",
+            target.rt.kind
+        ))
+        .into_response();
+    }
     if let Some(d) = st.faults().latency() {
         tokio::time::sleep(d).await;
     }
@@ -219,6 +276,7 @@ pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Router,
+    ca: crate::auth::cert::ClientCa,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -232,14 +290,24 @@ pub async fn serve_tls(
         let acceptor = acceptor.clone();
         let app = app.clone();
         let mut stop = shutdown.clone();
+        let ca = ca.clone();
         conns.spawn(async move {
             let Ok(stream) = acceptor.accept(tcp).await else { return };
+            // The client certificate is judged once per connection, not per request.
+            let peer =
+                stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| {
+                    crate::auth::authn::PeerIdentity(Arc::new(ca.authenticate(c.as_ref())))
+                });
             let svc =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let app = app.clone();
+                    let mut req = req.map(Body::new);
+                    if let Some(p) = &peer {
+                        req.extensions_mut().insert(p.clone());
+                    }
                     async move {
                         use tower::ServiceExt;
-                        app.oneshot(req.map(Body::new)).await
+                        app.oneshot(req).await
                     }
                 });
             let builder =

@@ -108,7 +108,8 @@ impl Params {
     }
 }
 
-fn decode(s: &str) -> String {
+/// Percent-decodes a query or header component (`+` is a space).
+pub(crate) fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -310,6 +310,9 @@ pub fn delete(
             Written::Stored(obj) => crate::gc::after_delete_started(st, rt, obj, opts.propagation),
             Written::Unchanged(_) => {}
         }
+        if matches!(written, Written::Deleted(_)) {
+            crate::auth::rbac::aggregate::after_change(st, rt);
+        }
     }
     match written {
         Written::Stored(o) | Written::Deleted(o) | Written::Unchanged(Some(o)) => Ok(o),
@@ -333,5 +336,12 @@ fn after_write(st: &Shared, rt: &ResourceType, written: &Written, dry_run: bool)
         }
         Written::Deleted(obj) => crate::gc::after_delete(st, rt, obj, Propagation::Background),
         _ => {}
+    }
+    // What real controllers do at once after such writes: namespace defaults, aggregation.
+    if let Written::Stored(obj) = written {
+        crate::auth::namespace_defaults::after_change(st, rt, obj);
+    }
+    if matches!(written, Written::Stored(_) | Written::Deleted(_)) {
+        crate::auth::rbac::aggregate::after_change(st, rt);
     }
 }
