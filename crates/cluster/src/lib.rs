@@ -34,6 +34,7 @@ pub mod stats;
 pub mod store;
 pub mod testing;
 mod tls;
+pub mod validate;
 pub mod write;
 
 use std::net::SocketAddr;
@@ -156,6 +157,7 @@ impl Cluster {
             config: config.clone(),
             faults: Mutex::new(Faults::default()),
             schema: RwLock::new(Arc::new(schema)),
+            crd_schemas: validate::CrdSchemas::default(),
         });
         bootstrap(&state);
         let tls_config = tls::server_config(&certs)?;

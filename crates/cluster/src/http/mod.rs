@@ -40,6 +40,8 @@ pub struct AppState {
     pub faults: Mutex<Faults>,
     /// List semantics for apply and patches: built-ins plus the CRDs created so far.
     pub schema: RwLock<Arc<ferry_diff::Schema>>,
+    /// Compiled CRD schemas for validating custom resources (see `validate`).
+    pub crd_schemas: crate::validate::CrdSchemas,
 }
 
 pub type Shared = Arc<AppState>;

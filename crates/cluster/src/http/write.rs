@@ -136,9 +136,20 @@ fn to_stored(t: &Target, body: Value) -> Value {
 }
 
 /// Unknown fields of a body for `t` under the request's `fieldValidation` (Strict fails).
-fn validate_fields(t: &Target, params: &Params, body: &mut Value) -> Result<Vec<String>, ApiError> {
+fn validate_fields(
+    st: &Shared,
+    t: &Target,
+    params: &Params,
+    body: &mut Value,
+) -> Result<Vec<String>, ApiError> {
     let mode = Mode::parse(params.get("fieldValidation"))?;
-    field_validation::check(&t.rt, body, mode)
+    match st.crd_schemas.for_type(&st.store, &t.rt) {
+        Some(schema) => {
+            let unknown = crate::validate::prune_unknown(&schema, body);
+            field_validation::report(&t.rt, &unknown, mode)
+        }
+        None => field_validation::check(&t.rt, body, mode),
+    }
 }
 
 /// Adds `Warning` headers (RFC 7234 code 299), which kubectl and client-go print.
@@ -174,7 +185,7 @@ pub async fn create(
     pre_write(st).await?;
     let mut obj = parse_body(headers, body)?;
     check_type(t, &obj)?;
-    let warnings = validate_fields(t, params, &mut obj)?;
+    let warnings = validate_fields(st, t, params, &mut obj)?;
     let name =
         obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
     if name.is_empty() {
@@ -252,7 +263,7 @@ pub async fn update(
         scale_edit(obj)
     } else {
         check_type(t, &obj)?;
-        warnings = validate_fields(t, params, &mut obj)?;
+        warnings = validate_fields(st, t, params, &mut obj)?;
         let body_name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         if body_name.is_empty() {
             obj["metadata"]["name"] = json!(name);
@@ -317,7 +328,7 @@ pub async fn patch(
                         "the name of the object ({body_name}) does not match the name on the URL ({name})"
                     )));
                 }
-                warnings = validate_fields(t, params, &mut body)?;
+                warnings = validate_fields(st, t, params, &mut body)?;
                 Edit::Apply { applied: to_stored(t, body), force: params.flag("force") }
             }
         }

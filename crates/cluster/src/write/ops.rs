@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::http::Shared;
 use crate::resources::ResourceType;
 use crate::store::{Change, Key, Written};
+use crate::validate;
 
 pub fn key_for(rt: &ResourceType, namespace: Option<&str>, name: &str) -> Key {
     Key {
@@ -100,11 +101,13 @@ pub fn create(
     let key = key_for(rt, namespace, &name);
     let now = super::now();
     let schema = st.schema();
+    let crd_schema = st.crd_schemas.for_type(&st.store, rt);
     let written = st.store.write(&key, dry_run, |cur| {
         if cur.is_some() {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
         let o = admit(rt, namespace, None, obj, Op::Main, &now)?;
+        let o = validate::custom_resource(crd_schema.as_deref(), rt, None, o)?;
         Ok(Change::Put(apply::track_update(None, o, manager, None, &now, &schema)?))
     })?;
     after_write(st, rt, &written, dry_run);
@@ -152,6 +155,12 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
     };
     let mut created = false;
     let schema = st.schema();
+    let crd_schema = st.crd_schemas.for_type(&st.store, rt);
+    // Admission, then (for custom resources) pruning, schema defaults and validation.
+    let admitted = |old: Option<&Value>, obj: Value, op: Op| {
+        let o = admit(rt, namespace, old, obj, op, &now)?;
+        validate::custom_resource(crd_schema.as_deref(), rt, old, o)
+    };
     let written = st.store.write(&key, dry_run, |cur| {
         let Some(cur) = cur else {
             let Edit::Apply { applied, force } = edit else {
@@ -162,7 +171,7 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
             }
             created = true;
             let merged = apply::server_side_apply(None, &applied, manager, subresource, force, &now, &schema)?;
-            return Ok(Change::Put(admit(rt, namespace, None, merged, Op::Main, &now)?));
+            return Ok(Change::Put(admitted(None, merged, Op::Main)?));
         };
         let current_rv = cur.pointer("/metadata/resourceVersion").cloned();
         let next = match edit {
@@ -176,7 +185,7 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
                 if let Some(m) = obj["metadata"].as_object_mut() {
                     m.insert("managedFields".into(), cur["metadata"]["managedFields"].clone());
                 }
-                let next = admit(rt, namespace, Some(cur), obj, op, &now)?;
+                let next = admitted(Some(cur), obj, op)?;
                 apply::track_update(Some(cur), next, manager, subresource, &now, &schema)?
             }
             Edit::Patch(f) => {
@@ -185,7 +194,7 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
                     return Err(ApiError::conflict(&rt.group, &rt.plural, name,
                         "the object has been modified; please apply your changes to the latest version and try again"));
                 }
-                let next = admit(rt, namespace, Some(cur), patched, op, &now)?;
+                let next = admitted(Some(cur), patched, op)?;
                 apply::track_update(Some(cur), next, manager, subresource, &now, &schema)?
             }
             Edit::Apply { applied, force } => {
@@ -195,7 +204,7 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
                             "the object has been modified; please apply your changes to the latest version and try again"));
                     }
                 let merged = apply::server_side_apply(Some(cur), &applied, manager, subresource, force, &now, &schema)?;
-                admit(rt, namespace, Some(cur), merged, op, &now)?
+                admitted(Some(cur), merged, op)?
             }
         };
         if finished_deleting(&next) {
