@@ -1,5 +1,6 @@
 //! The HTTP surface: routing, authentication, request counting and the TLS accept loop.
 
+mod body;
 mod discovery;
 mod field_validation;
 mod openapi;
@@ -18,7 +19,6 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
 
 use crate::config::ClusterConfig;
 use crate::error::ApiError;
@@ -154,22 +154,11 @@ async fn resource(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Response {
-    let body = match body {
+    let body = match body::read(body).await {
         Ok(b) => b,
-        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!("the request body is larger than the limit of {MAX_BODY} bytes"),
-            )
-            .into_response();
-        }
-        Err(e) => {
-            return ApiError::bad_request(format!("the request body cannot be read: {e}"))
-                .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let target = {
         let reg = st.registry();

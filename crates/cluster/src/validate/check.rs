@@ -135,7 +135,7 @@ fn check_object(
     }
     if node.embedded && !m.is_empty() {
         for k in ["apiVersion", "kind"] {
-            if !m.get(k).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+            if m.get(k).and_then(Value::as_str).is_none_or(str::is_empty) {
                 errs.push(FieldError::required(child(path, k), "must not be empty"));
             }
         }
