@@ -1,6 +1,6 @@
 //! How to run the cluster: a `Default` struct with builder methods.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,6 +23,12 @@ pub struct ClusterConfig {
     pub token: Option<String>,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Whether `LoadBalancer` Services and Ingresses get an address (k3s's ServiceLB and
+    /// Traefik do that); off, they stay without one, as on a cluster with no load balancer.
+    /// Needs the simulator.
+    pub load_balancers: bool,
+    /// The address they get: the node's, like k3s ServiceLB.
+    pub load_balancer_ip: IpAddr,
 }
 
 impl Default for ClusterConfig {
@@ -37,6 +43,8 @@ impl Default for ClusterConfig {
             watch_window: 100_000,
             token: None,
             bookmark_interval: Duration::from_secs(5),
+            load_balancers: true,
+            load_balancer_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
 }
@@ -79,6 +87,16 @@ impl ClusterConfig {
 
     pub fn bookmark_interval(mut self, every: Duration) -> Self {
         self.bookmark_interval = every;
+        self
+    }
+
+    pub fn load_balancers(mut self, enabled: bool) -> Self {
+        self.load_balancers = enabled;
+        self
+    }
+
+    pub fn load_balancer_ip(mut self, ip: IpAddr) -> Self {
+        self.load_balancer_ip = ip;
         self
     }
 

@@ -25,6 +25,7 @@ pub mod faults;
 mod gc;
 mod http;
 mod kubeconfig;
+pub mod loadbalancer;
 mod proto;
 pub mod resources;
 pub mod selector;
