@@ -18,6 +18,7 @@
 //!   `/openapi/v3` has the built-in kinds' schemas, not those of custom resources.
 //! - Objects are kept as `serde_json::Value`: about 14 KiB resident per small object.
 
+pub mod admission;
 mod config;
 pub mod convert;
 pub mod error;

@@ -1,5 +1,6 @@
 //! The HTTP surface: routing, authentication, request counting and the TLS accept loop.
 
+mod admitted;
 mod body;
 mod discovery;
 mod field_validation;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::admit::{Op, admit};
 use super::apply;
+use crate::admission::{self, Mutation};
 use crate::error::ApiError;
 use crate::http::Shared;
 use crate::resources::ResourceType;
@@ -95,6 +96,19 @@ pub fn create(
     manager: &str,
     dry_run: bool,
 ) -> Result<Arc<Value>, ApiError> {
+    create_with(st, rt, namespace, obj, manager, dry_run, None)
+}
+
+/// [`create`], with the patches of mutating admission webhooks applied to what is stored.
+pub fn create_with(
+    st: &Shared,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    obj: Value,
+    manager: &str,
+    dry_run: bool,
+    mutation: Option<&Mutation>,
+) -> Result<Arc<Value>, ApiError> {
     ensure_namespace(st, rt, namespace)?;
     let name =
         obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -108,7 +122,13 @@ pub fn create(
         }
         let o = admit(rt, namespace, None, obj, Op::Main, &now)?;
         let o = validate::custom_resource(crd_schema.as_deref(), rt, None, o)?;
-        Ok(Change::Put(apply::track_update(None, o, manager, None, &now, &schema)?))
+        let o = apply::track_update(None, o, manager, None, &now, &schema)?;
+        match mutation {
+            Some(m) => {
+                Ok(Change::Put(admission::mutate(m, None, rt, crd_schema.as_deref(), None, o)?))
+            }
+            None => Ok(Change::Put(o)),
+        }
     })?;
     after_write(st, rt, &written, dry_run);
     match written {
@@ -142,6 +162,15 @@ pub struct UpdateRequest<'a> {
 
 /// Updates (or, for apply, creates) an object; the result is what is stored now.
 pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool), ApiError> {
+    update_with(st, req, None)
+}
+
+/// [`update`], with the patches of mutating admission webhooks applied to what is stored.
+pub fn update_with(
+    st: &Shared,
+    req: UpdateRequest<'_>,
+    mutation: Option<&Mutation>,
+) -> Result<(Arc<Value>, bool), ApiError> {
     let UpdateRequest { rt, namespace, name, manager, op, dry_run, edit } = req;
     let key = key_for(rt, namespace, name);
     let is_apply = matches!(edit, Edit::Apply { .. });
@@ -171,7 +200,11 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
             }
             created = true;
             let merged = apply::server_side_apply(None, &applied, manager, subresource, force, &now, &schema)?;
-            return Ok(Change::Put(admitted(None, merged, Op::Main)?));
+            let o = admitted(None, merged, Op::Main)?;
+            return Ok(Change::Put(match mutation {
+                Some(m) => admission::mutate(m, None, rt, crd_schema.as_deref(), None, o)?,
+                None => o,
+            }));
         };
         let current_rv = cur.pointer("/metadata/resourceVersion").cloned();
         let next = match edit {
@@ -206,6 +239,13 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
                 let merged = apply::server_side_apply(Some(cur), &applied, manager, subresource, force, &now, &schema)?;
                 admitted(Some(cur), merged, op)?
             }
+        };
+        let next = match mutation {
+            Some(m) => {
+                let rv = current_rv.as_ref().and_then(Value::as_str);
+                admission::mutate(m, rv, rt, crd_schema.as_deref(), Some(cur), next)?
+            }
+            None => next,
         };
         if finished_deleting(&next) {
             return Ok(Change::Delete);

@@ -96,32 +96,6 @@ fn go_map(labels: Option<&serde_json::Map<String, Value>>) -> String {
     }
 }
 
-fn selector_matches(sel: &Value, labels: Option<&serde_json::Map<String, Value>>) -> bool {
-    let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    let by_labels = sel
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .is_none_or(|m| m.iter().all(|(k, v)| get(k) == v.as_str()));
-    let by_expressions = sel.get("matchExpressions").and_then(Value::as_array).is_none_or(|es| {
-        es.iter().all(|e| {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-            let values: Vec<&str> = e
-                .get("values")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            match e.get("operator").and_then(Value::as_str) {
-                Some("In") => get(key).is_some_and(|v| values.contains(&v)),
-                Some("NotIn") => get(key).is_none_or(|v| !values.contains(&v)),
-                Some("Exists") => get(key).is_some(),
-                Some("DoesNotExist") => get(key).is_none(),
-                _ => true,
-            }
-        })
-    });
-    by_labels && by_expressions
-}
-
 /// Deployment, ReplicaSet, StatefulSet and DaemonSet.
 pub fn check_workload(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = obj.get("spec").unwrap_or(&Value::Null);
@@ -145,7 +119,7 @@ pub fn check_workload(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
                     value: Some(sel.to_string()),
                     detail,
                 });
-            } else if !selector_matches(sel, labels) {
+            } else if !crate::selector::label_selector_matches(sel, labels) {
                 errs.push(FieldError {
                     field: "spec.template.metadata.labels".into(),
                     kind: Kind::Invalid,
