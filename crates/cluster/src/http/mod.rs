@@ -9,6 +9,7 @@ mod openapi_schema;
 pub(crate) mod path;
 mod read;
 mod table;
+mod watch_list;
 mod write;
 
 use std::sync::{Arc, Mutex, RwLock};
