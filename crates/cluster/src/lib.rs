@@ -12,8 +12,12 @@
 //!   naming them, and are dropped otherwise, as decoding drops them on a real server.
 //! - core/v1 and events.k8s.io/v1 Events are two views of one storage (see [`convert`]).
 //! - Dependents are found by owner uid through an index: deletes cost no scan of the store.
+//! - Custom resources are pruned, defaulted and validated against their CRD's schema (CEL rules
+//!   included) and built-in kinds against their own rules, with kube-apiserver's messages
+//!   ([`validate`]); admission webhooks are called on writes ([`admission`]).
+//! - `LoadBalancer` Services and Ingresses get an address, as on k3s ([`loadbalancer`]).
 //! # Caveats
-//! - A stand-in for tests, demos and benchmarks: a bearer token, no RBAC, no admission webhooks.
+//! - A stand-in for tests, demos and benchmarks: a bearer token, no RBAC.
 //! - `/openapi/v2` has no definitions (kubectl reads it only to validate `v1 List` documents);
 //!   `/openapi/v3` has the built-in kinds' schemas, not those of custom resources.
 //! - Objects are kept as `serde_json::Value`: about 14 KiB resident per small object.
