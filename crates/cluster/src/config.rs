@@ -1,6 +1,6 @@
 //! How to run the cluster: a `Default` struct with builder methods.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +26,12 @@ pub struct ClusterConfig {
     /// Extra static bearer tokens, a kube-apiserver `--token-auth-file`
     /// (`token,user,uid,"group1,group2"` lines).
     pub token_auth_file: Option<PathBuf>,
+    /// Whether `LoadBalancer` Services and Ingresses get an address (k3s's ServiceLB and
+    /// Traefik do that); off, they stay without one, as on a cluster with no load balancer.
+    /// Needs the simulator.
+    pub load_balancers: bool,
+    /// The address they get: the node's, like k3s ServiceLB.
+    pub load_balancer_ip: IpAddr,
 }
 
 impl Default for ClusterConfig {
@@ -41,6 +47,8 @@ impl Default for ClusterConfig {
             token: None,
             bookmark_interval: Duration::from_secs(5),
             token_auth_file: None,
+            load_balancers: true,
+            load_balancer_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
 }
@@ -88,6 +96,16 @@ impl ClusterConfig {
 
     pub fn token_auth_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.token_auth_file = Some(path.into());
+        self
+    }
+
+    pub fn load_balancers(mut self, enabled: bool) -> Self {
+        self.load_balancers = enabled;
+        self
+    }
+
+    pub fn load_balancer_ip(mut self, ip: IpAddr) -> Self {
+        self.load_balancer_ip = ip;
         self
     }
 

@@ -12,15 +12,20 @@
 //!   naming them, and are dropped otherwise, as decoding drops them on a real server.
 //! - core/v1 and events.k8s.io/v1 Events are two views of one storage (see [`convert`]).
 //! - Dependents are found by owner uid through an index: deletes cost no scan of the store.
+//! - Custom resources are pruned, defaulted and validated against their CRD's schema (CEL rules
+//!   included) and built-in kinds against their own rules, with kube-apiserver's messages
+//!   ([`validate`]); admission webhooks are called on writes ([`admission`]).
+//! - `LoadBalancer` Services and Ingresses get an address, as on k3s ([`loadbalancer`]).
 //! # Caveats
 //! - Authentication and RBAC as a real server (see [`auth`]): the kubeconfig holds the admin
 //!   client certificate (`kubernetes-admin`, `system:masters`); the data directory's static
 //!   `token` also authenticates as that admin, for tools that send a bearer token.
-//! - A stand-in for tests, demos and benchmarks: no admission webhooks.
+//! - A stand-in for tests, demos and benchmarks, with admission webhooks (see [`admission`]).
 //! - `/openapi/v2` has no definitions (kubectl reads it only to validate `v1 List` documents);
 //!   `/openapi/v3` has the built-in kinds' schemas, not those of custom resources.
 //! - Objects are kept as `serde_json::Value`: about 14 KiB resident per small object.
 
+pub mod admission;
 pub mod auth;
 mod config;
 pub mod convert;
@@ -29,6 +34,7 @@ pub mod faults;
 mod gc;
 mod http;
 mod kubeconfig;
+pub mod loadbalancer;
 mod proto;
 pub mod resources;
 pub mod selector;
@@ -39,6 +45,7 @@ pub mod stats;
 pub mod store;
 pub mod testing;
 mod tls;
+pub mod validate;
 pub mod write;
 
 use std::net::SocketAddr;
@@ -169,6 +176,7 @@ impl Cluster {
             config: config.clone(),
             faults: Mutex::new(Faults::default()),
             schema: RwLock::new(Arc::new(schema)),
+            crd_schemas: validate::CrdSchemas::default(),
         });
         bootstrap(&state);
         let tls_config = tls::server_config(&certs)?;

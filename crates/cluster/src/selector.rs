@@ -2,6 +2,37 @@
 
 use serde_json::Value;
 
+/// Whether a `LabelSelector` object (`matchLabels`, `matchExpressions`) selects `labels`.
+/// An empty selector selects everything.
+pub fn label_selector_matches(
+    sel: &Value,
+    labels: Option<&serde_json::Map<String, Value>>,
+) -> bool {
+    let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    let by_labels = sel
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|m| m.iter().all(|(k, v)| get(k) == v.as_str()));
+    let by_expressions = sel.get("matchExpressions").and_then(Value::as_array).is_none_or(|es| {
+        es.iter().all(|e| {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            match e.get("operator").and_then(Value::as_str) {
+                Some("In") => get(key).is_some_and(|v| values.contains(&v)),
+                Some("NotIn") => get(key).is_none_or(|v| !values.contains(&v)),
+                Some("Exists") => get(key).is_some(),
+                Some("DoesNotExist") => get(key).is_none(),
+                _ => true,
+            }
+        })
+    });
+    by_labels && by_expressions
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid selector {selector:?}: {why}")]
 pub struct SelectorError {

@@ -351,6 +351,7 @@ impl Sim {
             "apps/statefulsets" => self.stateful_set(ns, &obj),
             "apps/daemonsets" => self.daemon_set(ns, &obj),
             "batch/jobs" => self.job(ns, &obj),
+            "/services" | "networking.k8s.io/ingresses" => self.load_balancer(key, &obj),
             _ => {}
         }
     }
@@ -371,6 +372,33 @@ impl Sim {
                 Some(why) => pulls.insert(image, why),
                 None => pulls.remove(&image),
             };
+        }
+    }
+
+    /// ServiceLB and the ingress controller (see `loadbalancer`), unless turned off.
+    fn load_balancer(&self, key: &Key, obj: &Value) {
+        let config = &self.st.config;
+        if !config.load_balancers {
+            return;
+        }
+        let ip = config.load_balancer_ip.to_string();
+        let (group, plural, manager, status) = if key.storage == "/services" {
+            (
+                "",
+                "services",
+                crate::loadbalancer::SERVICE_LB,
+                crate::loadbalancer::service_status(obj, &ip),
+            )
+        } else {
+            (
+                "networking.k8s.io",
+                "ingresses",
+                crate::loadbalancer::INGRESS,
+                crate::loadbalancer::ingress_status(obj, &ip),
+            )
+        };
+        if let Some(status) = status {
+            self.set_status(group, plural, &key.namespace, &key.name, manager, status);
         }
     }
 
@@ -901,4 +929,6 @@ const WATCHED: &[&str] = &[
     "apps/statefulsets",
     "apps/daemonsets",
     "batch/jobs",
+    "/services",
+    "networking.k8s.io/ingresses",
 ];

@@ -9,38 +9,20 @@ use serde_json::Value;
 use support::*;
 
 /// Copies corpus apps into the repository, syncs `app` and waits for Synced+Healthy.
+/// LoadBalancer Services and Ingresses get their address from the embedded cluster's load
+/// balancer, as on k3s.
 async fn reaches_synced_and_healthy(app: &str, copies: &[&str]) -> (World, Value) {
-    reaches_synced_and_healthy_with(app, copies, 0).await
-}
-
-/// As above, for an app with `load_balancers` LoadBalancer Services or Ingresses: once synced,
-/// the test publishes their addresses (no load-balancer or ingress controller runs in the
-/// embedded cluster, and until one publishes an address they are Progressing, as in Argo CD).
-async fn reaches_synced_and_healthy_with(
-    app: &str,
-    copies: &[&str],
-    load_balancers: usize,
-) -> (World, Value) {
-    let world = World::start(|repo| {
-        for dir in copies {
-            repo.copy_in(&corpus(&format!("argocd-example-apps/{dir}")), dir);
-        }
-    })
-    .await;
+    let world = World::start(|repo| copy_apps(repo, copies)).await;
     let head = world.repo.git(&["rev-parse", "HEAD"]);
     world.create_app(app, automated_spec(&world.repo_url(), app, app)).await;
-    if load_balancers > 0 {
-        let rev = head.clone();
-        world
-            .wait_for(app, "Synced", move |a| {
-                a["status"]["sync"]["status"] == "Synced"
-                    && a["status"]["sync"]["revision"] == rev.as_str()
-            })
-            .await;
-        assert_eq!(world.publish_load_balancer_addresses(app).await, load_balancers);
-    }
     let status = world.wait_synced_healthy(app, &head).await;
     (world, status)
+}
+
+fn copy_apps(repo: &Repo, copies: &[&str]) {
+    for dir in copies {
+        repo.copy_in(&corpus(&format!("argocd-example-apps/{dir}")), dir);
+    }
 }
 
 /// The change set entries of the last sync, as (phase, wave, kind, name, at).
@@ -98,7 +80,7 @@ async fn the_helm_guestbook_reaches_synced_and_healthy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_jsonnet_guestbook_reaches_synced_and_healthy() {
     let (world, app) =
-        reaches_synced_and_healthy_with("jsonnet-guestbook", &["jsonnet-guestbook"], 1).await;
+        reaches_synced_and_healthy("jsonnet-guestbook", &["jsonnet-guestbook"]).await;
     assert_eq!(
         inventory_names(&app),
         ["Deployment/jsonnet-guestbook-ui", "Service/jsonnet-guestbook-ui"]
@@ -108,10 +90,32 @@ async fn the_jsonnet_guestbook_reaches_synced_and_healthy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sock_shop_reaches_synced_and_healthy() {
-    let (world, app) = reaches_synced_and_healthy_with("sock-shop", &["sock-shop"], 1).await;
+    let (world, app) = reaches_synced_and_healthy("sock-shop", &["sock-shop"]).await;
     let names = inventory_names(&app);
     assert_eq!(names.len(), 29, "14 Deployments, 14 Services and an Ingress: {names:?}");
     assert!(names.contains(&"Ingress/front-end-ingress".to_owned()), "{names:?}");
+    world.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_load_balancer_the_jsonnet_guestbook_stays_progressing_until_an_address_is_published()
+ {
+    let config = ferry_cluster::testing::fast_config().load_balancers(false);
+    let app = "jsonnet-guestbook";
+    let world = World::start_with(config, |repo| copy_apps(repo, &[app])).await;
+    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    world.create_app(app, automated_spec(&world.repo_url(), app, app)).await;
+    let rev = head.clone();
+    let synced = world
+        .wait_for(app, "Synced", move |a| {
+            a["status"]["sync"]["status"] == "Synced"
+                && a["status"]["sync"]["revision"] == rev.as_str()
+                && a["status"]["health"]["status"] == "Progressing"
+        })
+        .await;
+    assert_eq!(synced["status"]["health"]["status"], "Progressing");
+    assert_eq!(world.publish_load_balancer_addresses(app).await, 1);
+    world.wait_synced_healthy(app, &head).await;
     world.engine.shutdown().await;
 }
 

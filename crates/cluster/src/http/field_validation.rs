@@ -129,17 +129,8 @@ pub fn check(rt: &ResourceType, obj: &mut Value, mode: Mode) -> Result<Vec<Strin
     if unknown.is_empty() {
         return Ok(vec![]);
     }
-    let listed: Vec<String> =
-        unknown.iter().map(|u| format!("unknown field {:?}", u.path)).collect();
-    if mode == Mode::Strict {
-        return Err(ApiError::bad_request(format!(
-            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
-            rt.kind,
-            rt.version,
-            rt.kind,
-            listed.join(", ")
-        )));
-    }
+    let paths: Vec<String> = unknown.iter().map(|u| u.path.clone()).collect();
+    let listed = report(rt, &paths, mode)?;
     // Deepest first, and arrays from the back, so earlier pointers stay valid.
     for u in unknown.iter().rev() {
         let Some((parent, key)) = u.pointer.rsplit_once('/') else { continue };
@@ -148,7 +139,25 @@ pub fn check(rt: &ResourceType, obj: &mut Value, mode: Mode) -> Result<Vec<Strin
             m.remove(&key);
         }
     }
-    Ok(if mode == Mode::Warn { listed } else { vec![] })
+    Ok(listed)
+}
+
+/// The answer to undeclared fields at `paths` (already removed): an error for Strict, the
+/// warnings for Warn.
+pub fn report(rt: &ResourceType, paths: &[String], mode: Mode) -> Result<Vec<String>, ApiError> {
+    let listed: Vec<String> = paths.iter().map(|p| format!("unknown field {p:?}")).collect();
+    match mode {
+        _ if listed.is_empty() => Ok(vec![]),
+        Mode::Strict => Err(ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+            rt.kind,
+            rt.version,
+            rt.kind,
+            listed.join(", ")
+        ))),
+        Mode::Warn => Ok(listed),
+        Mode::Ignore => Ok(vec![]),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The HTTP surface: routing, authentication, request counting and the TLS accept loop.
 
+mod admitted;
+mod body;
 mod discovery;
 mod field_validation;
 mod logs;
@@ -9,6 +11,7 @@ pub(crate) mod path;
 mod read;
 mod reviews;
 mod table;
+mod watch_list;
 mod write;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,7 +23,6 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
 
 use crate::config::ClusterConfig;
 use crate::error::ApiError;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub faults: Mutex<Faults>,
     /// List semantics for apply and patches: built-ins plus the CRDs created so far.
     pub schema: RwLock<Arc<ferry_diff::Schema>>,
+    /// Compiled CRD schemas for validating custom resources (see `validate`).
+    pub crd_schemas: crate::validate::CrdSchemas,
 }
 
 pub type Shared = Arc<AppState>;
@@ -204,22 +208,11 @@ async fn resource(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Response {
-    let body = match body {
+    let body = match body::read(body).await {
         Ok(b) => b,
-        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!("the request body is larger than the limit of {MAX_BODY} bytes"),
-            )
-            .into_response();
-        }
-        Err(e) => {
-            return ApiError::bad_request(format!("the request body cannot be read: {e}"))
-                .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let target = {
         let reg = st.registry();

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::path::{Params, Target};
 use super::table::{table, wants_table};
+use super::watch_list::Start;
 use super::{Shared, json_response};
 use crate::error::ApiError;
 use crate::resources::ResourceType;
@@ -292,32 +293,26 @@ pub fn watch(
         bookmarks: params.flag("allowWatchBookmarks"),
     };
     // A watch on one object (`fieldSelector=metadata.name=x` is how clients do it) is just a filter.
-    let from: Option<u64> =
-        match params.get("resourceVersion") {
-            None | Some("0") => None,
-            Some(v) => Some(v.parse().map_err(|_| {
-                ApiError::bad_request(format!("resourceVersion {v:?} is not valid"))
-            })?),
-        };
-    let send_initial = params.get("sendInitialEvents") == Some("true") || from.is_none();
+    let start = super::watch_list::plan(params, st.store.resource_version())?;
     let timeout =
         params.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
     let bookmark_every = st.config.bookmark_interval;
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
 
     let mut initial: Vec<bytes::Bytes> = Vec::new();
-    let (mut events, mut last_rv) = if send_initial {
-        let (items, rv, rx) = st.store.list_and_subscribe(&spec.storage, spec.namespace.as_deref());
-        for o in items.iter().filter(|o| spec.filter.matches_as(&spec.rt, o)) {
-            initial.push(spec.line("ADDED", &present(&spec.rt, o)));
+    let (mut events, mut last_rv) = match start {
+        Start::Initial { end_bookmark } => {
+            let (items, rv, rx) =
+                st.store.list_and_subscribe(&spec.storage, spec.namespace.as_deref());
+            for o in items.iter().filter(|o| spec.filter.matches_as(&spec.rt, o)) {
+                initial.push(spec.line("ADDED", &present(&spec.rt, o)));
+            }
+            if end_bookmark {
+                initial.push(spec.bookmark(rv, true));
+            }
+            (rx, rv)
         }
-        if params.get("sendInitialEvents") == Some("true") {
-            initial.push(spec.bookmark(rv, true));
-        }
-        (rx, rv)
-    } else {
-        let from = from.unwrap_or(0);
-        match st.store.watch_from(from) {
+        Start::From(from) => match st.store.watch_from(from) {
             Ok((backlog, rx)) => {
                 let mut last = from;
                 for e in backlog {
@@ -336,7 +331,7 @@ pub fn watch(
                 let line = spec.line("ERROR", &gone.status_body());
                 return Ok(stream_response(futures::stream::iter([Ok::<_, Infallible>(line)])));
             }
-        }
+        },
     };
     let faults_drop = st.faults_drop_after();
     tokio::spawn(async move {

@@ -4,6 +4,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::admitted::{self, Spec, Update};
 use super::field_validation::{self, Mode};
 use super::path::{Params, Target};
 use super::read::{Filter, present, scale_of};
@@ -12,8 +13,7 @@ use crate::convert;
 use crate::error::ApiError;
 use crate::resources::ResourceType;
 use crate::write::admit::Op;
-use crate::write::apply;
-use crate::write::ops::{self, DeleteOptions, Edit, Propagation, UpdateRequest};
+use crate::write::ops::{self, DeleteOptions, Propagation};
 
 /// Nesting deeper than this is refused before any processing.
 const MAX_DEPTH: usize = 100;
@@ -135,14 +135,25 @@ fn stored_type(st: &Shared, t: &Target) -> ResourceType {
 }
 
 /// A body sent to `t` in the form it is stored in.
-fn to_stored(t: &Target, body: Value) -> Value {
+pub(super) fn to_stored(t: &Target, body: Value) -> Value {
     if convert::is_events_api(&t.rt) { convert::to_core(&body) } else { body }
 }
 
 /// Unknown fields of a body for `t` under the request's `fieldValidation` (Strict fails).
-fn validate_fields(t: &Target, params: &Params, body: &mut Value) -> Result<Vec<String>, ApiError> {
+fn validate_fields(
+    st: &Shared,
+    t: &Target,
+    params: &Params,
+    body: &mut Value,
+) -> Result<Vec<String>, ApiError> {
     let mode = Mode::parse(params.get("fieldValidation"))?;
-    field_validation::check(&t.rt, body, mode)
+    match st.crd_schemas.for_type(&st.store, &t.rt) {
+        Some(schema) => {
+            let unknown = crate::validate::prune_unknown(&schema, body);
+            field_validation::report(&t.rt, &unknown, mode)
+        }
+        None => field_validation::check(&t.rt, body, mode),
+    }
 }
 
 /// Adds `Warning` headers (RFC 7234 code 299), which kubectl and client-go print.
@@ -178,7 +189,7 @@ pub async fn create(
     pre_write(st, t).await?;
     let mut obj = parse_body(headers, body)?;
     check_type(t, &obj)?;
-    let warnings = validate_fields(t, params, &mut obj)?;
+    let warnings = validate_fields(st, t, params, &mut obj)?;
     let name =
         obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
     if name.is_empty() {
@@ -202,14 +213,9 @@ pub async fn create(
         }
         convert::validate_new_event(&obj)?;
     }
-    let created = ops::create(
-        st,
-        &stored_type(st, t),
-        t.namespace.as_deref(),
-        to_stored(t, obj),
-        &manager(params, headers),
-        params.dry_run(),
-    )?;
+    let rt = stored_type(st, t);
+    let m = manager(params, headers);
+    let created = admitted::create(st, t, &rt, to_stored(t, obj), &m, params.dry_run()).await?;
     Ok(with_warnings(json_response(201, &present(&t.rt, &created)), &warnings))
 }
 
@@ -224,23 +230,6 @@ fn answer(t: &Target, obj: &Value, created: bool) -> Response {
     json_response(if created { 201 } else { 200 }, &present(&t.rt, obj))
 }
 
-/// A scale subresource write becomes a change of `spec.replicas`.
-fn scale_edit(scale: Value) -> Edit {
-    Edit::Patch(Box::new(move |cur: &Value, _: &ferry_diff::Schema| {
-        let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-        if !replicas.is_u64() {
-            return Err(ApiError::invalid(
-                "Scale",
-                "",
-                vec![("spec.replicas".into(), "must be a non-negative integer".into())],
-            ));
-        }
-        let mut next = cur.clone();
-        next["spec"]["replicas"] = replicas;
-        Ok(next)
-    }))
-}
-
 pub async fn update(
     st: &Shared,
     t: &Target,
@@ -252,11 +241,11 @@ pub async fn update(
     let name = t.name.clone().unwrap_or_default();
     let mut obj = parse_body(headers, body)?;
     let mut warnings = Vec::new();
-    let edit = if t.sub.as_deref() == Some("scale") {
-        scale_edit(obj)
+    let spec = if t.sub.as_deref() == Some("scale") {
+        Spec::Scale(obj)
     } else {
         check_type(t, &obj)?;
-        warnings = validate_fields(t, params, &mut obj)?;
+        warnings = validate_fields(st, t, params, &mut obj)?;
         let body_name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         if body_name.is_empty() {
             obj["metadata"]["name"] = json!(name);
@@ -265,20 +254,13 @@ pub async fn update(
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
-        Edit::Replace(to_stored(t, obj))
+        Spec::Replace(to_stored(t, obj))
     };
     let m = manager(params, headers);
     let rt = stored_type(st, t);
-    let req = UpdateRequest {
-        rt: &rt,
-        namespace: t.namespace.as_deref(),
-        name: &name,
-        manager: &m,
-        op: op_of(t),
-        dry_run: params.dry_run(),
-        edit,
-    };
-    let (obj, created) = ops::update(st, req)?;
+    let write =
+        Update { t, rt: &rt, name: &name, manager: &m, op: op_of(t), dry_run: params.dry_run() };
+    let (obj, created) = write.run(st, spec).await?;
     Ok(with_warnings(answer(t, &obj, created), &warnings))
 }
 
@@ -296,7 +278,7 @@ pub async fn patch(
     let m = manager(params, headers);
     let scale = t.sub.as_deref() == Some("scale");
     let mut warnings = Vec::new();
-    let edit = match ct.as_str() {
+    let spec = match ct.as_str() {
         "application/apply-patch+yaml"
         | "application/apply-patch+json"
         | "application/apply-patch+cbor" => {
@@ -306,7 +288,7 @@ pub async fn patch(
                 ));
             }
             if scale {
-                scale_edit(body)
+                Spec::Scale(body)
             } else {
                 check_type(t, &body)?;
                 if body.get("apiVersion").is_none() || body.get("kind").is_none() {
@@ -321,8 +303,8 @@ pub async fn patch(
                         "the name of the object ({body_name}) does not match the name on the URL ({name})"
                     )));
                 }
-                warnings = validate_fields(t, params, &mut body)?;
-                Edit::Apply { applied: to_stored(t, body), force: params.flag("force") }
+                warnings = validate_fields(st, t, params, &mut body)?;
+                Spec::Apply { applied: to_stored(t, body), force: params.flag("force") }
             }
         }
         "application/merge-patch+json"
@@ -335,25 +317,7 @@ pub async fn patch(
                     "strategic merge patch is not supported for custom resources; use a JSON merge patch",
                 ));
             }
-            let kind = ct.clone();
-            let present_rt = t.rt.clone();
-            let target = t.clone();
-            let f = move |cur: &Value, schema: &ferry_diff::Schema| -> Result<Value, ApiError> {
-                let base = if scale { scale_of(cur) } else { present(&present_rt, cur) };
-                let patched = match kind.as_str() {
-                    "application/merge-patch+json" => apply::merge_patch(&base, &body)?,
-                    "application/json-patch+json" => apply::json_patch(&base, &body)?,
-                    _ => apply::strategic_merge_patch(&base, &body, schema)?,
-                };
-                if scale {
-                    let replicas = patched.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-                    let mut next = cur.clone();
-                    next["spec"]["replicas"] = replicas;
-                    return Ok(next);
-                }
-                Ok(to_stored(&target, patched))
-            };
-            Edit::Patch(Box::new(f))
+            Spec::Patch { content_type: ct.clone(), body }
         }
         other => {
             return Err(ApiError::new(
@@ -364,16 +328,9 @@ pub async fn patch(
         }
     };
     let rt = stored_type(st, t);
-    let req = UpdateRequest {
-        rt: &rt,
-        namespace: t.namespace.as_deref(),
-        name: &name,
-        manager: &m,
-        op: op_of(t),
-        dry_run: params.dry_run(),
-        edit,
-    };
-    let (obj, created) = ops::update(st, req)?;
+    let write =
+        Update { t, rt: &rt, name: &name, manager: &m, op: op_of(t), dry_run: params.dry_run() };
+    let (obj, created) = write.run(st, spec).await?;
     Ok(with_warnings(answer(t, &obj, created), &warnings))
 }
 
@@ -426,7 +383,9 @@ pub async fn delete(
     pre_write(st, t).await?;
     let name = t.name.clone().unwrap_or_default();
     let opts = delete_options(params, headers, body)?;
-    let obj = ops::delete(st, &stored_type(st, t), t.namespace.as_deref(), &name, &opts)?;
+    let rt = stored_type(st, t);
+    admitted::delete(st, t, &rt, &name, opts.dry_run).await?;
+    let obj = ops::delete(st, &rt, t.namespace.as_deref(), &name, &opts)?;
     Ok(json_response(200, &present(&t.rt, &obj)))
 }
 
@@ -445,6 +404,9 @@ pub async fn delete_collection(
     for o in items.iter().filter(|o| filter.matches_as(&t.rt, o)) {
         let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         let ns = o.pointer("/metadata/namespace").and_then(Value::as_str);
+        let mut one = t.clone();
+        one.namespace = ns.map(str::to_string);
+        admitted::delete(st, &one, &stored_type(st, t), name, opts.dry_run).await?;
         match ops::delete(st, &stored_type(st, t), ns, name, &opts) {
             Ok(d) => deleted.push(present(&t.rt, &d)),
             Err(e) if e.code == 404 => {}

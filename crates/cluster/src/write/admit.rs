@@ -136,8 +136,11 @@ pub fn admit(
         }
     };
     kind_specific(rt, old, &mut out);
+    // Before defaults: folding `stringData` into `data` would hide a scalar `stringData`.
+    crate::validate::builtin::decode(rt, &out)?;
     apply::apply_defaults(&mut out);
     validate::validate(rt, old, &out)?;
+    crate::validate::builtin::check(rt, &out)?;
     Ok(out)
 }
 

@@ -7,10 +7,12 @@ use serde_json::{Value, json};
 
 use super::admit::{Op, admit};
 use super::apply;
+use crate::admission::{self, Mutation};
 use crate::error::ApiError;
 use crate::http::Shared;
 use crate::resources::ResourceType;
 use crate::store::{Change, Key, Written};
+use crate::validate;
 
 pub fn key_for(rt: &ResourceType, namespace: Option<&str>, name: &str) -> Key {
     Key {
@@ -94,18 +96,39 @@ pub fn create(
     manager: &str,
     dry_run: bool,
 ) -> Result<Arc<Value>, ApiError> {
+    create_with(st, rt, namespace, obj, manager, dry_run, None)
+}
+
+/// [`create`], with the patches of mutating admission webhooks applied to what is stored.
+pub fn create_with(
+    st: &Shared,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    obj: Value,
+    manager: &str,
+    dry_run: bool,
+    mutation: Option<&Mutation>,
+) -> Result<Arc<Value>, ApiError> {
     ensure_namespace(st, rt, namespace)?;
     let name =
         obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
     let key = key_for(rt, namespace, &name);
     let now = super::now();
     let schema = st.schema();
+    let crd_schema = st.crd_schemas.for_type(&st.store, rt);
     let written = st.store.write(&key, dry_run, |cur| {
         if cur.is_some() {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
         let o = admit(rt, namespace, None, obj, Op::Main, &now)?;
-        Ok(Change::Put(apply::track_update(None, o, manager, None, &now, &schema)?))
+        let o = validate::custom_resource(crd_schema.as_deref(), rt, None, o)?;
+        let o = apply::track_update(None, o, manager, None, &now, &schema)?;
+        match mutation {
+            Some(m) => {
+                Ok(Change::Put(admission::mutate(m, None, rt, crd_schema.as_deref(), None, o)?))
+            }
+            None => Ok(Change::Put(o)),
+        }
     })?;
     after_write(st, rt, &written, dry_run);
     match written {
@@ -139,6 +162,15 @@ pub struct UpdateRequest<'a> {
 
 /// Updates (or, for apply, creates) an object; the result is what is stored now.
 pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool), ApiError> {
+    update_with(st, req, None)
+}
+
+/// [`update`], with the patches of mutating admission webhooks applied to what is stored.
+pub fn update_with(
+    st: &Shared,
+    req: UpdateRequest<'_>,
+    mutation: Option<&Mutation>,
+) -> Result<(Arc<Value>, bool), ApiError> {
     let UpdateRequest { rt, namespace, name, manager, op, dry_run, edit } = req;
     let key = key_for(rt, namespace, name);
     let is_apply = matches!(edit, Edit::Apply { .. });
@@ -152,6 +184,12 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
     };
     let mut created = false;
     let schema = st.schema();
+    let crd_schema = st.crd_schemas.for_type(&st.store, rt);
+    // Admission, then (for custom resources) pruning, schema defaults and validation.
+    let admitted = |old: Option<&Value>, obj: Value, op: Op| {
+        let o = admit(rt, namespace, old, obj, op, &now)?;
+        validate::custom_resource(crd_schema.as_deref(), rt, old, o)
+    };
     let written = st.store.write(&key, dry_run, |cur| {
         let Some(cur) = cur else {
             let Edit::Apply { applied, force } = edit else {
@@ -162,7 +200,11 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
             }
             created = true;
             let merged = apply::server_side_apply(None, &applied, manager, subresource, force, &now, &schema)?;
-            return Ok(Change::Put(admit(rt, namespace, None, merged, Op::Main, &now)?));
+            let o = admitted(None, merged, Op::Main)?;
+            return Ok(Change::Put(match mutation {
+                Some(m) => admission::mutate(m, None, rt, crd_schema.as_deref(), None, o)?,
+                None => o,
+            }));
         };
         let current_rv = cur.pointer("/metadata/resourceVersion").cloned();
         let next = match edit {
@@ -176,7 +218,7 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
                 if let Some(m) = obj["metadata"].as_object_mut() {
                     m.insert("managedFields".into(), cur["metadata"]["managedFields"].clone());
                 }
-                let next = admit(rt, namespace, Some(cur), obj, op, &now)?;
+                let next = admitted(Some(cur), obj, op)?;
                 apply::track_update(Some(cur), next, manager, subresource, &now, &schema)?
             }
             Edit::Patch(f) => {
@@ -185,7 +227,7 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
                     return Err(ApiError::conflict(&rt.group, &rt.plural, name,
                         "the object has been modified; please apply your changes to the latest version and try again"));
                 }
-                let next = admit(rt, namespace, Some(cur), patched, op, &now)?;
+                let next = admitted(Some(cur), patched, op)?;
                 apply::track_update(Some(cur), next, manager, subresource, &now, &schema)?
             }
             Edit::Apply { applied, force } => {
@@ -195,8 +237,15 @@ pub fn update(st: &Shared, req: UpdateRequest<'_>) -> Result<(Arc<Value>, bool),
                             "the object has been modified; please apply your changes to the latest version and try again"));
                     }
                 let merged = apply::server_side_apply(Some(cur), &applied, manager, subresource, force, &now, &schema)?;
-                admit(rt, namespace, Some(cur), merged, op, &now)?
+                admitted(Some(cur), merged, op)?
             }
+        };
+        let next = match mutation {
+            Some(m) => {
+                let rv = current_rv.as_ref().and_then(Value::as_str);
+                admission::mutate(m, rv, rt, crd_schema.as_deref(), Some(cur), next)?
+            }
+            None => next,
         };
         if finished_deleting(&next) {
             return Ok(Change::Delete);

@@ -109,19 +109,6 @@ pub fn validate(rt: &ResourceType, old: Option<&Value>, obj: &Value) -> Result<(
             }
         }
     }
-    if rt.kind == "Deployment"
-        && rt.group == "apps"
-        && let (Some(sel), Some(labels)) = (
-            obj.pointer("/spec/selector/matchLabels").and_then(Value::as_object),
-            obj.pointer("/spec/template/metadata/labels").and_then(Value::as_object),
-        )
-        && sel.iter().any(|(k, v)| labels.get(k) != Some(v))
-    {
-        causes.push((
-            "spec.template.metadata.labels".into(),
-            "`selector` does not match template `labels`".into(),
-        ));
-    }
     if causes.is_empty() {
         Ok(())
     } else {

@@ -191,12 +191,20 @@ pub struct World {
 impl World {
     /// `setup` fills the repository before the first commit.
     pub async fn start(setup: impl FnOnce(&Repo)) -> Self {
+        Self::start_with(ferry_cluster::testing::fast_config(), setup).await
+    }
+
+    /// As [`World::start`], on a cluster started with `config`.
+    pub async fn start_with(
+        config: ferry_cluster::ClusterConfig,
+        setup: impl FnOnce(&Repo),
+    ) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let repo = Repo::init(&tmp.path().join("git/config.git"));
         setup(&repo);
         repo.commit("initial");
         let daemon = GitDaemon::start(&tmp.path().join("git"));
-        let cluster = ferry_cluster::testing::start().await;
+        let cluster = ferry_cluster::testing::try_start(config).await.expect("the cluster starts");
         let client = cluster.client().await.expect("client");
         let mut registry = Registry::default();
         let engine = Engine::start(client.clone(), engine_config(tmp.path()), &mut registry)

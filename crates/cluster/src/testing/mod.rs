@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::{Cluster, ClusterConfig, ClusterError, RunningCluster};
 
+mod webhook;
+pub use webhook::TestServer;
+
 /// Starts a cluster with a temporary data directory, a random port and a fast simulator.
 pub async fn start() -> RunningCluster {
     try_start(fast_config()).await.expect("an in-process cluster starts on a random loopback port")
