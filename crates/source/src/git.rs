@@ -428,7 +428,7 @@ fn strip_url_passwords(text: &str) -> String {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(&crate::url::redact_raw(word));
+        out.push_str(&crate::url::mask_credentials(word));
     }
     out
 }
