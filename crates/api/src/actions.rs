@@ -10,6 +10,7 @@ use ferry_engine::Application;
 use ferry_engine::application::{
     ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_UNPIN, RollbackRequest, SyncRequest,
 };
+use ferry_source::short_revision as short;
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -197,8 +198,4 @@ fn accepted(namespace: &str, name: &str, action: &str, message: String) -> Answe
 
 fn now() -> String {
     jiff::Timestamp::now().to_string()
-}
-
-fn short(revision: &str) -> &str {
-    revision.get(..7).unwrap_or(revision)
 }

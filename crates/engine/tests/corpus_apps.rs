@@ -23,11 +23,11 @@ async fn reaches_synced_and_healthy_with(
 ) -> (World, Value) {
     let world = World::start(|repo| {
         for dir in copies {
-            repo.copy_in(&corpus(&format!("argocd-example-apps/{dir}")), dir);
+            repo.copy_in(&corpus(&format!("argocd-example-apps/{dir}")), dir).expect("copy_in");
         }
     })
     .await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     world.create_app(app, automated_spec(&world.repo_url(), app, app)).await;
     if load_balancers > 0 {
         let rev = head.clone();

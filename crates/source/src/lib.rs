@@ -7,6 +7,7 @@
 //!
 //! # Code map
 //! - [`url`]: [`RepoUrl`] parsed once, normalised ([`RepoUrl::key`]), displayed without secrets.
+//! - [`duration`]: the one Go-duration parser (Argo CD backoff, Flux intervals, CLI flags).
 //! - [`credentials`]: [`Credentials`] and [`Secret`] (redacting `Debug`).
 //! - [`process`]: the one runner for external programs (isolated environment, capped output,
 //!   timeout, process-group kill) and the git credential helper that reads the environment.
@@ -30,6 +31,7 @@ pub mod changes;
 pub mod check;
 pub mod constraint;
 pub mod credentials;
+pub mod duration;
 pub mod git;
 pub mod git_tree;
 pub mod poll;
@@ -48,7 +50,7 @@ pub use credentials::{Credentials, Secret};
 pub use git::{FailureKind, GitError};
 pub use git_tree::GitTree;
 pub use poll::{PollConfig, PollOutcome, Poller, moved_refs};
-pub use resolve::{CommitId, RemoteRefs, Resolution, ResolveError};
+pub use resolve::{CommitId, RemoteRefs, Resolution, ResolveError, short_revision};
 pub use tree::{EntryKind, FsTree, RepoPath, Tree, TreeEntry, TreeError};
 pub use url::{RepoUrl, Scheme, UrlError};
 pub use verify::{Signer, TrustPolicy, VerifyError};

@@ -370,6 +370,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn credentials_in_urls_are_masked_wherever_they_appear_in_text() {
+        assert_eq!(
+            mask_credentials(
+                "fatal: unable to access 'https://bot:s3cret@git.example.com/org/repo.git/': 403"
+            ),
+            "fatal: unable to access 'https://***@git.example.com/org/repo.git/': 403"
+        );
+        assert_eq!(mask_credentials("git://127.0.0.1:9418/repo"), "git://127.0.0.1:9418/repo");
+        assert_eq!(
+            mask_credentials("a https://u:p@h b ssh://git@x/y"),
+            "a https://***@h b ssh://***@x/y"
+        );
+    }
+
+    #[test]
     fn https_ssh_and_scp_spellings_of_one_repository_share_a_key() {
         let a = RepoUrl::parse("https://GitHub.com/org/repo.git").unwrap();
         let b = RepoUrl::parse("git@github.com:org/repo.git").unwrap();

@@ -17,6 +17,11 @@ use crate::{GitDaemon, Repo};
 /// Namespace of the Applications a [`World`] creates.
 pub const APPS_NAMESPACE: &str = "ferry";
 
+/// [`automated_spec`] for the guestbook example at `guestbook/`, into namespace `guestbook`.
+pub fn guestbook_spec(url: &str) -> Value {
+    automated_spec(url, "guestbook", "guestbook")
+}
+
 /// An Application spec following `main` of `url` at `path`, deployed into `namespace` (created),
 /// with automated sync, prune and self-heal.
 pub fn automated_spec(url: &str, path: &str, namespace: &str) -> Value {
@@ -66,6 +71,15 @@ impl World {
         Self::start_with(setup, Options::default()).await
     }
 
+    /// A world whose repository holds Argo CD's guestbook example at `guestbook/`.
+    pub async fn guestbook() -> Self {
+        Self::start(|repo| {
+            repo.copy_in(&crate::corpus("argocd-example-apps/guestbook"), "guestbook")
+                .expect("copy the guestbook example")
+        })
+        .await
+    }
+
     pub async fn start_with(setup: impl FnOnce(&Repo), options: Options) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let repo = Repo::init(&tmp.path().join("git/config.git")).expect("git init");
@@ -94,19 +108,13 @@ impl World {
         self.registry = registry;
     }
 
+    /// The commit at the tip of `main`.
+    pub fn head(&self) -> String {
+        self.repo.git(&["rev-parse", "HEAD"]).expect("rev-parse HEAD")
+    }
+
     pub fn repo_url(&self) -> String {
         self.daemon.url("config.git")
-    }
-
-    /// Writes `content` at `rel`, commits it and returns the commit id.
-    pub fn commit_file(&self, rel: &str, content: &str, message: &str) -> String {
-        self.repo.commit_file(rel, content, message).expect("commit")
-    }
-
-    /// Replaces `from` with `to` in `rel`, commits it and returns the commit id.
-    pub fn commit_edit(&self, rel: &str, from: &str, to: &str, message: &str) -> String {
-        self.repo.edit(rel, from, to).expect("edit");
-        self.repo.commit(message).expect("commit")
     }
 
     pub async fn create_namespace(&self, name: &str) {

@@ -4,7 +4,8 @@
 //! - The environment is explicit: cleared, then `PATH`, `TMPDIR`, `HOME` (a temporary
 //!   directory unless the caller names one), `LANG`/`LC_ALL=C`, `GIT_CONFIG_NOSYSTEM=1`,
 //!   `GIT_CONFIG_GLOBAL=/dev/null`, `GIT_TERMINAL_PROMPT=0`, plus what the caller adds. No
-//!   credential, kubeconfig or git configuration of the caller leaks in.
+//!   credential, kubeconfig or git configuration of the caller leaks in, unless a command that
+//!   acts as the user asks for it ([`Program::user_git_config`]).
 //! - stdin is closed, or given bytes; stdout and stderr are each capped.
 //! - The program runs in its own process group. On a timeout, a cap, a caller's stop condition
 //!   or the cancellation of [`Program::run_async`], the whole group is killed, and after a normal
@@ -86,6 +87,7 @@ pub struct Program {
     secrets: Vec<String>,
     stop_when: Option<(Duration, StopWhen)>,
     cancelled: Option<Arc<AtomicBool>>,
+    user_git_config: bool,
 }
 
 impl Program {
@@ -104,6 +106,7 @@ impl Program {
             secrets: Vec::new(),
             stop_when: None,
             cancelled: None,
+            user_git_config: false,
         }
     }
 
@@ -145,6 +148,15 @@ impl Program {
     /// HOME for the program (default: the system's temporary directory).
     pub fn home(mut self, dir: impl AsRef<Path>) -> Self {
         self.home = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Lets git read the caller's own configuration and identity, for a command that acts as
+    /// the user in the user's repository (`ferry image set --commit`): HOME, XDG_CONFIG_HOME,
+    /// `GIT_AUTHOR_*`, `GIT_COMMITTER_*`, `SSH_AUTH_SOCK` and `GIT_SSH_COMMAND` are kept from the
+    /// caller, and `GIT_CONFIG_GLOBAL`/`GIT_CONFIG_NOSYSTEM` are not set. Never for a controller.
+    pub fn user_git_config(mut self) -> Self {
+        self.user_git_config = true;
         self
     }
 

@@ -19,6 +19,18 @@ pub fn kill_group(pgid: u32) {
     }
 }
 
+/// What git reads of the user's setup when [`Program::user_git_config`] asks for it.
+const USER_GIT_VARS: [&str; 8] = [
+    "XDG_CONFIG_HOME",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "SSH_AUTH_SOCK",
+    "GIT_SSH_COMMAND",
+    "GIT_SSH",
+];
+
 /// Why the wait loop ended before the program did.
 enum Stop {
     Timeout,
@@ -82,13 +94,21 @@ impl Program {
                 command.env(key, value);
             }
         }
-        let home = self.home.clone().unwrap_or_else(std::env::temp_dir);
+        let mut home = self.home.clone();
+        if self.user_git_config {
+            for key in USER_GIT_VARS {
+                if let Some(value) = std::env::var_os(key) {
+                    command.env(key, value);
+                }
+            }
+            home = home.or_else(|| std::env::var_os("HOME").map(Into::into));
+        } else {
+            command.env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_CONFIG_GLOBAL", "/dev/null");
+        }
         command
-            .env("HOME", home)
+            .env("HOME", home.unwrap_or_else(std::env::temp_dir))
             .env("LANG", "C")
             .env("LC_ALL", "C")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_TERMINAL_PROMPT", "0")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
