@@ -187,6 +187,12 @@ impl Program {
         self
     }
 
+    /// Several values for [`Program::secret`].
+    pub fn secrets<'a>(mut self, secrets: impl IntoIterator<Item = &'a String>) -> Self {
+        self.secrets.extend(secrets.into_iter().cloned());
+        self
+    }
+
     /// Polls `check` every `every` while the program runs; `Some(reason)` stops it.
     pub fn stop_when(
         mut self,

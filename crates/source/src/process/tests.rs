@@ -153,3 +153,10 @@ fn the_credential_helper_answers_git_from_the_environment_only() {
     assert!(!ENV_CREDENTIAL_HELPER.contains("p@ss"), "no secret on a command line");
     assert!(!format!("{account:?}").contains("p@ss"), "Debug hides the password");
 }
+
+#[test]
+fn masking_removes_every_occurrence_of_a_secret_but_not_short_words() {
+    let program = Program::new("git").secret("hunter2").secret("ab");
+    let text = "fatal: could not read hunter2 from https://alice:hunter2@host, ab";
+    assert_eq!(program.mask(text), "fatal: could not read *** from https://***@host, ab");
+}
