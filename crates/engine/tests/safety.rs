@@ -54,7 +54,8 @@ async fn a_commit_with_invalid_yaml_leaves_every_object_in_place_and_names_the_f
         .map(|c| c["message"].as_str().unwrap_or("").to_owned())
         .unwrap_or_default();
     assert!(message.contains("guestbook-ui-svc.yaml"), "the condition names the file: {message}");
-    assert!(message.contains(&bad[..12]), "the condition names the revision: {message}");
+    let short = ferry_source::short_revision(&bad);
+    assert!(message.contains(short), "the condition names the revision: {message}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     both_objects_exist(&world).await;
 }
