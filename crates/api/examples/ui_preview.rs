@@ -14,20 +14,19 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(120);
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook(Options::default()).await;
+    let first = world.head();
     world.create_app("guestbook", guestbook_spec(&world.repo_url())).await;
     let mut broken = guestbook_spec(&world.repo_url());
     broken["source"]["path"] = "missing-dir".into();
     world.create_app("broken", broken).await;
     world.wait_synced_healthy("guestbook", &first).await;
     // A second commit, so the history has something to roll back to.
-    let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
-    let second = world.repo.commit("two replicas");
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas").expect("commit");
     world.wait_synced_healthy("guestbook", &second).await;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");

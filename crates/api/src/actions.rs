@@ -11,6 +11,7 @@ use ferry_engine::application::{
     ANNOTATION_REFRESH, ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_TERMINATE,
     ANNOTATION_UNPIN, RefreshRequest, RollbackRequest, SyncRequest,
 };
+use ferry_source::short_revision as short;
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -262,8 +263,4 @@ impl Polled for Answer {
 
 fn now() -> String {
     jiff::Timestamp::now().to_string()
-}
-
-fn short(revision: &str) -> &str {
-    revision.get(..7).unwrap_or(revision)
 }

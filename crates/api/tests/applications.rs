@@ -11,10 +11,8 @@ use serde_json::{Value, json};
 use support::*;
 
 async fn synced_guestbook() -> (World, String) {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook(Options::default()).await;
+    let first = world.head();
     world.create_app("guestbook", guestbook_spec(&world.repo_url())).await;
     world.wait_synced_healthy("guestbook", &first).await;
     (world, first)
@@ -235,7 +233,7 @@ async fn suspend_resume_and_rollback_write_the_spec_and_annotation_the_engine_re
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn live_drift_shows_in_the_diff_and_resources_with_who_changed_it_and_secrets_masked() {
     let world = World::start(|repo| {
-        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook");
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook").expect("copy_in");
         std::fs::write(
             repo.dir.join("guestbook/secret.yaml"),
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: from-git\n",
@@ -243,7 +241,7 @@ async fn live_drift_shows_in_the_diff_and_resources_with_who_changed_it_and_secr
         .expect("write the Secret");
     })
     .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let first = world.head();
     // Automated sync without self-heal: drift is reported, not undone.
     let mut spec = guestbook_spec(&world.repo_url());
     spec["syncPolicy"]["automated"]["selfHeal"] = json!(false);

@@ -10,10 +10,12 @@ use serde_json::json;
 use support::*;
 
 async fn synced_guestbook() -> World {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::start(|repo| {
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")
+            .expect("copy the guestbook in")
+    })
+    .await;
+    let first = world.repo.git(&["rev-parse", "HEAD"]).expect("the head commit");
     world.create_app("guestbook", guestbook_spec(&world.repo_url())).await;
     world.wait_synced_healthy("guestbook", &first).await;
     world

@@ -35,34 +35,32 @@ fn delivery(path: &str, body: &[u8], signature: &str, id: &str) -> Request<Body>
 }
 
 async fn world() -> World {
-    World::start_with(
-        |repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"),
-        Options {
-            // Only the webhook can make the engine notice a commit within the test.
-            poll_interval: Duration::from_secs(3600),
-            configure: Box::new(|b| {
-                b.webhook(WebhookConfig {
-                    github_secret: Some(Secret::new(SECRET)),
-                    max_body_bytes: 64 << 10,
-                    ..Default::default()
-                })
-            }),
-        },
-    )
+    World::guestbook(Options {
+        // Only the webhook can make the engine notice a commit within the test.
+        poll_interval: Duration::from_secs(3600),
+        configure: Box::new(|b| {
+            b.webhook(WebhookConfig {
+                github_secret: Some(Secret::new(SECRET)),
+                max_body_bytes: 64 << 10,
+                ..Default::default()
+            })
+        }),
+    })
     .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_signed_github_push_reconciles_the_app_of_that_repository_now() {
     let world = world().await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let first = world.head();
     world.create_app("guestbook", guestbook_spec(&world.repo_url())).await;
     world.wait_synced_healthy("guestbook", &first).await;
 
-    let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
-    let second = world.repo.commit("two replicas");
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas").expect("commit");
 
     let body = github_push(&world.repo_url(), &second).to_string();
     let request = delivery("/api/webhook", body.as_bytes(), &sign(SECRET, body.as_bytes()), "d-1");

@@ -6,7 +6,6 @@
 //! `ferry bench` prints it as a table or as JSON. Speed is never asserted: quick mode (seconds)
 //! is the smoke test CI runs; the full mode produces the numbers in `BENCHMARKS.md`.
 
-pub mod git;
 pub mod manifests;
 pub mod measure;
 pub mod oneshot;
@@ -23,7 +22,9 @@ pub use scenarios::{Options, Scenario, run};
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error(transparent)]
-    Git(#[from] git::GitError),
+    Git(#[from] ferry_testkit::GitError),
+    #[error(transparent)]
+    GitServer(#[from] ferry_testkit::ServerError),
     #[error("cannot start the embedded cluster")]
     Cluster(#[source] Box<ferry_cluster::ClusterError>),
     #[error("cannot start the engine")]

@@ -17,8 +17,8 @@ use tempfile::TempDir;
 use tokio::runtime::Runtime;
 
 use crate::BenchError;
-use crate::git::{GitDaemon, Repo};
 use crate::measure::{CLUSTER_THREADS, ENGINE_THREADS};
+use ferry_testkit::{GitDaemon, Repo};
 
 /// Namespace of the Applications the benchmarks create.
 pub const APPS_NAMESPACE: &str = "ferry";
@@ -138,6 +138,8 @@ impl World {
             source,
         })?;
         let repo = Repo::init(&tmp.path().join("git").join(REPO_NAME))?;
+        // The daemon serves this non-bare repository; pushes never happen, commits are local.
+        repo.git(&["config", "gc.auto", "0"])?;
         setup(&repo)?;
         repo.commit("initial")?;
         let daemon = GitDaemon::start(&tmp.path().join("git"))?;

@@ -1,8 +1,8 @@
 //! The demo that `ferry up` sets up on first run: a Git repository with a small app, and an
 //! Application that follows it with automated sync, prune and self-heal.
 
+use ferry_source::process::Program;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -94,10 +94,10 @@ pub fn ensure_repo(data_dir: &Path) -> anyhow::Result<String> {
 }
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("git")
+    let out = Program::new("git")
         .args(args)
         .current_dir(dir)
-        .output()
+        .run()
         .context("running git (is it installed? `apt-get install git`)")?;
     if !out.status.success() {
         bail!(

@@ -33,9 +33,9 @@ pub struct UpArgs {
     pub poll_interval: Duration,
 }
 
+/// A duration flag: a Go duration (`500ms`, `10s`, `2m`, `1h30m`) or whole seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    ferry_engine::status::parse_duration(s)
-        .ok_or_else(|| format!("{s:?} is not a duration (e.g. 500ms, 10s, 2m)"))
+    ferry_source::duration::parse_seconds_or_go_duration(s).map_err(|e| e.to_string())
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {

@@ -31,10 +31,8 @@ fn ok(run: &Run, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_app_is_created_waited_for_diffed_synced_rolled_back_and_deleted_through_the_cli() {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook().await;
+    let first = world.head();
     let url = world.repo_url();
 
     let created = world
@@ -119,10 +117,11 @@ async fn an_app_is_created_waited_for_diffed_synced_rolled_back_and_deleted_thro
     ok(&world.ferry(&["diff", &checkout, "--app", "guestbook"]).await, "local diff after sync");
 
     // A second commit, then a rollback to the first.
-    let path = world.repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
-    let text = std::fs::read_to_string(&path).expect("deployment file");
-    std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).expect("edit");
-    let second = world.repo.commit("two replicas");
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas").expect("commit");
     world.engine.notify_push(&url);
     world.wait_synced_healthy("guestbook", &second).await;
 
@@ -203,7 +202,7 @@ async fn a_missing_kubeconfig_is_one_line_saying_what_to_do() {
 #[tokio::test]
 async fn an_unreachable_cluster_is_named_by_its_address() {
     let home = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+    let port = free_port().expect("a free port");
     let kubeconfig = home.path().join("kubeconfig");
     std::fs::write(
         &kubeconfig,

@@ -13,7 +13,11 @@ fn ok(run: &Run, what: &str) {
 }
 
 async fn guestbook() -> World {
-    World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")).await
+    World::start(|repo| {
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")
+            .expect("copy the files in")
+    })
+    .await
 }
 
 async fn create(world: &World, extra: &[&str]) -> Run {
@@ -141,7 +145,7 @@ async fn set_unset_patch_and_edit_change_only_the_fields_they_name() {
 async fn resources_manifests_logs_and_output_formats_show_a_synced_app() {
     let world = guestbook().await;
     ok(&create(&world, &["--sync-policy", "automated"]).await, "app create");
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let first = world.head();
     world.wait_synced_healthy("guestbook", &first).await;
 
     let names = world.ferry(&["app", "resources", "guestbook", "-o", "name"]).await;
@@ -256,7 +260,7 @@ async fn create_refuses_a_bad_repo_path_or_destination_unless_validation_is_off(
         }
     };
     let in_cluster = "https://kubernetes.default.svc";
-    let unreachable = format!("git://127.0.0.1:{}/none.git", free_port());
+    let unreachable = format!("git://127.0.0.1:{}/none.git", free_port().expect("a free port"));
     let repo = run(base(&unreachable, "guestbook", in_cluster)).await;
     assert_eq!(repo.code, 2);
     assert!(repo.stderr.contains("the repository cannot be read"), "{}", repo.stderr);
@@ -301,14 +305,17 @@ async fn create_refuses_a_bad_repo_path_or_destination_unless_validation_is_off(
 async fn wait_sync_right_after_a_commit_waits_for_the_new_revision() {
     let world = guestbook().await;
     ok(&create(&world, &["--sync-policy", "automated"]).await, "app create");
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let first = world.head();
     world.wait_synced_healthy("guestbook", &first).await;
 
-    world.repo.write(
-        "guestbook/extra.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {a: b}\n",
-    );
-    let second = world.repo.commit("add a ConfigMap");
+    world
+        .repo
+        .write(
+            "guestbook/extra.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {a: b}\n",
+        )
+        .expect("write the file");
+    let second = world.repo.commit("add a ConfigMap").expect("commit");
     let waited =
         world.ferry(&["app", "wait", "guestbook", "--sync", "--health", "--timeout", "60s"]).await;
     ok(&waited, "app wait --sync right after a commit");
@@ -355,7 +362,7 @@ async fn a_pod_that_never_becomes_ready_degrades_the_app_and_its_logs_say_why() 
         repo.write(
             "web/deployment.yaml",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  progressDeadlineSeconds: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n      annotations: {sim.ferry.dev/ready: never}\n    spec:\n      containers: [{name: main, image: nginx:1.25}]\n",
-        )
+        ).expect("write the file")
     })
     .await;
     let url = world.repo_url();

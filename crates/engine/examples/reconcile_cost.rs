@@ -11,33 +11,15 @@
 //!
 //! CPU time and RSS are the whole process: the embedded API server runs in it too.
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_engine::{Application, Engine, EngineConfig};
+use ferry_testkit::{GitDaemon, Repo};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use prometheus_client::registry::Registry;
 use serde_json::json;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// N ConfigMaps, 100 per file; `value` of ConfigMap 0 is `first`.
 fn write_app(dir: &Path, n: usize, first: &str) {
@@ -87,15 +69,6 @@ fn reconciles(registry: &Registry) -> u64 {
         .unwrap_or(0)
 }
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
-        let _ = self.0.wait();
-    }
-}
-
 async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Duration
 where
     F: FnMut() -> Fut,
@@ -111,35 +84,11 @@ where
 
 async fn measure(n: usize) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let repo = tmp.path().join("git/config.git");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    write_app(&repo.join("app"), n, "one");
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "initial"]);
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let base = tmp.path().join("git");
-    let _daemon = Daemon(
-        Command::new("git")
-            .args([
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-                &format!("--base-path={}", base.display()),
-                &base.display().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("git daemon"),
-    );
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let url = format!("git://127.0.0.1:{port}/config.git");
+    let repo = Repo::init(&tmp.path().join("git/config.git")).expect("git init");
+    write_app(&repo.dir.join("app"), n, "one");
+    repo.commit("initial").expect("commit");
+    let daemon = GitDaemon::start(&tmp.path().join("git")).expect("git daemon");
+    let url = daemon.url("config.git");
 
     let cluster = ferry_cluster::testing::start().await;
     let client = cluster.client().await.expect("client");
@@ -235,8 +184,8 @@ async fn measure(n: usize) {
     let mut applied = Vec::new();
     for round in 0..3 {
         let value = format!("commit-{round}");
-        write_app(&repo.join("app"), n, &value);
-        git(&repo, &["commit", "-q", "-am", &value]);
+        write_app(&repo.dir.join("app"), n, &value);
+        repo.commit(&value).expect("commit");
         let t0 = Instant::now();
         engine.notify_push(&url);
         wait_until("the commit applied", Duration::from_secs(600), || async {

@@ -9,7 +9,9 @@ use kube::runtime::events::EventType;
 
 use crate::application::*;
 use crate::reconcile::Cycle;
-use crate::status::{last_healthy_other_than, parse_duration, short};
+use crate::status::last_healthy_other_than;
+use ferry_source::duration::parse_seconds_or_go_duration;
+use ferry_source::short_revision as short;
 
 /// Pins the last healthy revision when `revision` has been Degraded for longer than the policy
 /// allows; returns when to look again while it waits.
@@ -27,7 +29,11 @@ pub(crate) async fn automated(
         return None;
     }
     let since = *cy.mem.degraded_since.get_or_insert(cy.now.instant);
-    let after = policy.after.as_deref().and_then(parse_duration).unwrap_or(Duration::ZERO);
+    let after = policy
+        .after
+        .as_deref()
+        .and_then(|d| parse_seconds_or_go_duration(d).ok())
+        .unwrap_or(Duration::ZERO);
     let waited = cy.now.instant.saturating_duration_since(since);
     if waited < after {
         return Some(after - waited);

@@ -96,12 +96,9 @@ pub fn retry_delay(retry: Option<&Retry>, attempt: u32) -> Option<Duration> {
             let b = r.backoff.clone().unwrap_or_default();
             (
                 r.limit,
-                b.duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(5)),
+                b.duration.as_deref().and_then(duration).unwrap_or(Duration::from_secs(5)),
                 b.factor.unwrap_or(2).max(1) as u32,
-                b.max_duration
-                    .as_deref()
-                    .and_then(parse_duration)
-                    .unwrap_or(Duration::from_secs(180)),
+                b.max_duration.as_deref().and_then(duration).unwrap_or(Duration::from_secs(180)),
             )
         }
     };
@@ -113,40 +110,9 @@ pub fn retry_delay(retry: Option<&Retry>, attempt: u32) -> Option<Duration> {
     Some(delay.min(cap))
 }
 
-/// Parses Go-style durations as Argo CD users write them: `30s`, `5m`, `1h`, `1m30s`, `250ms`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        if digits == 0 {
-            return None;
-        }
-        let number: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let seconds = match unit {
-            "ms" => number / 1000.0,
-            "s" | "" => number,
-            "m" => number * 60.0,
-            "h" => number * 3600.0,
-            _ => return None,
-        };
-        total += Duration::from_secs_f64(seconds);
-    }
-    Some(total)
-}
-
-/// A revision as messages show it: a full commit id abbreviated to 7 characters, anything else
-/// (a branch, a tag) as it is.
-pub fn short(rev: &str) -> &str {
-    if rev.len() > 7 && rev.bytes().all(|b| b.is_ascii_hexdigit()) { &rev[..7] } else { rev }
+/// A duration as Argo CD's retry backoff reads it: Go's form (`30s`, `1m30s`) or whole seconds.
+fn duration(text: &str) -> Option<Duration> {
+    ferry_source::duration::parse_seconds_or_go_duration(text).ok()
 }
 
 /// The change set as it goes into status: names and actions, no manifests.
@@ -211,13 +177,5 @@ mod tests {
         assert_eq!(retry_delay(Some(&r), 3), Some(Duration::from_secs(10)));
         assert_eq!(retry_delay(Some(&r), 4), None);
         assert_eq!(retry_delay(None, 100), Some(Duration::from_secs(180)));
-    }
-
-    #[test]
-    fn durations_read_as_go_writes_them() {
-        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("soon"), None);
     }
 }

@@ -13,7 +13,7 @@ use support::*;
 /// balancer, as on k3s.
 async fn reaches_synced_and_healthy(app: &str, copies: &[&str]) -> (World, Value) {
     let world = World::start(|repo| copy_apps(repo, copies)).await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     world.create_app(app, automated_spec(&world.repo_url(), app, app)).await;
     let status = world.wait_synced_healthy(app, &head).await;
     (world, status)
@@ -21,7 +21,7 @@ async fn reaches_synced_and_healthy(app: &str, copies: &[&str]) -> (World, Value
 
 fn copy_apps(repo: &Repo, copies: &[&str]) {
     for dir in copies {
-        repo.copy_in(&corpus(&format!("argocd-example-apps/{dir}")), dir);
+        repo.copy_in(&corpus(&format!("argocd-example-apps/{dir}")), dir).expect("copy_in");
     }
 }
 
@@ -102,8 +102,9 @@ async fn without_a_load_balancer_the_jsonnet_guestbook_stays_progressing_until_a
  {
     let config = ferry_cluster::testing::fast_config().load_balancers(false);
     let app = "jsonnet-guestbook";
-    let world = World::start_with(config, |repo| copy_apps(repo, &[app])).await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let options = Options { cluster: config, ..Options::default() };
+    let world = World::start_with(|repo| copy_apps(repo, &[app]), options).await;
+    let head = world.head();
     world.create_app(app, automated_spec(&world.repo_url(), app, app)).await;
     let rev = head.clone();
     let synced = world

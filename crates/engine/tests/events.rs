@@ -45,10 +45,8 @@ async fn wait_event(world: &World, name: &str, reason: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_application_gets_events_for_sync_drift_heal_prune_rollback_and_failure() {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook().await;
+    let first = world.head();
     world
         .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;
@@ -71,7 +69,7 @@ async fn the_application_gets_events_for_sync_drift_heal_prune_rollback_and_fail
 
     // A removed file is pruned.
     std::fs::remove_file(world.repo.dir.join("guestbook/guestbook-ui-svc.yaml")).expect("rm");
-    let second = world.repo.commit("drop the service");
+    let second = world.repo.commit("drop the service").expect("commit");
     world.wait_synced_healthy("guestbook", &second).await;
     wait_event(&world, "guestbook", "Pruned").await;
 
@@ -90,8 +88,8 @@ async fn the_application_gets_events_for_sync_drift_heal_prune_rollback_and_fail
         "guestbook/migrate.yaml",
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n\
          spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: registry.example/unpullable:1\n",
-    );
-    world.repo.commit("a migration that cannot start");
+    ).expect("write");
+    world.repo.commit("a migration that cannot start").expect("commit");
     wait_event(&world, "guestbook", "SyncFailed").await;
     world.engine.shutdown().await;
 }

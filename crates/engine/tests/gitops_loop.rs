@@ -12,10 +12,8 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_commit_is_applied_drift_is_healed_and_a_removed_file_is_pruned() {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook().await;
+    let first = world.head();
     world
         .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;
@@ -41,8 +39,11 @@ async fn a_commit_is_applied_drift_is_healed_and_a_removed_file_is_pruned() {
     );
 
     // A commit changing a field is applied.
-    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
-    let second = world.repo.commit("two replicas");
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas").expect("commit");
     world.wait_synced_healthy("guestbook", &second).await;
     let live = deployments.get("guestbook-ui").await.expect("deployment");
     assert_eq!(live.spec.and_then(|s| s.replicas), Some(2));
@@ -77,7 +78,7 @@ async fn a_commit_is_applied_drift_is_healed_and_a_removed_file_is_pruned() {
 
     // A file removed from Git is pruned.
     std::fs::remove_file(world.repo.dir.join("guestbook/guestbook-ui-svc.yaml")).expect("rm");
-    let third = world.repo.commit("drop the service");
+    let third = world.repo.commit("drop the service").expect("commit");
     world.wait_synced_healthy("guestbook", &third).await;
     let services: Api<Service> = Api::namespaced(world.client.clone(), "guestbook");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -97,19 +98,22 @@ async fn a_commit_is_applied_drift_is_healed_and_a_removed_file_is_pruned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_commit_to_one_app_of_a_monorepo_syncs_that_app_and_leaves_the_other_be() {
     let world = World::start(|repo| {
-        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "one");
-        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "two");
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "one").expect("copy_in");
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "two").expect("copy_in");
     })
     .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let first = world.head();
     for (name, path) in [("one", "one"), ("two", "two")] {
         world.create_app(name, automated_spec(&world.repo_url(), path, name)).await;
     }
     world.wait_synced_healthy("one", &first).await;
     world.wait_synced_healthy("two", &first).await;
 
-    world.repo.edit("two/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
-    let second = world.repo.commit("two replicas in app two");
+    world
+        .repo
+        .edit("two/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas in app two").expect("commit");
     world.engine.notify_push(&world.repo_url());
 
     let two = world.wait_synced_healthy("two", &second).await;

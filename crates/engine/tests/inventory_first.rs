@@ -17,10 +17,10 @@ async fn a_sync_whose_planned_inventory_cannot_be_recorded_applies_nothing_until
         repo.write(
             "app/cm.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: demo\ndata:\n  value: \"1\"\n",
-        )
+        ).expect("write the file")
     })
     .await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     world.cluster.set_faults(Faults {
         write_error_code: Some(500),
         write_error_ratio: 1.0,

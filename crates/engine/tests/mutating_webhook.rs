@@ -14,9 +14,11 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_label_added_by_a_mutating_webhook_is_not_reported_as_drift() {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
+    let world = World::start(|repo| {
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")
+            .expect("copy the files in")
+    })
+    .await;
     let webhook = ferry_cluster::testing::TestServer::label_webhook("injected-by", "webhook")
         .await
         .expect("the webhook server starts");
@@ -30,7 +32,7 @@ async fn a_label_added_by_a_mutating_webhook_is_not_reported_as_drift() {
         .await
         .expect("the webhook is registered");
 
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     world
         .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;

@@ -19,7 +19,7 @@ fn guestbook(url: &str, policy: Value) -> Value {
 }
 
 async fn guestbook_world() -> World {
-    World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")).await
+    World::guestbook().await
 }
 
 async fn scale(world: &World, manager: &str, replicas: i32) {
@@ -58,7 +58,7 @@ fn out_of_sync(a: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scaled_deployment_is_reported_with_the_field_both_values_and_who_changed_it_when() {
     let world = guestbook_world().await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     world
         .create_app(
             "guestbook",
@@ -83,7 +83,7 @@ async fn a_scaled_deployment_is_reported_with_the_field_both_values_and_who_chan
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ignored_differences_are_neither_drift_nor_applied() {
     let world = guestbook_world().await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     let mut spec = guestbook(
         &world.repo_url(),
         json!({"automated": {"selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}),
@@ -127,7 +127,7 @@ async fn ignored_differences_are_neither_drift_nor_applied() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_suspended_app_neither_syncs_nor_heals_but_keeps_its_status_fresh() {
     let world = guestbook_world().await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let first = world.head();
     let apps = world
         .create_app(
             "guestbook",
@@ -153,8 +153,11 @@ async fn a_suspended_app_neither_syncs_nor_heals_but_keeps_its_status_fresh() {
     // Drift is reported, not healed; a new commit is seen, not applied.
     scale(&world, "kubectl-scale", 3).await;
     world.wait_for("guestbook", "OutOfSync", out_of_sync).await;
-    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "gb-frontend:v5", "gb-frontend:v6");
-    let second = world.repo.commit("new image");
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "gb-frontend:v5", "gb-frontend:v6")
+        .expect("edit");
+    let second = world.repo.commit("new image").expect("commit");
     let s = second.clone();
     world
         .wait_for("guestbook", "comparing with the new commit", move |a| {
@@ -176,7 +179,7 @@ async fn a_suspended_app_neither_syncs_nor_heals_but_keeps_its_status_fresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dry_run_sync_reports_its_change_set_and_changes_nothing() {
     let world = guestbook_world().await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     world.create_namespace("guestbook").await;
     let apps = world.create_app("guestbook", guestbook(&world.repo_url(), json!({}))).await;
     let request = json!({"metadata": {"annotations": {
@@ -208,12 +211,12 @@ async fn a_dry_run_sync_reports_its_change_set_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_sync_is_retried_with_backoff_until_the_limit() {
     let world = World::start(|repo| {
-        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook");
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook").expect("copy_in");
         repo.write(
             "guestbook/migrate.yaml",
             "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n\
              spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: registry.example/unpullable:1\n",
-        );
+        ).expect("write");
     })
     .await;
     let started = Instant::now();
@@ -245,7 +248,7 @@ async fn a_failing_sync_is_retried_with_backoff_until_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_replace_sync_option_replaces_objects_instead_of_applying_them() {
     let world = guestbook_world().await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let first = world.head();
     world
         .create_app(
             "guestbook",
@@ -256,8 +259,11 @@ async fn the_replace_sync_option_replaces_objects_instead_of_applying_them() {
         )
         .await;
     world.wait_synced_healthy("guestbook", &first).await;
-    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
-    let second = world.repo.commit("two replicas");
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas").expect("commit");
     world.wait_synced_healthy("guestbook", &second).await;
     let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), "guestbook");
     let live = deployments.get("guestbook-ui").await.expect("deployment");

@@ -53,7 +53,7 @@ async fn owned_objects(world: &World) -> BTreeMap<String, String> {
 async fn an_engine_killed_mid_sync_and_restarted_converges_with_no_orphan_and_no_wrongful_delete() {
     let mut world = World::start(|repo| {
         for n in 0..WAVES {
-            repo.write(&format!("big/wave-{n:02}.yaml"), &wave_file(n, "one"));
+            repo.write(&format!("big/wave-{n:02}.yaml"), &wave_file(n, "one")).expect("write");
         }
     })
     .await;
@@ -85,8 +85,8 @@ async fn an_engine_killed_mid_sync_and_restarted_converges_with_no_orphan_and_no
     for n in 0..2 {
         std::fs::remove_file(world.repo.dir.join(format!("big/wave-{n:02}.yaml"))).expect("rm");
     }
-    world.repo.write("big/wave-05.yaml", &wave_file(5, "two"));
-    let second = world.repo.commit("drop waves 0 and 1, change wave 5");
+    world.repo.write("big/wave-05.yaml", &wave_file(5, "two")).expect("write");
+    let second = world.repo.commit("drop waves 0 and 1, change wave 5").expect("commit");
 
     world.restart_engine().await;
     let app = world.wait_synced_healthy("big", &second).await;

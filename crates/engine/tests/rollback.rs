@@ -23,16 +23,17 @@ fn pinned_to(app: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rollback_to_the_same_entry_works_again_with_a_fresh_request_but_not_with_a_repeated_one()
 {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let first = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook().await;
+    let first = world.head();
     world
         .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;
     world.wait_synced_healthy("guestbook", &first).await;
-    world.repo.edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2");
-    let second = world.repo.commit("two replicas");
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas").expect("commit");
     world.wait_synced_healthy("guestbook", &second).await;
 
     // Roll back, unpin, then ask for the same rollback again with a fresh stamp.

@@ -11,10 +11,8 @@ use serde_json::json;
 use support::*;
 
 async fn guestbook_world() -> (World, String) {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook().await;
+    let head = world.head();
     world
         .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;
@@ -35,11 +33,14 @@ async fn both_objects_exist(world: &World) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_commit_with_invalid_yaml_leaves_every_object_in_place_and_names_the_file() {
     let (world, _) = guestbook_world().await;
-    world.repo.write(
-        "guestbook/guestbook-ui-svc.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n",
-    );
-    let bad = world.repo.commit("broken yaml");
+    world
+        .repo
+        .write(
+            "guestbook/guestbook-ui-svc.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n",
+        )
+        .expect("write");
+    let bad = world.repo.commit("broken yaml").expect("commit");
     let app = world
         .wait_for("guestbook", "reporting the render error", |a| {
             a["status"]["conditions"].as_array().is_some_and(|cs| {
@@ -53,7 +54,8 @@ async fn a_commit_with_invalid_yaml_leaves_every_object_in_place_and_names_the_f
         .map(|c| c["message"].as_str().unwrap_or("").to_owned())
         .unwrap_or_default();
     assert!(message.contains("guestbook-ui-svc.yaml"), "the condition names the file: {message}");
-    assert!(message.contains(&bad[..12]), "the condition names the revision: {message}");
+    let short = ferry_source::short_revision(&bad);
+    assert!(message.contains(short), "the condition names the revision: {message}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     both_objects_exist(&world).await;
 }
@@ -83,14 +85,14 @@ async fn a_git_server_that_is_down_deletes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_field_another_manager_owns_is_not_drift() {
     let world = World::start(|repo| {
-        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook");
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook").expect("copy_in");
         // Like an app that leaves replicas to an HPA: the manifest does not declare them.
         let path = repo.dir.join("guestbook/guestbook-ui-deployment.yaml");
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, text.replace("  replicas: 1\n", "")).expect("write");
     })
     .await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     world
         .create_app("guestbook", automated_spec(&world.repo_url(), "guestbook", "guestbook"))
         .await;
@@ -118,10 +120,8 @@ async fn a_field_another_manager_owns_is_not_drift() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unpullable_image_goes_degraded_and_automated_rollback_returns_to_the_healthy_revision()
 {
-    let world =
-        World::start(|repo| repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook"))
-            .await;
-    let good = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::guestbook().await;
+    let good = world.head();
     let mut s = automated_spec(&world.repo_url(), "guestbook", "guestbook");
     s["syncPolicy"]["automated"]["rollback"] = json!({"enabled": true});
     world.create_app("guestbook", s).await;
@@ -141,7 +141,7 @@ async fn an_unpullable_image_goes_degraded_and_automated_rollback_returns_to_the
         "  revisionHistoryLimit: 3\n  progressDeadlineSeconds: 2\n",
     );
     std::fs::write(&path, broken).expect("write");
-    let bad = world.repo.commit("a broken image");
+    let bad = world.repo.commit("a broken image").expect("commit");
     let app = world
         .wait_for("guestbook", "rolled back", |a| {
             a["status"]["pinned"]["revision"] == good.as_str()

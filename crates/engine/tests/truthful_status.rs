@@ -47,8 +47,11 @@ async fn wait_recreated(world: &World, name: &str) {
 }
 
 async fn one_app_world() -> (World, String) {
-    let world = World::start(|repo| repo.write("app/cm.yaml", &config_map("settings", "1"))).await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::start(|repo| {
+        repo.write("app/cm.yaml", &config_map("settings", "1")).expect("write the file")
+    })
+    .await;
+    let head = world.head();
     world.create_app("app", automated_spec(&world.repo_url(), "app", "demo")).await;
     world.wait_synced_healthy("app", &head).await;
     (world, head)
@@ -57,12 +60,12 @@ async fn one_app_world() -> (World, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_object_two_apps_declare_is_reported_shared_and_survives_the_cascade_delete_of_one() {
     let world = World::start(|repo| {
-        repo.write("a/shared.yaml", &config_map("shared", "same"));
-        repo.write("b/shared.yaml", &config_map("shared", "same"));
-        repo.write("b/own.yaml", &config_map("b-own", "b"));
+        repo.write("a/shared.yaml", &config_map("shared", "same")).expect("write the file");
+        repo.write("b/shared.yaml", &config_map("shared", "same")).expect("write the file");
+        repo.write("b/own.yaml", &config_map("b-own", "b")).expect("write the file");
     })
     .await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let head = world.head();
     let apps = world.create_app("a", automated_spec(&world.repo_url(), "a", "demo")).await;
     world.wait_synced_healthy("a", &head).await;
     let patch = json!({"metadata": {"finalizers": [FINALIZER_CASCADE]}});
@@ -121,8 +124,8 @@ async fn drift_is_healed_from_the_last_good_render_while_the_git_server_is_down(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drift_is_healed_from_the_last_good_render_after_a_commit_that_does_not_render() {
     let (world, _) = one_app_world().await;
-    world.repo.write("app/broken.yaml", "kind: [unclosed\n");
-    world.repo.commit("broken");
+    world.repo.write("app/broken.yaml", "kind: [unclosed\n").expect("write the file");
+    world.repo.commit("broken").expect("commit");
     world
         .wait_for("app", "reporting the render error", |a| {
             has_condition(a, "RenderReady", "False") && a["status"]["sync"]["status"] == "Unknown"
@@ -135,8 +138,8 @@ async fn drift_is_healed_from_the_last_good_render_after_a_commit_that_does_not_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refresh_reports_the_comparison_with_what_the_target_resolves_to_now() {
     let (world, _) = one_app_world().await;
-    world.repo.write("app/cm.yaml", &config_map("settings", "2"));
-    let new = world.repo.commit("value 2");
+    world.repo.write("app/cm.yaml", &config_map("settings", "2")).expect("write the file");
+    let new = world.repo.commit("value 2").expect("commit");
     let value = RefreshRequest::new(false).annotation_value();
     let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: value}}});
     let apps: Api<ferry_engine::Application> = Api::namespaced(world.client.clone(), "ferry");
@@ -155,8 +158,11 @@ async fn a_refresh_reports_the_comparison_with_what_the_target_resolves_to_now()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dry_run_reports_a_drifted_object_as_configured() {
-    let world = World::start(|repo| repo.write("app/cm.yaml", &config_map("settings", "1"))).await;
-    let head = world.repo.git(&["rev-parse", "HEAD"]);
+    let world = World::start(|repo| {
+        repo.write("app/cm.yaml", &config_map("settings", "1")).expect("write the file")
+    })
+    .await;
+    let head = world.head();
     let manual = json!({
         "source": {"repoURL": world.repo_url(), "targetRevision": "main", "path": "app"},
         "destination": {"server": "https://kubernetes.default.svc", "namespace": "demo"},

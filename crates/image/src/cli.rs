@@ -120,6 +120,8 @@ pub fn run_set(
                 branch: args.branch.clone(),
                 ..Push::default()
             }),
+            // `ferry image set` commits as the user, in the user's repository.
+            user_git_config: true,
         };
         let (report, outcome) = set_commit_push(&args.path, &updates, &options)?;
         (report, Some(outcome))

@@ -14,11 +14,10 @@
 //!   unpushed besides our commit.
 //! - Credentials in remote URLs are masked in every error.
 
-use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use ferry_source::process::{GitAccount, ProcessError, Program};
 
 use crate::message::MessageTemplate;
 use crate::set::{SetError, SetReport, plan_set};
@@ -36,23 +35,15 @@ pub struct CommitOptions {
     pub author_name: Option<String>,
     pub author_email: Option<String>,
     pub push: Option<Push>,
+    /// Let git read the caller's own configuration, identity and credential helpers: true for
+    /// `ferry image set`, which commits as the user in the user's repository; false for the
+    /// controller, whose git sees nothing of the machine's.
+    pub user_git_config: bool,
 }
 
-/// A Git account for HTTP(S) remotes. `Debug` shows the username only.
-#[derive(Clone, PartialEq, Eq)]
-pub struct GitCredentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl fmt::Debug for GitCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitCredentials")
-            .field("username", &self.username)
-            .field("password", &"***")
-            .finish()
-    }
-}
+/// A Git account for HTTP(S) remotes, handed to git through the one credential path
+/// (`ferry_source::process`). `Debug` shows the username only.
+pub type GitCredentials = GitAccount;
 
 #[derive(Debug, Clone)]
 pub struct Push {
@@ -86,13 +77,11 @@ pub struct GitOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error("running git {args}: {source}")]
-    Spawn {
+    Run {
         args: String,
         #[source]
-        source: std::io::Error,
+        source: ProcessError,
     },
-    #[error("git {args} took longer than {}s and was stopped", GIT_TIMEOUT.as_secs())]
-    Timeout { args: String },
     #[error("git {args} failed: {stderr}")]
     Failed { args: String, stderr: String },
     #[error("{} is not inside a git repository", path.display())]
@@ -131,6 +120,7 @@ pub fn set_commit_push(
         repo: repo.clone(),
         author: options.author_name.clone().zip(options.author_email.clone()),
         credentials: options.push.as_ref().and_then(|p| p.credentials.clone()),
+        user_git_config: options.user_git_config,
     };
     if options.push.is_some()
         && !git.run(&["status", "--porcelain", "--untracked-files=no"])?.trim().is_empty()
@@ -267,7 +257,8 @@ fn edit_and_commit(
 fn toplevel(path: &Path) -> Result<PathBuf, GitError> {
     let dir = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let git = Git { repo: dir.to_path_buf(), author: None, credentials: None };
+    let git =
+        Git { repo: dir.to_path_buf(), author: None, credentials: None, user_git_config: true };
     git.run(&["rev-parse", "--show-toplevel"])
         .map(|top| PathBuf::from(top.trim()))
         .map_err(|_| GitError::NotARepository { path: path.to_path_buf() })
@@ -283,151 +274,52 @@ pub(crate) struct Git {
     pub(crate) repo: PathBuf,
     pub(crate) author: Option<(String, String)>,
     pub(crate) credentials: Option<GitCredentials>,
+    /// See [`CommitOptions::user_git_config`].
+    pub(crate) user_git_config: bool,
 }
-
-/// A credential helper that answers from the environment. The account travels in the child's
-/// environment (readable only by its own user), never on its command line (which every local
-/// user can read in /proc) nor in a URL that git could store or print.
-const ENV_CREDENTIAL_HELPER: &str = "!f() { test \"$1\" = get || exit 0; echo \"username=$FERRY_GIT_USERNAME\"; echo \"password=$FERRY_GIT_PASSWORD\"; }; f";
 
 impl Git {
     /// Runs git in the repository; stdout on success, stdout+stderr in the error.
     pub(crate) fn run(&self, args: &[&str]) -> Result<String, GitError> {
         let shown = mask_credentials(&args.join(" "));
-        let mut command = Command::new("git");
-        command.arg("-C").arg(&self.repo);
+        let mut program = Program::new("git").arg("-C").arg(&self.repo);
         if let Some((name, email)) = &self.author {
-            command
+            program = program
                 .arg("-c")
                 .arg(format!("user.name={name}"))
                 .arg("-c")
                 .arg(format!("user.email={email}"));
         }
         if let Some(credentials) = &self.credentials {
-            // The empty value first clears helpers from the user's configuration.
-            command
-                .args(["-c", "credential.helper=", "-c"])
-                .arg(format!("credential.helper={ENV_CREDENTIAL_HELPER}"))
-                .env("FERRY_GIT_USERNAME", &credentials.username)
-                .env("FERRY_GIT_PASSWORD", &credentials.password);
+            program = program.git_account(credentials);
         }
-        command
+        if self.user_git_config {
+            program = program.user_git_config();
+        }
+        let out = program
             .args(args)
-            // Never wait for a password prompt in CI.
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child =
-            command.spawn().map_err(|source| GitError::Spawn { args: shown.clone(), source })?;
-        let mut stdout_pipe = child.stdout.take().expect("stdout is piped");
-        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
-        let stdout_reader = std::thread::spawn(move || {
-            let mut out = String::new();
-            let _ = stdout_pipe.read_to_string(&mut out);
-            out
-        });
-        let stderr_reader = std::thread::spawn(move || {
-            let mut out = String::new();
-            let _ = stderr_pipe.read_to_string(&mut out);
-            out
-        });
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child
-                .try_wait()
-                .map_err(|source| GitError::Spawn { args: shown.clone(), source })?
-            {
-                break status;
-            }
-            if started.elapsed() > GIT_TIMEOUT {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(GitError::Timeout { args: shown });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let stdout = stdout_reader.join().unwrap_or_default();
-        let stderr = stderr_reader.join().unwrap_or_default();
-        if status.success() {
-            Ok(stdout)
-        } else {
-            let both = format!(
-                "{}{}",
-                stdout.trim(),
-                if stdout.trim().is_empty() {
-                    stderr.trim().to_string()
-                } else {
-                    format!("\n{}", stderr.trim())
-                }
-            );
-            Err(GitError::Failed { args: shown, stderr: mask_credentials(&both) })
+            .timeout(GIT_TIMEOUT)
+            .run()
+            .map_err(|source| GitError::Run { args: shown.clone(), source })?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            return Ok(stdout);
         }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let both = match (stdout.trim(), stderr.trim()) {
+            ("", stderr) => stderr.to_string(),
+            (stdout, stderr) => format!("{stdout}\n{stderr}"),
+        };
+        Err(GitError::Failed { args: shown, stderr: mask_credentials(&both) })
     }
 }
 
-/// `https://user:token@host/…` → `https://***@host/…`.
-pub fn mask_credentials(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(scheme_end) = rest.find("://") {
-        let (before, after) = rest.split_at(scheme_end + 3);
-        out.push_str(before);
-        let authority_end =
-            after.find(|c: char| c == '/' || c.is_whitespace()).unwrap_or(after.len());
-        match after[..authority_end].rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                out.push_str(&after[at..authority_end]);
-            }
-            None => out.push_str(&after[..authority_end]),
-        }
-        rest = &after[authority_end..];
-    }
-    out.push_str(rest);
-    out
-}
+/// The one URL masker, re-exported where image's callers have always found it.
+pub use ferry_source::url::mask_credentials;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_credential_helper_answers_git_from_the_environment_only() {
-        use std::io::Write;
-        let mut child = Command::new("git")
-            .args(["-c", "credential.helper=", "-c"])
-            .arg(format!("credential.helper={ENV_CREDENTIAL_HELPER}"))
-            .args(["credential", "fill"])
-            .env("FERRY_GIT_USERNAME", "bot")
-            .env("FERRY_GIT_PASSWORD", "p@ss w:rd")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("git runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"protocol=https\nhost=git.example.com\n\n")
-            .expect("write");
-        let out = child.wait_with_output().expect("git credential fill");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("username=bot\n") && text.contains("password=p@ss w:rd\n"), "{text}");
-        assert!(!ENV_CREDENTIAL_HELPER.contains("p@ss"), "no secret on a command line");
-    }
-
-    #[test]
-    fn credentials_in_urls_are_masked() {
-        assert_eq!(
-            mask_credentials(
-                "fatal: unable to access 'https://bot:s3cret@git.example.com/org/repo.git/': 403"
-            ),
-            "fatal: unable to access 'https://***@git.example.com/org/repo.git/': 403"
-        );
-        assert_eq!(mask_credentials("git://127.0.0.1:9418/repo"), "git://127.0.0.1:9418/repo");
-    }
 
     #[test]
     fn only_non_fast_forward_rejections_are_retried() {

@@ -156,7 +156,7 @@ async fn a_new_tag_in_the_registry_is_committed_once_and_synced_into_the_cluster
     std::fs::create_dir_all(&base).expect("git base");
     let deployment_text = deployment(&format!("{image}:1.1.0"));
     let bare = bare_repo_with(&base, "config.git", &[("apps/app.yaml", deployment_text.as_str())]);
-    let daemon = GitDaemon::start(&base);
+    let daemon = daemon(&base);
     let repo_url = daemon.url("config.git");
 
     let cluster = ferry_cluster::testing::start().await;
@@ -324,7 +324,7 @@ async fn bad_input_is_reported_in_status_and_changes_nothing_in_git() {
     .expect("hook");
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let daemon = GitDaemon::start(&base);
+    let daemon = daemon(&base);
     let before = |repo: &Path| git(repo, &["rev-parse", "main"]);
     let (broken_head, locked_head) = (before(&broken_repo), before(&locked_repo));
 
@@ -399,7 +399,7 @@ async fn a_registry_account_from_a_secret_newest_pinned_by_digest_goes_to_a_pull
     let text = deployment(&format!("{image}:1.0.0"));
     let bare = bare_repo_with(&base, "config.git", &[("apps/app.yaml", text.as_str())]);
     let main_before = git(&bare, &["rev-parse", "main"]);
-    let daemon = GitDaemon::start(&base);
+    let daemon = daemon(&base);
 
     let cluster = ferry_cluster::testing::start().await;
     let client = cluster.client().await.expect("client");

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use ferry_source::process::Program;
 
 static VERSIONS: OnceLock<Mutex<HashMap<(PathBuf, &'static str), String>>> = OnceLock::new();
 
@@ -16,8 +18,7 @@ pub(crate) fn version(program: &Path, args: &'static [&'static str]) -> String {
     if let Some(v) = map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return v.clone();
     }
-    let output =
-        Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output();
+    let output = Program::new(program).args(args).timeout(Duration::from_secs(30)).run();
     let v = match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
         _ => return "unavailable".to_owned(),

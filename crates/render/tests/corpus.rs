@@ -1,5 +1,5 @@
 //! Every app of the corpus renders, and what it renders equals what the real tools render:
-//! `kubectl kustomize`, Helm (its Go SDK, through tests/support/helm) and Debian's `jsonnet`.
+//! `kubectl kustomize`, Helm (its Go SDK, through the `ferry-testkit` wrapper) and Debian's `jsonnet`.
 #![allow(clippy::unwrap_used)] // test helpers may unwrap: a failure is the test failing
 
 mod support;

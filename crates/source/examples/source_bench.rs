@@ -8,29 +8,12 @@
 //! Run: `cargo run --release -p ferry-source --example source_bench [-- FILES]`.
 
 use std::num::NonZeroU32;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use ferry_source::{Credentials, Limits, RepoCache, RepoPath, RepoUrl, Tree};
-
-fn git(cwd: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(cwd)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@ferry.invalid")
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@ferry.invalid")
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use ferry_testkit::{GitDaemon, Repo};
 
 /// `files` files under 250 app directories, two manifests per file.
 fn synthesize(work: &Path, files: usize) {
@@ -93,37 +76,13 @@ async fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let work = tmp.path().join("work");
     let served = tmp.path().join("served");
-    std::fs::create_dir_all(&work).expect("work");
-    std::fs::create_dir_all(&served).expect("served");
-    git(&work, &["init", "-q", "-b", "main"]);
+    let repo = Repo::init(&work).expect("git init");
     synthesize(&work, files);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "synthetic"]);
+    repo.commit("synthetic").expect("commit");
     let bare = served.join("bench.git");
-    git(
-        tmp.path(),
-        &["clone", "-q", "--bare", work.to_str().expect("utf-8"), bare.to_str().expect("utf-8")],
-    );
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut daemon = Command::new("git")
-        .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", served.display()))
-        .arg(&served)
-        .stderr(Stdio::null())
-        // Its own group: `git daemon` re-executes itself as a child, which must die too.
-        .process_group(0)
-        .spawn()
-        .expect("git daemon");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let url_text = format!("git://127.0.0.1:{port}/bench.git");
+    repo.publish(&bare).expect("publish");
+    let mut daemon = GitDaemon::start(&served).expect("git daemon");
+    let url_text = daemon.url("bench.git");
     let url = RepoUrl::parse(&url_text).expect("url");
     println!("repository: {files} files, {} manifests, served by git daemon at {url}", files * 2);
 
@@ -154,8 +113,8 @@ async fn main() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: changed\n",
     )
     .expect("edit");
-    git(&work, &["commit", "-q", "-am", "one file"]);
-    git(&work, &["push", "-q", bare.to_str().expect("utf-8"), "main"]);
+    repo.commit("one file").expect("commit");
+    repo.publish(&bare).expect("push");
     let start = Instant::now();
     let incr = cache.fetch(&url, &Credentials::None, "main").await.expect("incremental fetch");
     let incr_cli = start.elapsed();
@@ -213,7 +172,5 @@ async fn main() {
         dir_size(&cache.repo_dir(&url)),
         dir_size(&gix_dir)
     );
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", daemon.id())]).status();
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    daemon.stop();
 }

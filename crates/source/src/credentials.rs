@@ -47,18 +47,6 @@ pub enum Credentials {
     SshKey { private_key_path: PathBuf, known_hosts_path: PathBuf },
 }
 
-/// Replaces every occurrence of each secret (of at least 3 characters, shorter ones would
-/// mangle ordinary text and are not worth protecting this way) with `***`.
-pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets {
-        if secret.len() >= 3 {
-            out = out.replace(secret, "***");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,14 +59,5 @@ mod tests {
         let shown = format!("{basic:?} {token:?} {basic:#?}");
         assert!(!shown.contains("hunter2") && !shown.contains("ghp_abcdef"), "{shown}");
         assert!(shown.contains("alice"));
-    }
-
-    #[test]
-    fn scrubbing_removes_every_occurrence_of_a_secret() {
-        let text = "fatal: could not read hunter2 from https://alice:hunter2@host";
-        assert_eq!(
-            scrub(text, &["hunter2"]),
-            "fatal: could not read *** from https://alice:***@host"
-        );
     }
 }

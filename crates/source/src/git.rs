@@ -1,16 +1,14 @@
 //! Running the `git` CLI for the verbs that need a transport (ls-remote, fetch) or that gix does
 //! not offer (verify-commit). Every run is isolated from the machine's git configuration, has a
-//! timeout and an output cap, receives credentials only through its environment, and has its
-//! error output scrubbed of secrets before it reaches an error value.
+//! timeout and an output cap (all through [`crate::process`]), receives credentials only through
+//! its environment, and has its error output masked before it reaches an error value.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-
-use crate::credentials::{Credentials, scrub};
+use crate::credentials::Credentials;
+use crate::process::{ProcessError, Program};
 use crate::url::RepoUrl;
 
 /// Why a git command failed, coarse enough to decide whether retrying can help.
@@ -238,101 +236,66 @@ pub(crate) struct Output {
     pub stdout: Vec<u8>,
 }
 
+/// stderr kept for classifying a failure; more is a failure of its own.
+const MAX_STDERR: u64 = 1 << 20;
+
 impl GitRun<'_> {
     pub async fn run(self) -> Result<Output, GitError> {
-        let mut command = tokio::process::Command::new("git");
-        command.env_clear();
-        for key in ["PATH", "LANG", "TMPDIR"] {
-            if let Some(v) = std::env::var_os(key) {
-                command.env(key, v);
-            }
-        }
-        command
-            .env("LC_ALL", "C")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_TERMINAL_PROMPT", "0")
+        let mut program = Program::new("git")
             .env("GIT_PROTOCOL_FROM_USER", "0")
-            .env("HOME", std::env::temp_dir())
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(base_args())
+            .args(&self.args)
+            .timeout(self.timeout)
+            .max_stdout(self.max_stdout)
+            .max_stderr(MAX_STDERR);
         if let Some(dir) = self.git_dir {
-            command.env("GIT_DIR", dir);
+            program = program.env("GIT_DIR", dir);
         }
-        command.args(base_args()).args(&self.args);
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // Its own process group, so a timeout or cap kills fetch-pack and index-pack too.
-            .process_group(0);
-        let mut child = command.spawn().map_err(|source| GitError::Spawn { source })?;
-        let pgid = child.id();
-        let stdout = child.stdout.take().expect("stdout was piped");
-        let stderr = child.stderr.take().expect("stderr was piped");
-        let max_stdout = self.max_stdout;
-        let out_task = tokio::spawn(read_capped(stdout, max_stdout));
-        let err_task = tokio::spawn(read_capped(stderr, 64 * 1024));
-        let url = self.url.to_string();
-        let action = self.action;
-
-        let wait = async {
-            match &self.pack_cap {
-                None => child.wait().await.map(Some),
-                Some((dir, cap)) => loop {
-                    tokio::select! {
-                        status = child.wait() => break status.map(Some),
-                        _ = tokio::time::sleep(Duration::from_millis(10)) => {
-                            if incoming_pack_bytes(dir) > *cap {
-                                kill_group(pgid).await;
-                                let _ = child.kill().await;
-                                break Ok(None);
-                            }
-                        }
-                    }
-                },
+        for secret in &self.secrets {
+            program = program.secret(secret.clone());
+        }
+        if let Some((dir, cap)) = self.pack_cap.clone() {
+            // Checked while git runs, so an oversized pack is stopped before it is complete.
+            program = program.stop_when(Duration::from_millis(10), move || {
+                (incoming_pack_bytes(&dir) > cap).then(|| PACK_CAP_REASON.to_owned())
+            });
+        }
+        // Masking needs the program's secrets after the run has consumed it.
+        let masker = Program::new("git").secrets(&self.secrets);
+        let (action, url) = (self.action, self.url.to_string());
+        let out = program.run_async().await.map_err(|error| match error {
+            ProcessError::Spawn { source, .. } | ProcessError::Wait { source, .. } => {
+                GitError::Spawn { source }
             }
-        };
-        let status = match tokio::time::timeout(self.timeout, wait).await {
-            Err(_) => {
-                kill_group(pgid).await;
-                let _ = child.kill().await;
-                return Err(GitError::TimedOut { action, url, after: self.timeout });
+            ProcessError::TimedOut { .. } => {
+                GitError::TimedOut { action, url: url.clone(), after: self.timeout }
             }
-            Ok(Err(source)) => return Err(GitError::Spawn { source }),
-            Ok(Ok(None)) => {
+            ProcessError::TooMuchOutput { stream: "stdout", limit, .. } => {
+                GitError::TooLarge { action, url: url.clone(), limit }
+            }
+            ProcessError::Stopped { reason, .. } if reason == PACK_CAP_REASON => {
                 let limit = self.pack_cap.as_ref().map(|(_, cap)| *cap).unwrap_or_default();
-                return Err(GitError::TooLarge { action, url, limit });
+                GitError::TooLarge { action, url: url.clone(), limit }
             }
-            Ok(Ok(Some(status))) => status,
-        };
-        let (stdout, stdout_truncated) = out_task.await.unwrap_or_default();
-        let (stderr, _) = err_task.await.unwrap_or_default();
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
-        if !status.success() {
-            let text = scrub(String::from_utf8_lossy(&stderr).trim(), &secrets);
-            let text = strip_url_passwords(&text);
+            other => GitError::Failed {
+                action,
+                url: url.clone(),
+                kind: FailureKind::Other,
+                stderr: masker.mask(&other.to_string()),
+            },
+        })?;
+        if !out.status.success() {
+            let text = masker.mask(String::from_utf8_lossy(&out.stderr).trim());
             let kind = classify(&text);
             return Err(GitError::Failed { action, url, kind, stderr: summarize(&text, kind) });
         }
-        if stdout_truncated {
-            return Err(GitError::TooLarge { action, url, limit: max_stdout });
-        }
-        Ok(Output { stdout })
+        Ok(Output { stdout: out.stdout })
     }
 }
 
-/// Kills a process group (`unsafe` is forbidden here, so through `kill(1)`).
-async fn kill_group(pgid: Option<u32>) {
-    if let Some(pgid) = pgid {
-        let _ = tokio::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
-    }
-}
+/// How the pack-size check names its stop, to tell it from other stops.
+const PACK_CAP_REASON: &str = "the incoming pack grew over the cap";
 
 /// Removes lock files a killed git left in `git_dir`. Only call while holding the repository's
 /// lock, when no other git process can be working in it.
@@ -353,26 +316,6 @@ pub(crate) fn remove_stale_locks(git_dir: &Path) {
         let _ = std::fs::remove_file(git_dir.join(name));
     }
     walk(&git_dir.join("refs"), 0);
-}
-
-/// Reads at most `cap` bytes and drains (discards) the rest so the child never blocks.
-async fn read_capped(mut reader: impl AsyncRead + Unpin, cap: u64) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let mut truncated = false;
-    loop {
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if out.len() as u64 + n as u64 > cap {
-                    truncated = true;
-                } else {
-                    out.extend_from_slice(&buf[..n]);
-                }
-            }
-        }
-    }
-    (out, truncated)
 }
 
 /// Size of packs being received (`tmp_pack_*`) and loose incoming objects under `objects/`.
@@ -421,18 +364,6 @@ fn summarize(stderr: &str, kind: FailureKind) -> String {
     text
 }
 
-/// Git echoes URLs in some messages; a `user:password@` part in them is replaced.
-fn strip_url_passwords(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(&crate::url::redact_raw(word));
-    }
-    out
-}
-
 /// Total size of pack files in `git_dir`, used to report bytes received by a fetch.
 pub(crate) fn pack_bytes(git_dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(git_dir.join("objects/pack")) else { return 0 };
@@ -460,14 +391,5 @@ mod tests {
             FailureKind::NotFound
         );
         assert_eq!(classify("fatal: unable to connect to 127.0.0.1"), FailureKind::Network);
-    }
-
-    #[test]
-    fn passwords_in_echoed_urls_are_removed() {
-        let text = "fatal: unable to access 'https://bob:pw@host/x/': error";
-        assert_eq!(
-            strip_url_passwords(text),
-            "fatal: unable to access '***@host/x/': error".replace("'***", "'https://***")
-        );
     }
 }

@@ -7,13 +7,16 @@
 //!
 //! # Code map
 //! - [`url`]: [`RepoUrl`] parsed once, normalised ([`RepoUrl::key`]), displayed without secrets.
+//! - [`duration`]: the one Go-duration parser (Argo CD backoff, Flux intervals, CLI flags).
 //! - [`credentials`]: [`Credentials`] and [`Secret`] (redacting `Debug`).
+//! - [`process`]: the one runner for external programs (isolated environment, capped output,
+//!   timeout, process-group kill) and the git credential helper that reads the environment.
 //! - [`git`]: the isolated, time- and size-capped `git` runner; credentials via environment only.
 //! - [`cache`]: [`RepoCache`] — `fetch` (ls-remote, then a shallow/incremental fetch only when
 //!   the commit is missing), `tree`, `changed_paths`, `resolve_local`, `resolve_remote`,
 //!   `ls_remote`; [`Limits`].
 //! - [`resolve`] + [`constraint`]: revision → ref or commit, Masterminds semver constraints. Pure.
-//! - [`git_tree`]: [`GitTree`], a commit's tree as a [`Tree`]; [`materialize`]: subtree → temp dir.
+//! - [`git_tree`]: [`GitTree`], a commit's tree as a [`Tree`].
 //! - [`changes`]: tree diff that skips equal subtrees, and [`affected`] watchers by glob.
 //! - [`poll`]: [`Poller`] (interval, jitter, backoff) and [`moved_refs`]. Pure.
 //! - [`webhook`]: provider deliveries → verified [`webhook::WebhookEvent`]; [`webhook::Dedupe`].
@@ -28,10 +31,11 @@ pub mod changes;
 pub mod check;
 pub mod constraint;
 pub mod credentials;
+pub mod duration;
 pub mod git;
 pub mod git_tree;
-pub mod materialize;
 pub mod poll;
+pub mod process;
 pub mod resolve;
 pub mod tree;
 pub mod url;
@@ -45,11 +49,8 @@ pub use constraint::{Constraint, ConstraintError};
 pub use credentials::{Credentials, Secret};
 pub use git::{FailureKind, GitError};
 pub use git_tree::GitTree;
-pub use materialize::{
-    MaterializeError, MaterializeLimits, Materialized, materialize, materialize_temp,
-};
 pub use poll::{PollConfig, PollOutcome, Poller, moved_refs};
-pub use resolve::{CommitId, RemoteRefs, Resolution, ResolveError};
+pub use resolve::{CommitId, RemoteRefs, Resolution, ResolveError, short_revision};
 pub use tree::{EntryKind, FsTree, RepoPath, Tree, TreeEntry, TreeError};
 pub use url::{RepoUrl, Scheme, UrlError};
 pub use verify::{Signer, TrustPolicy, VerifyError};

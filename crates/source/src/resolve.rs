@@ -24,10 +24,17 @@ impl CommitId {
         &self.0
     }
 
-    /// The first 12 hex digits, for messages.
+    /// The first 7 hex digits, for messages (see [`short_revision`]).
     pub fn short(&self) -> &str {
-        &self.0[..12]
+        short_revision(&self.0)
     }
+}
+
+/// A revision as people read it: a commit id (more than 7 hex digits) cut to its first 7, as
+/// `git log --oneline` shows it; anything else (a branch, a tag, `HEAD`, an empty string) as it
+/// is. The one rule for every message, table and status line that names a revision.
+pub fn short_revision(rev: &str) -> &str {
+    if rev.len() > 7 && rev.bytes().all(|b| b.is_ascii_hexdigit()) { &rev[..7] } else { rev }
 }
 
 impl std::fmt::Display for CommitId {
@@ -144,6 +151,18 @@ pub fn parse_ls_remote(output: &str) -> Result<RemoteRefs, ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revisions_are_shortened_only_when_they_are_commit_ids() {
+        let sha1 = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(short_revision(sha1), "0123456");
+        assert_eq!(short_revision(&"ab".repeat(32)), "abababa", "SHA-256 ids too");
+        assert_eq!(short_revision("0123456789ab"), "0123456", "an abbreviated id");
+        for kept in ["main", "feature-branch-with-a-long-name", "v1.2.3", "HEAD", "", "abc"] {
+            assert_eq!(short_revision(kept), kept);
+        }
+        assert_eq!(CommitId::parse(sha1).expect("a commit id").short(), "0123456");
+    }
 
     fn id(c: char) -> CommitId {
         CommitId::parse(&c.to_string().repeat(40)).unwrap()

@@ -76,7 +76,7 @@ impl RepoUrl {
             return Err(UrlError::Empty);
         }
         if raw.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(UrlError::InvalidCharacters { url: redact_raw(raw) });
+            return Err(UrlError::InvalidCharacters { url: mask_credentials(raw) });
         }
         if let Some((scheme, rest)) = raw.split_once("://") {
             let scheme = match scheme.to_ascii_lowercase().as_str() {
@@ -87,7 +87,7 @@ impl RepoUrl {
                 "file" => Scheme::File,
                 other => {
                     return Err(UrlError::UnsupportedScheme {
-                        url: redact_raw(raw),
+                        url: mask_credentials(raw),
                         scheme: other.to_owned(),
                     });
                 }
@@ -109,10 +109,10 @@ impl RepoUrl {
                 None => (None, before),
             };
             if host.is_empty() || host.starts_with('-') {
-                return Err(UrlError::MissingHost { url: redact_raw(raw) });
+                return Err(UrlError::MissingHost { url: mask_credentials(raw) });
             }
             if path.is_empty() {
-                return Err(UrlError::MissingPath { url: redact_raw(raw) });
+                return Err(UrlError::MissingPath { url: mask_credentials(raw) });
             }
             return Ok(Self {
                 scheme: Scheme::Ssh,
@@ -144,16 +144,16 @@ impl RepoUrl {
             None => (None, None),
         };
         let (host, port) = split_host_port(hostport).ok_or_else(|| UrlError::InvalidPort {
-            url: redact_raw(raw),
+            url: mask_credentials(raw),
             port: hostport.rsplit(':').next().unwrap_or_default().to_owned(),
         })?;
         // A host starting with `-` would be read as an option by ssh.
         if host.is_empty() || host.starts_with('-') {
-            return Err(UrlError::MissingHost { url: redact_raw(raw) });
+            return Err(UrlError::MissingHost { url: mask_credentials(raw) });
         }
         let path = path.trim_end_matches('/');
         if path.is_empty() {
-            return Err(UrlError::MissingPath { url: redact_raw(raw) });
+            return Err(UrlError::MissingPath { url: mask_credentials(raw) });
         }
         Ok(Self {
             scheme,
@@ -342,23 +342,47 @@ fn percent_encode_userinfo(s: &str) -> String {
     out
 }
 
-/// Best-effort redaction of a URL that failed to parse: drop everything between `://` and `@`.
-pub(crate) fn redact_raw(raw: &str) -> String {
-    match raw.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-                None => raw.to_owned(),
+/// Masks the user-info part of every URL in `text`: `https://user:token@host/…` becomes
+/// `https://***@host/…`. The one masker for tool output and messages that may quote a URL.
+pub fn mask_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://") {
+        let (before, after) = rest.split_at(scheme_end + 3);
+        out.push_str(before);
+        let authority_end =
+            after.find(|c: char| c == '/' || c.is_whitespace()).unwrap_or(after.len());
+        match after[..authority_end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&after[at..authority_end]);
             }
+            None => out.push_str(&after[..authority_end]),
         }
-        None => raw.to_owned(),
+        rest = &after[authority_end..];
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_masked_wherever_they_appear_in_text() {
+        assert_eq!(
+            mask_credentials(
+                "fatal: unable to access 'https://bot:s3cret@git.example.com/org/repo.git/': 403"
+            ),
+            "fatal: unable to access 'https://***@git.example.com/org/repo.git/': 403"
+        );
+        assert_eq!(mask_credentials("git://127.0.0.1:9418/repo"), "git://127.0.0.1:9418/repo");
+        assert_eq!(
+            mask_credentials("a https://u:p@h b ssh://git@x/y"),
+            "a https://***@h b ssh://***@x/y"
+        );
+    }
 
     #[test]
     fn https_ssh_and_scp_spellings_of_one_repository_share_a_key() {

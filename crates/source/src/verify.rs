@@ -200,14 +200,13 @@ async fn import_keys(gnupg: &Path, keys: &[String]) -> Result<(), VerifyError> {
     for (i, key) in keys.iter().enumerate() {
         let file = gnupg.join(format!("key-{i}.asc"));
         std::fs::write(&file, key).map_err(keyring)?;
-        let out = tokio::process::Command::new("gpg")
+        let out = crate::process::Program::new("gpg")
             .args(["--batch", "--quiet", "--no-autostart", "--homedir"])
             .arg(gnupg)
             .arg("--import")
             .arg(&file)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .output()
+            .timeout(std::time::Duration::from_secs(30))
+            .run_async()
             .await
             .map_err(|e| VerifyError::Keyring {
                 message: format!("running gpg (install gnupg): {e}"),

@@ -28,8 +28,8 @@ fn world() -> World {
     sandbox.git(&work, &["tag", "v2.0.0-rc.1"]);
     sandbox.git(&work, &["branch", "release"]);
     sandbox.publish(&work, "guestbook");
-    let daemon = GitDaemon::start(&sandbox.served());
-    let url = RepoUrl::parse(&daemon.url("guestbook")).unwrap();
+    let daemon = common::daemon(&sandbox);
+    let url = RepoUrl::parse(&daemon.url("guestbook.git")).unwrap();
     let cache = RepoCache::new(sandbox.path().join("cache"), Limits::default()).unwrap();
     World { sandbox, work, daemon, url, cache }
 }
@@ -130,7 +130,7 @@ async fn an_incremental_fetch_reports_exactly_the_changed_paths_and_affected_wat
 #[tokio::test]
 async fn a_failed_fetch_is_an_error_not_an_empty_tree() {
     let w = world();
-    let missing = RepoUrl::parse(&w.daemon.url("does-not-exist")).unwrap();
+    let missing = RepoUrl::parse(&w.daemon.url("does-not-exist.git")).unwrap();
     let err = w.cache.fetch(&missing, &Credentials::None, "main").await.unwrap_err();
     assert!(matches!(err, CacheError::Git(_)), "{err}");
     let err = w.cache.fetch(&w.url, &Credentials::None, "no-such-branch").await.unwrap_err();
@@ -162,7 +162,7 @@ async fn many_repositories_fetch_in_parallel_through_one_cache() {
     let w = world();
     let other = w.sandbox.work_repo("podinfo", "podinfo/kustomize");
     w.sandbox.publish(&other, "podinfo");
-    let podinfo = RepoUrl::parse(&w.daemon.url("podinfo")).unwrap();
+    let podinfo = RepoUrl::parse(&w.daemon.url("podinfo.git")).unwrap();
     let (a, b, c) = tokio::join!(
         w.cache.fetch(&w.url, &Credentials::None, "main"),
         w.cache.fetch(&podinfo, &Credentials::None, "main"),

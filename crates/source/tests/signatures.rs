@@ -95,8 +95,8 @@ async fn signed_repo() -> Signed {
     );
 
     sandbox.publish(&work, "signed");
-    let daemon = GitDaemon::start(&sandbox.served());
-    let url = RepoUrl::parse(&daemon.url("signed")).unwrap();
+    let daemon = common::daemon(&sandbox);
+    let url = RepoUrl::parse(&daemon.url("signed.git")).unwrap();
     let cache = RepoCache::new(sandbox.path().join("cache"), Limits::default()).unwrap();
     Signed {
         ssh_allowed: format!("trusted@ferry.invalid namespaces=\"git\" {ssh_public}\n"),

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::servers::{HttpGit, Sshd};
-use common::{GitDaemon, Sandbox};
+use common::Sandbox;
+use common::{HttpGit, Sshd};
 use ferry_source::{
     CacheError, CheckArgs, Credentials, FailureKind, Limits, RepoCache, RepoUrl, Secret, check,
 };
@@ -25,7 +25,7 @@ fn published(sandbox: &Sandbox) -> std::path::PathBuf {
 async fn repo_check_against_git_daemon_matches_git_rev_parse() {
     let sandbox = Sandbox::new();
     let work = published(&sandbox);
-    let daemon = GitDaemon::start(&sandbox.served());
+    let daemon = common::daemon(&sandbox);
     let head = sandbox.git(&work, &["rev-parse", "HEAD"]);
     let first = sandbox.git(&work, &["rev-parse", "v6.0.0^{commit}"]);
     for (revision, expected) in [
@@ -37,7 +37,7 @@ async fn repo_check_against_git_daemon_matches_git_rev_parse() {
         (Some("~6"), head.clone()),
     ] {
         let args = CheckArgs {
-            url: daemon.url("podinfo"),
+            url: daemon.url("podinfo.git"),
             revision: revision.map(str::to_owned),
             ..Default::default()
         };
@@ -51,7 +51,7 @@ async fn smart_http_with_basic_auth_fetches_with_the_right_password() {
     let sandbox = Sandbox::new();
     let work = published(&sandbox);
     let server = HttpGit::start(&sandbox.served(), "alice", PASSWORD);
-    let url = RepoUrl::parse(&server.url("podinfo")).unwrap();
+    let url = RepoUrl::parse(&server.url("podinfo.git")).unwrap();
     let cache = RepoCache::new(sandbox.path().join("cache"), Limits::default()).unwrap();
     let creds = Credentials::Basic { username: "alice".into(), password: Secret::new(PASSWORD) };
     let outcome = cache.fetch(&url, &creds, "main").await.unwrap();
@@ -60,7 +60,7 @@ async fn smart_http_with_basic_auth_fetches_with_the_right_password() {
     let password_file = sandbox.path().join("password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     let args = CheckArgs {
-        url: server.url("podinfo"),
+        url: server.url("podinfo.git"),
         revision: Some("v6.0.0".into()),
         username: Some("alice".into()),
         password_file: Some(password_file),
@@ -80,7 +80,7 @@ async fn a_wrong_password_fails_readably_without_showing_any_secret() {
     let cache = RepoCache::new(sandbox.path().join("cache"), Limits::default()).unwrap();
     let wrong = "wrong-but-secret-password";
     let creds = Credentials::Basic { username: "alice".into(), password: Secret::new(wrong) };
-    let url = RepoUrl::parse(&server.url("podinfo")).unwrap();
+    let url = RepoUrl::parse(&server.url("podinfo.git")).unwrap();
     let err = cache.fetch(&url, &creds, "main").await.unwrap_err();
     let text = format!("{err} {err:?}");
     eprintln!("wrong password: {err}");
@@ -88,7 +88,7 @@ async fn a_wrong_password_fails_readably_without_showing_any_secret() {
     assert!(matches!(&err, CacheError::Git(g) if g.kind() == Some(FailureKind::Auth)), "{text}");
     assert!(!err.is_retryable());
     // The same with the password embedded in the URL.
-    let embedded = server.url("podinfo").replace("http://", &format!("http://alice:{wrong}@"));
+    let embedded = server.url("podinfo.git").replace("http://", &format!("http://alice:{wrong}@"));
     let err = check(&CheckArgs { url: embedded, ..Default::default() }).await.unwrap_err();
     let text = format!("{err} {err:?}");
     assert!(text.contains("Auth"), "{text}");
@@ -167,11 +167,11 @@ async fn a_fetch_over_the_byte_cap_is_stopped() {
     let sandbox = Sandbox::new();
     let work = sandbox.work_repo("big", "argo-cd-install");
     sandbox.publish(&work, "big");
-    let daemon = GitDaemon::start(&sandbox.served());
+    let daemon = common::daemon(&sandbox);
     let cache =
         RepoCache::new(sandbox.path().join("cache"), Limits::default().max_fetch_bytes(10_000))
             .unwrap();
-    let url = RepoUrl::parse(&daemon.url("big")).unwrap();
+    let url = RepoUrl::parse(&daemon.url("big.git")).unwrap();
     let err = cache.fetch(&url, &Credentials::None, "main").await.unwrap_err();
     assert!(
         matches!(&err, CacheError::Git(ferry_source::GitError::TooLarge { limit: 10_000, .. })),

@@ -8,10 +8,10 @@ use ferry_source::{Credentials, Limits, RepoCache, RepoUrl};
 use serde_json::json;
 
 use super::Options;
-use crate::git::{GitDaemon, Repo};
 use crate::manifests::mixed;
 use crate::measure::{Memory, reset_peak, round};
 use crate::{BenchError, Report};
+use ferry_testkit::{GitDaemon, Repo};
 
 const PER_FILE: usize = 10;
 

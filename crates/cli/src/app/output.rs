@@ -114,10 +114,8 @@ pub fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-/// The first 7 characters of a commit id, as git shows them.
-pub fn short(rev: &str) -> &str {
-    if rev.len() >= 40 && rev.is_char_boundary(7) { &rev[..7] } else { rev }
-}
+/// A commit id cut to 7 hex digits, as git shows it (the one rule, in `ferry-source`).
+pub use ferry_source::short_revision as short;
 
 /// `value` or `-` when empty, so that columns never collapse.
 pub fn or_dash(value: &str) -> String {

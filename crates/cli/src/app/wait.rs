@@ -33,8 +33,7 @@ pub struct WaitArgs {
 }
 
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    ferry_engine::status::parse_duration(s)
-        .ok_or_else(|| format!("{s:?} is not a duration such as 30s, 5m or 1h"))
+    crate::up::parse_duration(s)
 }
 
 /// What `wait` waits for; neither flag means both.

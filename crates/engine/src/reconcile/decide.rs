@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use crate::application::{Automated, OperationPhase, OperationState, Retry, SyncRequest};
-use crate::status::{retry_delay, short};
+use crate::status::retry_delay;
+use ferry_source::short_revision as short;
 
 use super::cycle::Now;
 

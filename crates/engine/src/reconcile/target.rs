@@ -9,7 +9,8 @@ use kube::runtime::events::EventType;
 
 use crate::application::Pin;
 use crate::sources::Sources;
-use crate::status::{find_history, short};
+use crate::status::find_history;
+use ferry_source::short_revision as short;
 
 use super::cycle::Cycle;
 use super::stop::{Stage, Stop};

@@ -29,8 +29,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::crd::{ImagePolicy, ImageRepository, ImageUpdateAutomation, LatestRef, crds};
-use super::interval::parse_interval;
 use crate::registry::{Credentials, RegistryClient, RegistryConfig, RegistryError};
+use ferry_source::duration::parse_go_duration;
 
 /// Field manager of the CRD installation.
 const FIELD_MANAGER: &str = "ferry-image";
@@ -324,7 +324,7 @@ impl Context {
     }
 
     pub(super) fn interval(&self, text: &str) -> Result<Duration, String> {
-        parse_interval(text).map(|d| d.max(self.config.min_interval)).map_err(|e| e.to_string())
+        parse_go_duration(text).map(|d| d.max(self.config.min_interval)).map_err(|e| e.to_string())
     }
 
     pub(super) async fn secret(&self, namespace: &str, name: &str) -> Result<Secret, String> {

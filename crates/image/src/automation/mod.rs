@@ -23,7 +23,6 @@
 mod choose;
 mod controller;
 pub mod crd;
-pub mod interval;
 mod run;
 mod scan;
 pub mod secrets;

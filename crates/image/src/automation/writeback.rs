@@ -71,7 +71,12 @@ pub(crate) fn write_back(request: &WriteBack) -> Result<WriteBackOutcome, WriteB
         |error: crate::git::GitError| WriteBackError::Git(mask_credentials(&error.to_string()));
     std::fs::create_dir_all(dir)
         .map_err(|e| WriteBackError::WorkTree { dir: dir.clone(), message: e.to_string() })?;
-    let git = Git { repo: dir.clone(), author: None, credentials: request.credentials.clone() };
+    let git = Git {
+        repo: dir.clone(),
+        author: None,
+        credentials: request.credentials.clone(),
+        user_git_config: false,
+    };
     if !dir.join(".git").exists() {
         git.run(&["init", "--quiet"]).map_err(masked)?;
     }
@@ -110,6 +115,7 @@ pub(crate) fn write_back(request: &WriteBack) -> Result<WriteBackOutcome, WriteB
             attempts: 5,
             credentials: request.credentials.clone(),
         }),
+        user_git_config: false,
     };
     let (report, outcome) =
         set_commit_push(&dir.join(relative), &request.updates, &options).map_err(masked)?;

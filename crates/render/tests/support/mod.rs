@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: the corpus, the real tools (kubectl, Debian's jsonnet,
-//! Helm through the SDK wrapper next to this file), and running a render over a directory.
+//! Helm through `ferry-testkit`'s SDK wrapper), and running a render over a directory.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -7,26 +7,17 @@ use std::process::Command;
 
 use ferry_render::{Limits, RenderConfig, RenderContext, RenderOptions, Rendered, RepoPath};
 use ferry_source::FsTree;
+use ferry_testkit::Repo;
 use serde_json::Value;
 
 pub fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .canonicalize()
-        .expect("the corpus is at ../shared/corpus")
+    ferry_testkit::corpus_root()
 }
 
 /// The `helm` test wrapper (Helm's Go SDK via helm-python-sdk). Fails the test, saying what to
 /// install, when the SDK is missing.
 pub fn helm() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/helm");
-    let out = Command::new(&path).arg("version").output().expect("python3 runs tests/support/helm");
-    assert!(
-        out.status.success(),
-        "the helm test wrapper needs python3 and `pip install helm-python-sdk`: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
+    ferry_testkit::helm_checked()
 }
 
 pub fn require(tool: &str, hint: &str) {
@@ -83,55 +74,27 @@ pub fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// Copies a directory tree (regular files only).
+/// Copies a directory tree (regular files, made writable).
 pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-            let mut perms = std::fs::metadata(&target).expect("meta").permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perms.set_readonly(false);
-            std::fs::set_permissions(&target, perms).expect("chmod");
-        }
-    }
+    ferry_testkit::copy_dir(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
 }
 
-/// A git repository in a temporary directory, built with the git CLI under an isolated config.
+/// A git repository in a temporary directory, built with `ferry-testkit`'s [`Repo`].
 pub struct GitRepo {
     pub dir: tempfile::TempDir,
+    repo: Repo,
 }
 
 impl GitRepo {
     pub fn new() -> Self {
-        require("git", "apt-get install git");
-        let repo = Self { dir: tempfile::tempdir().expect("temp dir") };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    pub fn git(&self, args: &[&str]) -> String {
-        let out = run(Command::new("git")
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid"));
-        String::from_utf8(out).expect("git prints UTF-8").trim().to_owned()
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = Repo::init(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        Self { dir, repo }
     }
 
     /// Commits everything in the work tree and returns the commit id.
     pub fn commit_all(&self, message: &str) -> String {
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
+        self.repo.commit(message).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The tree of `commit`, read from git objects.

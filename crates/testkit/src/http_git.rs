@@ -1,17 +1,16 @@
-//! `git http-backend` behind a small axum server with basic auth, and a private `sshd`.
+//! Smart HTTP over `git http-backend` (CGI) behind a small axum server with basic auth (test
+//! only).
 
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode};
 use base64::Engine;
+use ferry_source::process::Program;
 
-use super::{free_port, wait_for_port};
-
-/// Smart HTTP over `git http-backend` (CGI), requiring `user:password`. Stopped on drop.
+/// Serves the repositories under a root, requiring `user:password`. Stopped on drop.
 pub struct HttpGit {
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -33,6 +32,7 @@ impl HttpGit {
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // Its own runtime on its own thread, so sync and async tests alike can use it.
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -56,8 +56,8 @@ impl HttpGit {
         Self { addr, shutdown: Some(tx), thread: Some(thread) }
     }
 
-    pub fn url(&self, name: &str) -> String {
-        format!("http://{}/{name}.git", self.addr)
+    pub fn url(&self, repo: &str) -> String {
+        format!("http://{}/{repo}", self.addr)
     }
 }
 
@@ -95,12 +95,8 @@ async fn serve(backend: Backend, req: Request<Body>) -> Response<Body> {
     let body = axum::body::to_bytes(body, 512 << 20).await.expect("request body");
     let header =
         |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let mut child = tokio::process::Command::new("git")
+    let out = Program::new("git")
         .arg("http-backend")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_PROJECT_ROOT", &backend.root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("REMOTE_USER", &backend.user)
@@ -111,19 +107,17 @@ async fn serve(backend: Backend, req: Request<Body>) -> Response<Body> {
         .env("CONTENT_LENGTH", body.len().to_string())
         .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
         .env("GIT_PROTOCOL", header("git-protocol"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("git http-backend must be available (apt install git)");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        let _ = stdin.write_all(&body).await;
-    });
-    let out = child.wait_with_output().await.expect("http-backend output");
-    let _ = writer.await;
-    let raw = out.stdout;
+        .stdin(body.to_vec())
+        .timeout(Duration::from_secs(120))
+        .max_stdout(1 << 30)
+        .run_async()
+        .await
+        .expect("git http-backend runs (apt install git)");
+    cgi_response(&out.stdout)
+}
+
+/// A CGI answer (headers, a blank line, the body) as an HTTP response.
+fn cgi_response(raw: &[u8]) -> Response<Body> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
     let split = split.or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let (end, sep) = split.unwrap_or((raw.len(), 0));
@@ -149,80 +143,4 @@ async fn serve(backend: Backend, req: Request<Body>) -> Response<Body> {
         .status(status)
         .body(Body::from(raw[(end + sep).min(raw.len())..].to_vec()))
         .expect("response")
-}
-
-/// A private `sshd` on 127.0.0.1 accepting one client key for the current user. Killed on drop.
-pub struct Sshd {
-    child: Child,
-    pub port: u16,
-    /// `known_hosts` content for this server.
-    pub known_hosts_line: String,
-    pub client_key: PathBuf,
-    pub user: String,
-}
-
-fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ferry-test", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen must be available (apt install openssh-client)");
-    assert!(status.success(), "ssh-keygen failed");
-}
-
-impl Sshd {
-    pub fn start(dir: &Path) -> Self {
-        let sshd = Path::new("/usr/sbin/sshd");
-        assert!(sshd.exists(), "/usr/sbin/sshd is missing: apt install openssh-server");
-        // sshd refuses to start without its privilege separation directory.
-        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd (tests run as root)");
-        std::fs::create_dir_all(dir).expect("sshd dir");
-        let host_key = dir.join("host_ed25519");
-        let client_key = dir.join("client_ed25519");
-        keygen(&host_key);
-        keygen(&client_key);
-        let authorized = dir.join("authorized_keys");
-        std::fs::copy(client_key.with_extension("pub"), &authorized).expect("authorized_keys");
-        let port = free_port();
-        let user =
-            std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
-        let config = dir.join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile {}\nAllowUsers {user}\n",
-                host_key.display(),
-                authorized.display(),
-                dir.join("sshd.pid").display()
-            ),
-        )
-        .expect("sshd_config");
-        let mut child = Command::new(sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start sshd");
-        wait_for_port(port, &mut child, "sshd");
-        let host_pub = std::fs::read_to_string(host_key.with_extension("pub")).expect("host pub");
-        let mut fields = host_pub.split_whitespace();
-        let known_hosts_line = format!(
-            "[127.0.0.1]:{port} {} {}\n",
-            fields.next().expect("key type"),
-            fields.next().expect("key")
-        );
-        Self { child, port, known_hosts_line, client_key, user }
-    }
-
-    pub fn url(&self, repo: &Path) -> String {
-        format!("ssh://{}@127.0.0.1:{}{}", self.user, self.port, repo.display())
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        super::kill_group(&mut self.child);
-    }
 }

@@ -1,32 +1,19 @@
 //! A real registry for tests: Debian's `docker-registry` (distribution 2.8) on 127.0.0.1 with a
-//! port chosen at runtime, killed on drop; images pushed through the registry HTTP API; and a
-//! server that answers garbage.
+//! port chosen at runtime, killed with its process group on drop; images pushed through the
+//! registry HTTP API; a token server; and a server that answers garbage (test only).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
+use crate::server::{Server, start_on_free_port};
+
 pub struct Registry {
-    child: Child,
+    _server: Server,
     pub host: String,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 pub fn start_registry() -> Registry {
@@ -50,40 +37,24 @@ fn start_registry_with(extra_config: &str, files: &[(&str, String)]) -> Registry
         std::fs::write(dir.path().join(name), content).expect("registry file written");
     }
     let extra_config = extra_config.replace("{dir}", &dir.path().display().to_string());
-    for _ in 0..5 {
-        let port = free_port();
-        let config = dir.path().join("config.yml");
+    let config = dir.path().join("config.yml");
+    let data = dir.path().join("data");
+    let server = start_on_free_port("docker-registry", "apt-get install docker-registry", |port| {
         std::fs::write(
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{extra_config}",
-                dir.path().join("data").display()
+                data.display()
             ),
         )
         .expect("writable");
-        let mut child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("docker-registry is required (apt-get install docker-registry): {error}")
-            });
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Registry { child, host: format!("127.0.0.1:{port}"), _dir: dir };
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("docker-registry did not start on 127.0.0.1");
+        let mut command = Command::new("docker-registry");
+        command.arg("serve").arg(&config);
+        command
+    })
+    .unwrap_or_else(|error| panic!("{error}"));
+    let host = format!("127.0.0.1:{}", server.port);
+    Registry { _server: server, host, _dir: dir }
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
