@@ -64,7 +64,7 @@ fn deployment(out: &mut String, name: &str, replicas: u32, namespace: Option<&st
     meta(out, name, namespace);
     let _ = writeln!(
         out,
-        "spec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n        - name: main\n          image: registry.invalid/bench/app:1.0.0\n          ports:\n            - containerPort: 8080"
+        "spec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n        - name: main\n          image: ghcr.io/ferry-bench/app:1.0.0\n          ports:\n            - containerPort: 8080"
     );
 }
 

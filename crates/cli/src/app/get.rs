@@ -261,6 +261,27 @@ pub fn describe(app: &Application) -> String {
             &rows,
         ));
     }
+    out.push_str(&drift(&status));
+    out
+}
+
+/// What differs from Git, object by object: the field, Git's and the live value (Secret values
+/// masked), and who changed it when, as the engine recorded it.
+fn drift(status: &ApplicationStatus) -> String {
+    let drifted: Vec<_> = status.resources.iter().filter(|r| !r.drift.is_empty()).collect();
+    if drifted.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nDRIFT\n");
+    for r in drifted {
+        let kind =
+            if r.group.is_empty() { r.kind.clone() } else { format!("{}/{}", r.group, r.kind) };
+        let ns = if r.namespace.is_empty() { String::new() } else { format!("{}/", r.namespace) };
+        out.push_str(&format!("{kind} {ns}{}\n", r.name));
+        for line in &r.drift {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
     out
 }
 
@@ -286,6 +307,20 @@ mod tests {
             {"type": "Synced", "status": "True", "reason": "Synced", "message": "m"}]}));
         let status = a.status.clone().unwrap_or_default();
         assert_eq!(notes(&a, &status), "source: FetchFailed, SyncFailed: ApplyFailed");
+    }
+
+    #[test]
+    fn the_description_shows_each_drifted_field_with_both_values_and_who_changed_it() {
+        let a = app(serde_json::json!({"resources": [{
+            "group": "apps", "version": "v1", "kind": "Deployment", "namespace": "demo",
+            "name": "web", "status": "OutOfSync",
+            "drift": [".spec.replicas: 2 in Git, 5 live; changed by kubectl at 2026-01-01T10:00:00Z"]
+        }]}));
+        let text = describe(&a);
+        assert!(
+            text.contains("DRIFT\napps/Deployment demo/web\n  .spec.replicas: 2 in Git, 5 live; changed by kubectl"),
+            "{text}"
+        );
     }
 
     #[test]
