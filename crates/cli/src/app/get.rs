@@ -289,15 +289,7 @@ fn drift(status: &ApplicationStatus) -> String {
 mod tests {
     use super::*;
 
-    fn app(status: serde_json::Value) -> Application {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": "web", "namespace": "ferry"},
-            "spec": {"source": {"repoURL": "git://h/r"}, "destination": {"namespace": "d"}},
-            "status": status,
-        }))
-        .expect("a valid Application")
-    }
+    use crate::app::test_app as app;
 
     #[test]
     fn notes_say_what_failed_rather_than_a_bare_condition_name() {

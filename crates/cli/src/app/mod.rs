@@ -213,3 +213,15 @@ pub(crate) fn apps(conn: &connect::Connection, ns: &str) -> Api<Application> {
 pub(crate) fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
+
+/// An Application named `ferry/web` with `status`, for the commands' unit tests.
+#[cfg(test)]
+pub(crate) fn test_app(status: serde_json::Value) -> ferry_engine::Application {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": "web", "namespace": "ferry"},
+        "spec": {"source": {"repoURL": "git://h/r"}, "destination": {"namespace": "d"}},
+        "status": status,
+    }))
+    .expect("a valid Application")
+}

@@ -184,15 +184,7 @@ pub fn change_set(op: &OperationState) -> String {
 mod tests {
     use super::*;
 
-    fn app(status: serde_json::Value) -> Application {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": "web", "namespace": "ferry"},
-            "spec": {"source": {"repoURL": "git://h/r"}, "destination": {"namespace": "d"}},
-            "status": status,
-        }))
-        .expect("a valid Application")
-    }
+    use crate::app::test_app as app;
 
     fn handled(a: &Application) -> Option<String> {
         a.status.as_ref()?.handled_requests.as_ref()?.sync.clone()

@@ -96,15 +96,7 @@ pub async fn run(conn: &Connection, ns: &str, args: TerminateArgs) -> Result<Exi
 mod tests {
     use super::*;
 
-    fn app(status: serde_json::Value) -> Application {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": "web", "namespace": "ferry"},
-            "spec": {"source": {"repoURL": "git://h/r"}, "destination": {"namespace": "d"}},
-            "status": status,
-        }))
-        .expect("a valid Application")
-    }
+    use crate::app::test_app as app;
 
     #[test]
     fn a_running_operation_is_stopped_once_the_engine_handled_the_request() {
