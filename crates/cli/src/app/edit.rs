@@ -32,10 +32,37 @@ pub async fn run(conn: &Connection, ns: &str, name: &str) -> Result<ExitCode, Cl
         eprintln!("edit of {ns}/{name} cancelled: no changes");
         return Ok(ExitCode::SUCCESS);
     };
-    let written = super::update::replace(&api, ns, name, "editing", &after).await?;
+    let written = write(&api, ns, name, &before, after).await?;
     let updated = super::update::Updated { before, after: written };
     super::update::report(ns, name, &updated);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the edit. The engine writes status all the time, which moves the resourceVersion the
+/// edit carries: a conflict that changed only that is written again over the fresh version; one
+/// that changed what the person edited (spec, labels, annotations) is refused, as kubectl does.
+async fn write(
+    api: &kube::Api<Application>,
+    ns: &str,
+    name: &str,
+    before: &Application,
+    mut after: Application,
+) -> Result<Application, CliError> {
+    let started_from = editable(before)?;
+    for _ in 0..5 {
+        match super::update::replace(api, ns, name, "editing", &after).await {
+            Err(CliError::Conflict { .. }) => {
+                let now = super::fetch(api, ns, name).await?;
+                if editable(&now)? != started_from {
+                    break;
+                }
+                after.metadata.resource_version = now.metadata.resource_version.clone();
+                after.status = now.status.clone();
+            }
+            written => return written,
+        }
+    }
+    Err(CliError::Conflict { name: name.to_owned(), what: "editing".to_owned() })
 }
 
 /// The YAML a person edits: the object without status and server-managed metadata.
