@@ -3,23 +3,8 @@
 
 mod support;
 
-use clap::Parser;
-use ferry_render::cli::{RenderArgs, run};
 use serde_json::Value;
 use support::*;
-
-#[derive(Parser)]
-struct Cmd {
-    #[command(flatten)]
-    args: RenderArgs,
-}
-
-fn ferry_render(argv: &[&str]) -> Result<String, ferry_render::cli::CliError> {
-    let cmd = Cmd::try_parse_from(std::iter::once("render").chain(argv.iter().copied())).unwrap();
-    let mut out = Vec::new();
-    run(&cmd.args, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
-}
 
 #[test]
 fn rendering_a_kustomize_directory_prints_yaml_documents_that_read_back_to_the_same_objects() {

@@ -7,23 +7,8 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use clap::Parser;
-use ferry_render::cli::{RenderArgs, run};
 use serde_json::Value;
 use support::*;
-
-#[derive(Parser)]
-struct Cmd {
-    #[command(flatten)]
-    args: RenderArgs,
-}
-
-fn ferry_render(argv: &[&str]) -> Result<String, ferry_render::cli::CliError> {
-    let cmd = Cmd::try_parse_from(std::iter::once("render").chain(argv.iter().copied())).unwrap();
-    let mut out = Vec::new();
-    run(&cmd.args, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
-}
 
 fn replicas(json: &str) -> Value {
     let objects: Vec<Value> = serde_json::from_str(json).unwrap();

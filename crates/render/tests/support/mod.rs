@@ -104,3 +104,19 @@ impl GitRepo {
         ferry_source::GitTree::open(repo, &id).expect("open tree")
     }
 }
+
+#[derive(clap::Parser)]
+struct RenderCmd {
+    #[command(flatten)]
+    args: ferry_render::cli::RenderArgs,
+}
+
+/// `ferry render ARGS…` as the binary runs it: the printed output, or the command's error.
+pub fn ferry_render(argv: &[&str]) -> Result<String, ferry_render::cli::CliError> {
+    use clap::Parser as _;
+    let argv = std::iter::once("render").chain(argv.iter().copied());
+    let cmd = RenderCmd::try_parse_from(argv).expect("the test's arguments parse");
+    let mut out = Vec::new();
+    ferry_render::cli::run(&cmd.args, &mut out)?;
+    Ok(String::from_utf8(out).expect("render prints UTF-8"))
+}
