@@ -15,7 +15,8 @@ pub struct ControllerArgs {
     /// Context in the kubeconfig.
     #[arg(long)]
     pub context: Option<String>,
-    /// Namespace of the leader-election Lease (and, with --watch-namespace, of the Applications).
+    /// Ferry's namespace: the leader-election Lease, repository, cluster and webhook Secrets
+    /// (and, with --watch-namespace, the Applications).
     #[arg(long, env = "FERRY_NAMESPACE", default_value = "ferry")]
     pub namespace: String,
     /// Watch Applications only in --namespace (default: all namespaces).
@@ -49,7 +50,9 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         Some(acquire(client.clone(), LeaseConfig::new(&args.namespace, identity)).await?)
     };
     let mut config = crate::up::with_helm_from_env(
-        EngineConfig::new(&args.data_dir).poll_interval(args.poll_interval),
+        EngineConfig::new(&args.data_dir)
+            .poll_interval(args.poll_interval)
+            .home_namespace(&args.namespace),
     );
     let mut automation_config =
         ferry_image::automation::AutomationConfig::new(args.data_dir.join("image-automation"));

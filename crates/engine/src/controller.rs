@@ -30,12 +30,18 @@ use crate::reconcile::Recorder;
 use crate::reconcile::{AppMemory, Reasons};
 use crate::sources::Sources;
 
+/// Where Ferry keeps its own configuration when nothing else is said.
+pub const DEFAULT_HOME_NAMESPACE: &str = "ferry";
+
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Where repositories are cached.
     pub data_dir: PathBuf,
     /// Watch Applications in this namespace only (`None`: all namespaces).
     pub namespace: Option<String>,
+    /// Ferry's own namespace: repository, cluster and webhook Secrets and the SSH known hosts
+    /// ConfigMap are read from here (Argo CD's `argocd` namespace).
+    pub home_namespace: String,
     /// How often remote refs are checked (a cheap `ls-remote`; no objects move when nothing changed).
     pub poll_interval: Duration,
     /// Reconciles running at once.
@@ -57,6 +63,7 @@ impl EngineConfig {
         Self {
             data_dir: data_dir.into(),
             namespace: None,
+            home_namespace: DEFAULT_HOME_NAMESPACE.to_owned(),
             poll_interval: Duration::from_secs(10),
             workers: 8,
             resync: Duration::from_secs(600),
@@ -70,6 +77,11 @@ impl EngineConfig {
 
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
         self.namespace = Some(ns.into());
+        self
+    }
+
+    pub fn home_namespace(mut self, ns: impl Into<String>) -> Self {
+        self.home_namespace = ns.into();
         self
     }
 

@@ -24,4 +24,4 @@ pub mod status;
 mod sync;
 
 pub use application::{Application, ApplicationSpec, ApplicationStatus, crd};
-pub use controller::{Engine, EngineConfig, EngineError, install_crd};
+pub use controller::{DEFAULT_HOME_NAMESPACE, Engine, EngineConfig, EngineError, install_crd};
