@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::queue::WorkQueue;
 use crate::reconcile::Recorder;
 use crate::reconcile::{AppMemory, Reasons};
+use crate::settings::Settings;
 use crate::sources::Sources;
 
 /// Where Ferry keeps its own configuration when nothing else is said.
@@ -141,6 +142,8 @@ pub(crate) struct Inner {
     pub schedule: crate::poll::Schedule,
     /// The syncs running now, each stopped early by a terminate request.
     pub running: Mutex<HashMap<AppId, Arc<tokio::sync::Notify>>>,
+    /// The repository and cluster Secrets in Ferry's namespace.
+    pub settings: Arc<Settings>,
 }
 
 impl Inner {
@@ -181,6 +184,8 @@ impl Engine {
             None => Api::all(client.clone()),
         };
         let (store, writer) = reflector::store();
+        let mut tasks = JoinSet::new();
+        let settings = Settings::start(&client, &config.home_namespace, &mut tasks);
         let inner = Arc::new(Inner {
             executor: Executor::new(client.clone(), discovery.clone(), config.executor.clone()),
             recorder: Recorder::new(client.clone(), "ferry"),
@@ -199,9 +204,16 @@ impl Engine {
             claims: Claims::default(),
             schedule: Default::default(),
             running: Mutex::default(),
+            settings,
             config,
         });
-        let mut tasks = JoinSet::new();
+        if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
+        {
+            tracing::warn!(
+                namespace = %inner.config.home_namespace,
+                "the settings Secrets (repositories, clusters) were not listed in time; apps that need them will retry"
+            );
+        }
         tasks.spawn(watch_applications(inner.clone(), apps_api, writer));
         tasks.spawn(watch_live(inner.clone(), live_events));
         tasks.spawn(poll(inner.clone()));

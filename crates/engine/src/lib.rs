@@ -19,6 +19,7 @@ pub mod prepare;
 pub mod queue;
 pub mod reconcile;
 mod rollback;
+pub mod settings;
 pub mod sources;
 pub mod status;
 mod sync;
