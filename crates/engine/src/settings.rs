@@ -95,7 +95,7 @@ impl Settings {
             .chain(self.argocd.state())
             .filter(|s| SecretType::of(s) == Some(ty))
             .collect();
-        all.sort_by(|a, b| a.name_any().cmp(&b.name_any()));
+        all.sort_by_key(|a| a.name_any());
         all.dedup_by(|a, b| a.name_any() == b.name_any());
         all
     }
