@@ -4,7 +4,7 @@
 //! Exit codes: 0 ok; 1 a difference, a timeout or a failed operation; 2 usage or other errors.
 
 mod complete;
-mod connect;
+pub(crate) mod connect;
 mod create;
 mod delete;
 mod diff;
