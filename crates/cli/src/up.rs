@@ -40,7 +40,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let progress = Progress::new();
-    std::fs::create_dir_all(&args.data_dir)
+    // It holds the cluster's keys and stored Secrets: readable by this user only.
+    ferry_cluster::private::create_dir(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
     let kubeconfig = data_dir.join("kubeconfig");
