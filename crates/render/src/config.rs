@@ -25,6 +25,9 @@ pub struct Limits {
     pub max_alias_bytes: usize,
     /// Most objects one render may produce.
     pub max_objects: usize,
+    /// Largest object (as compact JSON) one render may produce: etcd's default request limit
+    /// (1.5 MiB), past which a real API server refuses to store it.
+    pub max_object_bytes: usize,
     /// Wall-clock limit for an external tool (kustomize, helm) and for Jsonnet evaluation.
     pub tool_timeout: Duration,
 }
@@ -40,6 +43,7 @@ impl Default for Limits {
             max_alias_events: 100_000,
             max_alias_bytes: 16 * 1024 * 1024,
             max_objects: 100_000,
+            max_object_bytes: 1536 * 1024,
             tool_timeout: Duration::from_secs(120),
         }
     }

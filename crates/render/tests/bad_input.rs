@@ -230,6 +230,19 @@ fn long_strings_multiplied_by_aliases_are_refused_past_the_budget() {
 }
 
 #[test]
+fn an_object_over_the_api_servers_size_limit_is_refused_at_render_naming_it() {
+    let big = "z".repeat(2 * 1024 * 1024);
+    let doc =
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  blob: {big}\n");
+    let repo = repo(&[("app/cm.yaml", CM), ("app/huge.yaml", &doc)]);
+    let err = render(repo.path(), "app", &RenderOptions::default());
+    assert!(matches!(&err, RenderError::ObjectTooLarge { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("app/huge.yaml") && text.contains("ConfigMap huge"), "{text}");
+    assert!(!text.contains("zzzz"), "the error does not carry the content");
+}
+
+#[test]
 fn a_100_mb_file_is_refused_without_being_read() {
     let repo = repo(&[("app/a.yaml", CM)]);
     let big = std::fs::File::create(repo.path().join("app/huge.yaml")).unwrap();
