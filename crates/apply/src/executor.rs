@@ -164,6 +164,9 @@ impl Executor {
                     return out;
                 }
                 Step::Run { index, wait_healthy } => {
+                    if index > 0 && !req.dry_run {
+                        crate::killpoint::pass(crate::killpoint::BETWEEN_WAVES);
+                    }
                     let wave = &req.plan.waves[index];
                     let mut outcome = self.run_wave(req, wave, &mut out).await;
                     if outcome == WaveOutcome::Succeeded && wait_healthy && !req.dry_run {
@@ -196,6 +199,13 @@ impl Executor {
                 Ok(done) => done,
                 Err(e) => (Action::Failed, e.to_string(), String::new()),
             };
+            if !req.dry_run {
+                crate::killpoint::pass(match task.kind {
+                    TaskKind::Apply { .. } => crate::killpoint::MID_APPLY,
+                    TaskKind::Hook { .. } => crate::killpoint::MID_HOOK,
+                    TaskKind::Prune { .. } => crate::killpoint::MID_PRUNE,
+                });
+            }
             if matches!(action, Action::Failed | Action::HookFailed) {
                 failures.push(format!("{}: {}", task.key, message));
             }

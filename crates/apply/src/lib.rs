@@ -8,6 +8,7 @@ pub mod annotations;
 pub mod changeset;
 pub mod discovery;
 pub mod executor;
+pub mod killpoint;
 pub mod object;
 pub mod order;
 pub mod plan;

@@ -1,6 +1,7 @@
 //! Carrying out one sync decided by the reconcile: prune selection with its guards, the plan,
 //! the executor, and what the result does to inventory, history, operation state and events.
 
+use ferry_apply::killpoint;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,8 +87,10 @@ pub(crate) async fn run(
         }
     };
     if !dry_run {
+        killpoint::pass(killpoint::AFTER_PLAN);
         let planned = planned_inventory(&cy.status.inventory, &resources, &live);
         mark_running(cy, &job, planned).await?;
+        killpoint::pass(killpoint::AFTER_INVENTORY);
         let what = match kind {
             SyncKind::Heal => "heal",
             SyncKind::Auto => "automated sync",
@@ -111,6 +114,7 @@ pub(crate) async fn run(
         return Ok(terminated(cy, &job, planned_or_kept(cy, &resources, &live)).await);
     };
     if !dry_run {
+        killpoint::pass(killpoint::AFTER_SYNC);
         record_inventory(cy, &outcome, &declared, &gone);
         announce_prunes(cy, &outcome.pruned).await;
     }

@@ -107,8 +107,10 @@ pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
     }
     let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
     let patch = Patch::Merge(serde_json::json!({ "status": patch }));
+    ferry_apply::killpoint::pass(ferry_apply::killpoint::BEFORE_STATUS);
     match api.patch_status(&cy.id.name, &PatchParams::default(), &patch).await {
         Ok(updated) => {
+            ferry_apply::killpoint::pass(ferry_apply::killpoint::AFTER_STATUS);
             cy.mem.last_written = Some(new_value);
             cy.mem.must_write = false;
             cy.mem.written = Some(Arc::new(updated));
