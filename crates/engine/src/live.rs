@@ -18,18 +18,32 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-/// A change seen on a managed object.
+/// Which cluster a cache watches: its API server URL (`https://kubernetes.default.svc` for the
+/// cluster Ferry runs in). Objects of two clusters are never keyed alike: each cluster has its
+/// own cache, and everything keyed across clusters pairs the key with this.
+pub type ClusterId = Arc<str>;
+
+/// What the watches of one cluster report.
 #[derive(Clone, Debug)]
-pub struct LiveEvent {
-    /// The value of the object's `ferry.dev/app` label (which app it belongs to).
-    pub app_label: String,
-    pub key: ObjKey,
+pub enum LiveEvent {
+    /// A change seen on a managed object.
+    Object {
+        cluster: ClusterId,
+        /// The value of the object's `ferry.dev/app` label (which app it belongs to).
+        app_label: String,
+        key: ObjKey,
+    },
+    /// A watch failed (the cluster may be down); it retries with backoff.
+    Trouble { cluster: ClusterId },
+    /// A watch listed its kind (again): the cluster answers.
+    Listed { cluster: ClusterId },
 }
 
 /// (group, kind): one watch each, whatever versions the apps use.
 type KindKey = (String, String);
 
 pub struct LiveCache {
+    cluster: ClusterId,
     client: Client,
     discovery: Arc<Discovery>,
     objects: RwLock<HashMap<ObjKey, Arc<Value>>>,
@@ -50,20 +64,26 @@ pub enum LiveError {
 }
 
 impl LiveCache {
+    /// A cache of `cluster`'s managed objects, reporting on `events` (shared by all clusters).
     pub fn new(
+        cluster: ClusterId,
         client: Client,
         discovery: Arc<Discovery>,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<LiveEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let cache = Arc::new(Self {
+        events: mpsc::UnboundedSender<LiveEvent>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            cluster,
             client,
             discovery,
             objects: RwLock::default(),
             watches: Mutex::default(),
-            events: tx,
+            events,
             tasks: Mutex::default(),
-        });
-        (cache, rx)
+        })
+    }
+
+    fn send(&self, app_label: String, key: ObjKey) {
+        let _ = self.events.send(LiveEvent::Object { cluster: self.cluster.clone(), app_label, key });
     }
 
     pub fn get(&self, key: &ObjKey) -> Option<Arc<Value>> {
@@ -165,6 +185,7 @@ impl LiveCache {
                     let fresh = relist.take().unwrap_or_default();
                     self.replace_kind(&resource, fresh);
                     let _ = ready.send(true);
+                    let _ = self.events.send(LiveEvent::Listed { cluster: self.cluster.clone() });
                 }
                 Ok(Event::Apply(obj)) => {
                     if let Some((key, value)) = to_value(obj, &resource) {
@@ -173,18 +194,19 @@ impl LiveCache {
                             .write()
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(key.clone(), Arc::new(value));
-                        let _ = self.events.send(LiveEvent { app_label, key });
+                        self.send(app_label, key);
                     }
                 }
                 Ok(Event::Delete(obj)) => {
                     if let Some((key, value)) = to_value(obj, &resource) {
                         let app_label = label(&value, LABEL_APP).unwrap_or_default().to_owned();
                         self.objects.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
-                        let _ = self.events.send(LiveEvent { app_label, key });
+                        self.send(app_label, key);
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(kind = %resource.kind, error = %e, "watch failed; retrying with backoff");
+                    tracing::warn!(cluster = %self.cluster, kind = %resource.kind, error = %e, "watch failed; retrying with backoff");
+                    let _ = self.events.send(LiveEvent::Trouble { cluster: self.cluster.clone() });
                 }
             }
         }
@@ -219,7 +241,7 @@ impl LiveCache {
             }
         }
         for (app_label, key) in changed {
-            let _ = self.events.send(LiveEvent { app_label, key });
+            self.send(app_label, key);
         }
     }
 }

@@ -28,6 +28,8 @@ pub mod server;
 pub mod sshd;
 #[cfg(feature = "world")]
 pub mod world;
+#[cfg(feature = "world")]
+pub mod remote;
 
 use std::path::{Path, PathBuf};
 
