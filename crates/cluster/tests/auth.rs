@@ -317,23 +317,35 @@ async fn a_service_account_token_secret_is_filled_with_a_token_that_dies_with_th
         &["apply", "-f", "-"],
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ferry-manager-long-lived-token\n  namespace: kube-system\n  annotations:\n    kubernetes.io/service-account.name: ferry-manager\ntype: kubernetes.io/service-account-token\n",
     );
-    let secret =
-        admin.json(&["get", "secret", "ferry-manager-long-lived-token", "-n", "kube-system", "-o", "json"]);
+    let secret = admin.json(&[
+        "get",
+        "secret",
+        "ferry-manager-long-lived-token",
+        "-n",
+        "kube-system",
+        "-o",
+        "json",
+    ]);
     let decode = |k: &str| {
-        let b64 = secret["data"][k].as_str().unwrap_or_else(|| panic!("data.{k} is filled: {secret:#}"));
+        let b64 =
+            secret["data"][k].as_str().unwrap_or_else(|| panic!("data.{k} is filled: {secret:#}"));
         String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).expect("base64"))
             .expect("text")
     };
     assert_eq!(decode("ca.crt"), cluster.ca_pem());
     assert_eq!(decode("namespace"), "kube-system");
-    let sa = admin.json(&["get", "serviceaccount", "ferry-manager", "-n", "kube-system", "-o", "json"]);
+    let sa =
+        admin.json(&["get", "serviceaccount", "ferry-manager", "-n", "kube-system", "-o", "json"]);
     assert_eq!(
         secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"],
         sa["metadata"]["uid"]
     );
     let manager = with_token(dir.path(), "manager", &cluster, &decode("token"));
     let me = manager.json(&["auth", "whoami"]);
-    assert_eq!(me["status"]["userInfo"]["username"], "system:serviceaccount:kube-system:ferry-manager");
+    assert_eq!(
+        me["status"]["userInfo"]["username"],
+        "system:serviceaccount:kube-system:ferry-manager"
+    );
     admin.ok(&["delete", "secret", "ferry-manager-long-lived-token", "-n", "kube-system"]);
     let err = stderr_of(&manager, &["get", "--raw", "/api/v1/namespaces"]);
     assert!(

@@ -195,7 +195,9 @@ async fn guard_shrink(cy: &mut Cycle<'_>, prune: bool, allow_empty: bool) -> boo
 fn live_values(cy: &Cycle<'_>) -> LiveValues {
     let keys = cy.mem.prepared.resources.iter().map(|r| r.key.clone());
     let recorded = cy.status.inventory.iter().map(|e| e.key());
-    keys.chain(recorded).filter_map(|k| cy.cluster.live.get(&k).map(|o| (k, (*o).clone()))).collect()
+    keys.chain(recorded)
+        .filter_map(|k| cy.cluster.live.get(&k).map(|o| (k, (*o).clone())))
+        .collect()
 }
 
 /// What may be pruned (recorded, owned, same UID, no longer declared), and what is already gone.
@@ -208,7 +210,9 @@ fn prune_targets(
     let mut gone = Vec::new();
     for v in select(&cy.status.inventory, declared, cy.id, |e| live.get(&e.key())) {
         match v {
-            Verdict::Prune(t) if !cy.inner.claims.others(&cy.cluster.id, &t.key, cy.id).is_empty() => {
+            Verdict::Prune(t)
+                if !cy.inner.claims.others(&cy.cluster.id, &t.key, cy.id).is_empty() =>
+            {
                 tracing::info!(app = %cy.id, object = %t.key, "not pruned: another app declares it")
             }
             Verdict::Prune(t) => prunes.push(t),

@@ -85,7 +85,11 @@ async fn apps_reach_only_their_cluster_and_a_dead_cluster_turns_only_its_apps_un
     let (east_client, west_client) = (east.client().await, west.client().await);
     assert_eq!(config_maps(&east_client).await, vec!["east-config"], "east got only its app");
     assert_eq!(config_maps(&west_client).await, vec!["west-config"], "west got only its app");
-    assert_eq!(config_maps(&world.client).await, vec!["local-config"], "nothing remote leaked home");
+    assert_eq!(
+        config_maps(&world.client).await,
+        vec!["local-config"],
+        "nothing remote leaked home"
+    );
     let cms: Api<ConfigMap> = Api::namespaced(east_client.clone(), "shop");
     let uid_before = cms.get("east-config").await.expect("get").metadata.uid;
 
@@ -108,9 +112,8 @@ async fn apps_reach_only_their_cluster_and_a_dead_cluster_turns_only_its_apps_un
 
     east.restart().await;
     world.wait_synced_healthy("on-east", &head).await;
-    let back = world.wait_for("on-east", "without the condition", |a| {
-        condition(a, "ClusterReady").is_none()
-    });
+    let back = world
+        .wait_for("on-east", "without the condition", |a| condition(a, "ClusterReady").is_none());
     back.await;
     let east_client = east.client().await;
     assert_eq!(config_maps(&east_client).await, vec!["east-config"]);
@@ -125,11 +128,14 @@ async fn a_garbage_secret_a_foreign_ca_and_an_unknown_cluster_are_told_plainly()
     let world = world().await;
     let east = RemoteCluster::start("east", &world.tmp.path().join("east")).await;
     let other = RemoteCluster::start("other", &world.tmp.path().join("other")).await;
-    let garbage = cluster_secret("cluster-garbage", &[
-        ("name", "garbage"),
-        ("server", "https://127.0.0.1:9"),
-        ("config", "{\"bearerToken\": \"s3cr3t\", oops"),
-    ]);
+    let garbage = cluster_secret(
+        "cluster-garbage",
+        &[
+            ("name", "garbage"),
+            ("server", "https://127.0.0.1:9"),
+            ("config", "{\"bearerToken\": \"s3cr3t\", oops"),
+        ],
+    );
     add_secret(&world, garbage).await;
     let mut foreign = east.secret("cluster-foreign", other.ca_pem());
     foreign["stringData"]["name"] = json!("foreign");
@@ -151,7 +157,10 @@ async fn a_garbage_secret_a_foreign_ca_and_an_unknown_cluster_are_told_plainly()
         })
         .await;
     let text = message(&app, "ClusterReady");
-    assert!(text.contains("cluster-garbage") && text.contains("config is not valid JSON"), "{text}");
+    assert!(
+        text.contains("cluster-garbage") && text.contains("config is not valid JSON"),
+        "{text}"
+    );
     assert!(!text.contains("s3cr3t"), "no secret in the message: {text}");
     assert_eq!(app["status"]["sync"]["status"], "Unknown");
 
@@ -177,4 +186,99 @@ async fn a_garbage_secret_a_foreign_ca_and_an_unknown_cluster_are_told_plainly()
         .await;
     assert!(message(&app, "DestinationReady").contains("different clusters"), "{app:#}");
     assert!(config_maps(&east.client().await).await.is_empty(), "nothing reached east");
+}
+
+/// On `east`: namespace `shop` with ServiceAccount `deployer`, admin of `shop` only, and its
+/// long-lived token (from a token Secret, as `ferry cluster add` gets one).
+async fn shop_deployer_token(east: &RemoteCluster) -> String {
+    let client = east.client().await;
+    let post = |obj: Value| {
+        let client = client.clone();
+        async move {
+            let obj: kube::api::DynamicObject = serde_json::from_value(obj).expect("object");
+            let gvk = kube::api::GroupVersionKind::try_from(obj.types.as_ref().expect("types"))
+                .expect("gvk");
+            let (ar, _) = kube::discovery::pinned_kind(&client, &gvk).await.expect("discovery");
+            let api: Api<kube::api::DynamicObject> = match obj.metadata.namespace.as_deref() {
+                Some(ns) => Api::namespaced_with(client, ns, &ar),
+                None => Api::all_with(client, &ar),
+            };
+            api.create(&PostParams::default(), &obj).await.expect("created");
+        }
+    };
+    post(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})).await;
+    post(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "deployer", "namespace": "shop"}}))
+    .await;
+    post(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "deployer-admin", "namespace": "shop"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": "shop"}]}))
+    .await;
+    post(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "deployer-token", "namespace": "shop",
+            "annotations": {"kubernetes.io/service-account.name": "deployer"}}}),
+    )
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(client, "shop");
+    let secret = secrets.get("deployer-token").await.expect("the token Secret");
+    let token = secret.data.expect("filled by the token controller")["token"].0.clone();
+    String::from_utf8(token).expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_limited_to_some_namespaces_is_watched_there_and_refuses_the_rest_before_any_apply()
+ {
+    let world = world().await;
+    let head = world.head();
+    let east = RemoteCluster::start("east", &world.tmp.path().join("east")).await;
+    let token = shop_deployer_token(&east).await;
+    let b64 = |s: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let config = json!({"bearerToken": token, "tlsClientConfig": {"caData": b64(east.ca_pem())}});
+    add_secret(
+        &world,
+        cluster_secret(
+            "cluster-east",
+            &[
+                ("name", "east"),
+                ("server", east.url()),
+                ("config", &config.to_string()),
+                ("namespaces", "shop"),
+            ],
+        ),
+    )
+    .await;
+    // Without CreateNamespace: a Namespace is cluster-scoped, which the Secret does not allow.
+    let mut spec = app_spec(&world, "east", json!({"name": "east"}));
+    spec["syncPolicy"]["syncOptions"] = json!([]);
+    world.create_app("in-shop", spec.clone()).await;
+    spec["destination"]["namespace"] = json!("billing");
+    world.create_app("in-billing", spec).await;
+    let mut creating = app_spec(&world, "west", json!({"name": "east"}));
+    creating["syncPolicy"]["syncOptions"] = json!(["CreateNamespace=true"]);
+    world.create_app("creating-namespace", creating).await;
+
+    world.wait_synced_healthy("in-shop", &head).await;
+    let app = world
+        .wait_for("in-billing", "refused", |a| {
+            has_condition(a, "DestinationReady", "DestinationNotPermitted")
+        })
+        .await;
+    let text = message(&app, "DestinationReady");
+    assert!(text.contains("\"billing\"") && text.contains("cluster-east"), "{text}");
+    let app = world
+        .wait_for("creating-namespace", "refused", |a| {
+            has_condition(a, "DestinationReady", "DestinationNotPermitted")
+        })
+        .await;
+    assert!(message(&app, "DestinationReady").contains("clusterResources"), "{app:#}");
+    assert_eq!(
+        config_maps(&east.client().await).await,
+        vec!["east-config"],
+        "only shop's app applied"
+    );
 }

@@ -24,12 +24,12 @@ pub mod git;
 pub mod http_git;
 #[cfg(feature = "registry")]
 pub mod registry;
+#[cfg(feature = "world")]
+pub mod remote;
 pub mod server;
 pub mod sshd;
 #[cfg(feature = "world")]
 pub mod world;
-#[cfg(feature = "world")]
-pub mod remote;
 
 use std::path::{Path, PathBuf};
 

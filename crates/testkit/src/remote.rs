@@ -79,11 +79,10 @@ impl RemoteCluster {
     pub fn secret(&self, secret_name: &str, ca_pem: &str) -> Value {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let config = json!({"bearerToken": self.token, "tlsClientConfig": {"caData": b64(ca_pem)}});
-        cluster_secret(secret_name, &[
-            ("name", &self.name),
-            ("server", &self.url),
-            ("config", &config.to_string()),
-        ])
+        cluster_secret(
+            secret_name,
+            &[("name", &self.name), ("server", &self.url), ("config", &config.to_string())],
+        )
     }
 }
 

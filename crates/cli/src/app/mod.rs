@@ -171,7 +171,9 @@ pub fn run_install(args: InstallArgs) -> ExitCode {
     block_on(install::run(args))
 }
 
-pub(crate) fn block_on(work: impl std::future::Future<Output = Result<ExitCode, CliError>>) -> ExitCode {
+pub(crate) fn block_on(
+    work: impl std::future::Future<Output = Result<ExitCode, CliError>>,
+) -> ExitCode {
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(r) => r,

@@ -122,10 +122,13 @@ fn merge(tls: &Value, credentials: &Value) -> Value {
 /// Argo CD's naming: `cluster-<host>-<hash of the server URL>`.
 fn secret_name(server: &str) -> String {
     let host = server.split("://").nth(1).unwrap_or(server).split(['/', ':']).next().unwrap_or("");
-    let host: String =
-        host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c.to_ascii_lowercase() } else { '-' }).collect();
+    let host: String = host
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
     // FNV-1a: a stable short suffix telling two ports of one host apart.
-    let hash = server.bytes().fold(0x811c9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x01000193));
+    let hash =
+        server.bytes().fold(0x811c9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x01000193));
     format!("cluster-{}-{hash}", host.trim_matches(['-', '.']))
 }
 
@@ -156,7 +159,9 @@ async fn service_account_token(target: &Target) -> Result<String, CliError> {
     match api.create(&PostParams::default(), &from_json(&secret)?).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => return Err(CliError::api(e, what("Secret kube-system/ferry-manager-long-lived-token"))),
+        Err(e) => {
+            return Err(CliError::api(e, what("Secret kube-system/ferry-manager-long-lived-token")));
+        }
     }
     wait_for_token(&api, &target.server).await
 }
@@ -166,10 +171,14 @@ async fn wait_for_token(api: &Api<Secret>, server: &str) -> Result<String, CliEr
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let secret = api.get(TOKEN_SECRET).await.map_err(|e| {
-            CliError::api(e, format!("reading Secret kube-system/{TOKEN_SECRET} in the cluster at {server}"))
+            CliError::api(
+                e,
+                format!("reading Secret kube-system/{TOKEN_SECRET} in the cluster at {server}"),
+            )
         })?;
         let token = secret.data.as_ref().and_then(|d| d.get("token")).map(|t| t.0.clone());
-        if let Some(token) = token.and_then(|t| String::from_utf8(t).ok()).filter(|t| !t.is_empty()) {
+        if let Some(token) = token.and_then(|t| String::from_utf8(t).ok()).filter(|t| !t.is_empty())
+        {
             return Ok(token);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

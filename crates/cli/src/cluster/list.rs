@@ -46,17 +46,22 @@ pub async fn run(args: ListArgs) -> Result<ExitCode, CliError> {
     let ns = args.ferry.ferry_namespace.as_str();
     let secrets = cluster_secrets(&control, ns).await?;
     let apps = applications(&control).await?;
-    let mut rows = vec![row_of(IN_CLUSTER_NAME, IN_CLUSTER_SERVER, None, probe(&control.client).await)];
+    let mut rows =
+        vec![row_of(IN_CLUSTER_NAME, IN_CLUSTER_SERVER, None, probe(&control.client).await)];
     let probes = secrets.iter().map(|s| probe_secret(s.clone()));
-    for (s, (name, server, outcome)) in secrets.iter().zip(futures::future::join_all(probes).await) {
+    for (s, (name, server, outcome)) in secrets.iter().zip(futures::future::join_all(probes).await)
+    {
         rows.push(row_of(&name, &server, s.metadata.name.clone(), outcome));
     }
+    rows[1..].sort_by(|a, b| a.name.cmp(&b.name));
     for row in &mut rows {
         let on = apps_on(&apps, &secrets, &row.server);
         row.apps = on.len();
         row.objects = apps
             .iter()
-            .filter(|a| select::server_of(&a.spec.destination, &secrets).as_deref() == Some(&row.server))
+            .filter(|a| {
+                select::server_of(&a.spec.destination, &secrets).as_deref() == Some(&row.server)
+            })
             .map(objects_of)
             .sum();
     }
@@ -121,9 +126,14 @@ async fn probe_secret(s: Arc<Secret>) -> (String, String, Outcome) {
 async fn client_of(s: &Secret) -> Result<Client, String> {
     let spec = secret::parse(s).map_err(|e| e.to_string())?;
     let kubeconfig = secret::kubeconfig(&spec).map_err(|e| e.to_string())?;
-    let mut config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.map_err(|e| {
-            format!("cannot build a client from Secret {}: {}", spec.secret, crate::app::error::root_cause(&e))
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot build a client from Secret {}: {}",
+                spec.secret,
+                crate::app::error::root_cause(&e)
+            )
         })?;
     config.connect_timeout = Some(Duration::from_secs(5));
     Client::try_from(config).map_err(|e| crate::app::error::root_cause(&e))

@@ -67,7 +67,10 @@ impl FerryArgs {
 }
 
 /// The cluster Secrets of Ferry's namespace (either label), each once, by name.
-async fn cluster_secrets(conn: &Connection, namespace: &str) -> Result<Vec<Arc<Secret>>, CliError> {
+pub(crate) async fn cluster_secrets(
+    conn: &Connection,
+    namespace: &str,
+) -> Result<Vec<Arc<Secret>>, CliError> {
     let api: Api<Secret> = Api::namespaced(conn.client.clone(), namespace);
     let mut all = Vec::new();
     for label in [LABEL_FERRY, LABEL_ARGOCD] {
@@ -75,7 +78,9 @@ async fn cluster_secrets(conn: &Connection, namespace: &str) -> Result<Vec<Arc<S
         let list = api.list(&ListParams::default().labels(&selector)).await.map_err(|e| {
             CliError::api(e, format!("listing the cluster Secrets in namespace {namespace}"))
         })?;
-        all.extend(list.items.into_iter().filter(|s| SecretType::of(s) == Some(SecretType::Cluster)));
+        all.extend(
+            list.items.into_iter().filter(|s| SecretType::of(s) == Some(SecretType::Cluster)),
+        );
     }
     all.sort_by_key(|s| s.metadata.name.clone());
     all.dedup_by_key(|s| s.metadata.name.clone());

@@ -53,7 +53,10 @@ pub async fn run(args: RemoveArgs) -> Result<ExitCode, CliError> {
     api.delete(&secret_name, &DeleteParams::default())
         .await
         .map_err(|e| CliError::api(e, format!("deleting Secret {ns}/{secret_name}")))?;
-    output::print(&format!("cluster {:?} ({server}) removed: Secret {ns}/{secret_name} deleted\n", args.name))?;
+    output::print(&format!(
+        "cluster {:?} ({server}) removed: Secret {ns}/{secret_name} deleted\n",
+        args.name
+    ))?;
     if !on.is_empty() {
         output::hint(&format!("{} app(s) still name it: {}", on.len(), on.join(", ")));
     }

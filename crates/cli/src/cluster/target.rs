@@ -28,9 +28,10 @@ fn b64(bytes: &[u8]) -> String {
 pub async fn read(path: &Path, context: Option<&str>) -> Result<Target, CliError> {
     let bad = |message: String| CliError::BadKubeconfig { path: path.to_owned(), message };
     let kc = Kubeconfig::read_from(path).map_err(|e| bad(e.to_string()))?;
-    let ctx_name = context.map(str::to_owned).or(kc.current_context.clone()).ok_or_else(|| {
-        bad("it has no current-context; pass --context".into())
-    })?;
+    let ctx_name = context
+        .map(str::to_owned)
+        .or(kc.current_context.clone())
+        .ok_or_else(|| bad("it has no current-context; pass --context".into()))?;
     let ctx = kc
         .contexts
         .iter()
@@ -42,7 +43,12 @@ pub async fn read(path: &Path, context: Option<&str>) -> Result<Target, CliError
         .iter()
         .find(|c| c.name == ctx.cluster)
         .and_then(|c| c.cluster.clone())
-        .ok_or_else(|| bad(format!("context {ctx_name:?} names cluster {:?}, which it does not define", ctx.cluster)))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "context {ctx_name:?} names cluster {:?}, which it does not define",
+                ctx.cluster
+            ))
+        })?;
     let server = cluster.server.clone().ok_or_else(|| bad("the cluster has no server".into()))?;
     let file = |p: &str| std::fs::read(p).map_err(|e| bad(format!("cannot read {p}: {e}")));
     let ca = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
@@ -62,11 +68,8 @@ pub async fn read(path: &Path, context: Option<&str>) -> Result<Target, CliError
     let user = user.and_then(|u| u.auth_info.as_ref()).map(serde_json::to_value).transpose();
     let user = user.map_err(|e| bad(e.to_string()))?.unwrap_or(Value::Null);
     let credentials = credentials(&user, &file)?;
-    let conn = connect(&ClusterArgs {
-        kubeconfig: Some(path.to_owned()),
-        context: Some(ctx_name),
-    })
-    .await?;
+    let conn = connect(&ClusterArgs { kubeconfig: Some(path.to_owned()), context: Some(ctx_name) })
+        .await?;
     Ok(Target { server: server.trim_end_matches('/').to_owned(), tls, credentials, conn })
 }
 
@@ -76,7 +79,9 @@ fn credentials(
     file: &dyn Fn(&str) -> Result<Vec<u8>, CliError>,
 ) -> Result<Value, CliError> {
     let s = |k: &str| user.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
-    if user.get("exec").is_some_and(|e| !e.is_null()) || user.get("auth-provider").is_some_and(|e| !e.is_null()) {
+    if user.get("exec").is_some_and(|e| !e.is_null())
+        || user.get("auth-provider").is_some_and(|e| !e.is_null())
+    {
         return Err(CliError::Failed(
             "the kubeconfig user authenticates through an exec plugin or auth provider, which a cluster Secret cannot hold; drop --use-kubeconfig-credentials to create a ServiceAccount token instead".into(),
         ));

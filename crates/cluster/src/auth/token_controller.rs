@@ -31,7 +31,8 @@ pub fn after_change(st: &Shared, rt: &ResourceType, obj: &Value) {
     if !(rt.group.is_empty() && rt.plural == "secrets") || obj["type"] != TYPE {
         return;
     }
-    if obj.pointer("/data/token").is_some() || obj.pointer("/metadata/deletionTimestamp").is_some() {
+    if obj.pointer("/data/token").is_some() || obj.pointer("/metadata/deletionTimestamp").is_some()
+    {
         return;
     }
     let text = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -59,7 +60,8 @@ pub fn after_change(st: &Shared, rt: &ResourceType, obj: &Value) {
         }
     };
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let data = json!({"token": b64(&token), "ca.crt": b64(&st.auth.ca_pem), "namespace": b64(&namespace)});
+    let data =
+        json!({"token": b64(&token), "ca.crt": b64(&st.auth.ca_pem), "namespace": b64(&namespace)});
     let edit = Edit::Patch(Box::new(move |cur: &Value, _: &ferry_diff::Schema| {
         let mut next = cur.clone();
         for (k, v) in data.as_object().into_iter().flatten() {

@@ -170,8 +170,8 @@ async fn guard(State(st): State<Shared>, mut req: Request, next: Next) -> Respon
 
 /// The user a request acts as, or the 401/403 that ends it.
 fn authenticate(st: &Shared, req: &Request) -> Result<crate::auth::UserInfo, ApiError> {
-    use crate::auth::{Attributes, authn::PeerIdentity, impersonate, rbac};
     use crate::auth::token_controller::{secret_uid, service_account_uid};
+    use crate::auth::{Attributes, authn::PeerIdentity, impersonate, rbac};
     let sa_uid = |plural: &str, ns: &str, name: &str| match plural {
         "secrets" => secret_uid(st, ns, name),
         _ => service_account_uid(st, ns, name),

@@ -79,8 +79,9 @@ mod tests {
 
     #[test]
     fn refused_credentials_name_the_status_and_what_may_have_happened() {
-        let status = kube::core::Status::failure("Unauthorized: the token has expired", "Unauthorized")
-            .with_code(401);
+        let status =
+            kube::core::Status::failure("Unauthorized: the token has expired", "Unauthorized")
+                .with_code(401);
         let text = describe(&kube::Error::Api(Box::new(status)));
         assert!(text.contains("401 Unauthorized") && text.contains("revoked"), "{text}");
     }

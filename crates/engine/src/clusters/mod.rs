@@ -13,10 +13,10 @@
 //!   that lists again after a failed probe marks it back (its apps are reconciled at once).
 
 mod cause;
-pub(crate) mod watch;
 pub mod scope;
 pub mod secret;
 pub mod select;
+pub(crate) mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,7 +84,9 @@ impl Connection {
         version: Option<String>,
     ) -> Self {
         let discovery = Arc::new(Discovery::new());
-        let live = LiveCache::new(id.clone(), client.clone(), discovery.clone(), events);
+        let namespaces = spec.as_ref().map(|s| s.namespaces.clone()).unwrap_or_default();
+        let live =
+            LiveCache::new(id.clone(), client.clone(), discovery.clone(), events, namespaces);
         Self {
             executor: Executor::new(client.clone(), discovery.clone(), config.clone()),
             id,
@@ -110,11 +112,15 @@ impl Connection {
         let answer = tokio::time::timeout(PROBE_TIMEOUT, self.client.apiserver_version()).await;
         let cause = match answer {
             Ok(Ok(_)) => {
-                *self.probe() = Probe { fresh_until: Some(Instant::now() + PROBE_FRESH), down: false };
+                *self.probe() =
+                    Probe { fresh_until: Some(Instant::now() + PROBE_FRESH), down: false };
                 return Ok(());
             }
             Ok(Err(e)) => cause::describe(&e),
-            Err(_) => format!("no answer within {}s (the cluster is down, overloaded or unreachable from here)", PROBE_TIMEOUT.as_secs()),
+            Err(_) => format!(
+                "no answer within {}s (the cluster is down, overloaded or unreachable from here)",
+                PROBE_TIMEOUT.as_secs()
+            ),
         };
         *self.probe() = Probe { fresh_until: None, down: true };
         Err(ConnectError::Unreachable {
@@ -182,7 +188,7 @@ impl Clusters {
         let secrets = self.settings.secrets(SecretType::Cluster);
         let (spec, secret) = match select::select(dest, &secrets, self.settings.namespace())? {
             Selected::InCluster => return Ok(self.local.clone()),
-            Selected::Remote(spec, secret) => (spec, secret),
+            Selected::Remote(spec, secret) => (*spec, secret),
         };
         let version = secret.metadata.resource_version.clone();
         let id = ClusterId::from(spec.server.as_str());
@@ -208,7 +214,11 @@ impl Clusters {
         Ok(conn)
     }
 
-    async fn build(&self, spec: ClusterSpec, version: Option<String>) -> Result<Connection, ConnectError> {
+    async fn build(
+        &self,
+        spec: ClusterSpec,
+        version: Option<String>,
+    ) -> Result<Connection, ConnectError> {
         let failed = |why: String| ConnectError::Client {
             cluster: spec.name.clone(),
             server: spec.server.clone(),

@@ -44,3 +44,56 @@ pub fn check(spec: &ClusterSpec, dest_ns: &str, desired: &[Desired]) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::clusters::secret::{ClusterAuth, TlsConfig};
+
+    fn spec(namespaces: &[&str], cluster_resources: bool) -> ClusterSpec {
+        ClusterSpec {
+            secret: "cluster-east".into(),
+            name: "east".into(),
+            server: "https://east:6443".into(),
+            auth: ClusterAuth::CertOrNone,
+            tls: TlsConfig::default(),
+            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+            cluster_resources,
+        }
+    }
+
+    fn object(kind: &str, namespace: Option<&str>) -> Desired {
+        let mut obj = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": "x"}});
+        if let Some(ns) = namespace {
+            obj["metadata"]["namespace"] = json!(ns);
+        }
+        Desired { object: obj, origin: "x.yaml".into() }
+    }
+
+    #[test]
+    fn a_cluster_without_a_namespace_list_allows_everything() {
+        let objects = [object("ConfigMap", Some("any")), object("Namespace", None)];
+        assert_eq!(check(&spec(&[], true), "any", &objects), Ok(()));
+    }
+
+    #[test]
+    fn a_namespace_outside_the_list_is_refused_naming_it_and_the_cluster() {
+        let east = spec(&["shop"], false);
+        assert_eq!(check(&east, "shop", &[object("ConfigMap", Some("shop"))]), Ok(()));
+        let err = check(&east, "billing", &[]).expect_err("destination outside the list");
+        assert!(err.to_string().contains("\"billing\"") && err.to_string().contains("east"));
+        let err = check(&east, "shop", &[object("ConfigMap", Some("kube-system"))])
+            .expect_err("an object outside the list");
+        assert!(err.to_string().contains("ConfigMap"), "{err}");
+    }
+
+    #[test]
+    fn cluster_scoped_objects_need_cluster_resources() {
+        let objects = [object("Namespace", None)];
+        let err = check(&spec(&["shop"], false), "shop", &objects).expect_err("refused");
+        assert!(matches!(err, ScopeError::ClusterScoped { .. }), "{err}");
+        assert_eq!(check(&spec(&["shop"], true), "shop", &objects), Ok(()));
+    }
+}

@@ -46,7 +46,10 @@ impl std::fmt::Debug for ClusterSpec {
 #[derive(Clone, PartialEq, Eq)]
 pub enum ClusterAuth {
     Bearer(String),
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// A client certificate from `tlsClientConfig.certData`/`keyData` (PEM), or nothing.
     CertOrNone,
 }
@@ -191,7 +194,11 @@ impl Reader<'_> {
         }
     }
 
-    fn string(&self, obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ClusterSecretError> {
+    fn string(
+        &self,
+        obj: &Map<String, Value>,
+        field: &str,
+    ) -> Result<Option<String>, ClusterSecretError> {
         match obj.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -206,10 +213,10 @@ impl Reader<'_> {
         let password = self.string(config, "password")?;
         match (token, username, password) {
             (Some(t), None, None) => Ok(ClusterAuth::Bearer(t)),
-            (Some(_), _, _) => Err(self.err(
-                "bearerToken",
-                "is set together with username/password; keep one of them",
-            )),
+            (Some(_), _, _) => {
+                Err(self
+                    .err("bearerToken", "is set together with username/password; keep one of them"))
+            }
             (None, Some(username), Some(password)) => Ok(ClusterAuth::Basic { username, password }),
             (None, Some(_), None) => Err(self.err("password", "is missing (username is set)")),
             (None, None, Some(_)) => Err(self.err("username", "is missing (password is set)")),
@@ -235,9 +242,10 @@ impl Reader<'_> {
             else {
                 return Ok(None);
             };
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .map_err(|_| self.err(&format!("tlsClientConfig.{field}"), "is not valid base64"))?;
+            let bytes =
+                base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| {
+                    self.err(&format!("tlsClientConfig.{field}"), "is not valid base64")
+                })?;
             match String::from_utf8(bytes) {
                 Ok(pem) if pem.contains("-----BEGIN ") => Ok(Some(pem)),
                 _ => Err(self.err(
@@ -251,9 +259,9 @@ impl Reader<'_> {
             cert_pem: pem("certData")?,
             key_pem: pem("keyData")?,
             insecure,
-            server_name: self.string(tls, "serverName").map_err(|_| {
-                self.err("tlsClientConfig.serverName", "must be a string")
-            })?,
+            server_name: self
+                .string(tls, "serverName")
+                .map_err(|_| self.err("tlsClientConfig.serverName", "must be a string"))?,
         };
         if out.cert_pem.is_some() != out.key_pem.is_some() {
             return Err(self.err(

@@ -51,16 +51,17 @@ fn basic_auth_and_a_client_certificate_are_read_too() {
     assert!(spec.tls.cert_pem.is_some() && spec.tls.key_pem.is_some());
     assert_eq!(spec.name, "https://east:6443", "an unnamed cluster is called by its server");
     let kc = kubeconfig(&spec).expect("a kubeconfig");
-    assert_eq!(kc.clusters[0].cluster.as_ref().and_then(|c| c.server.as_deref()), Some("https://east:6443"));
+    assert_eq!(
+        kc.clusters[0].cluster.as_ref().and_then(|c| c.server.as_deref()),
+        Some("https://east:6443")
+    );
 }
 
 #[test]
 fn namespaces_limit_the_cluster_and_cluster_resources_must_then_be_asked_for() {
-    let spec = parse(&secret(&[
-        ("server", "https://east:6443"),
-        ("namespaces", " shop, billing ,"),
-    ]))
-    .expect("ok");
+    let spec =
+        parse(&secret(&[("server", "https://east:6443"), ("namespaces", " shop, billing ,")]))
+            .expect("ok");
     assert_eq!(spec.namespaces, vec!["shop", "billing"]);
     assert!(!spec.cluster_resources);
     let spec = parse(&secret(&[
@@ -74,8 +75,9 @@ fn namespaces_limit_the_cluster_and_cluster_resources_must_then_be_asked_for() {
 
 #[test]
 fn garbage_config_names_the_secret_and_never_quotes_it() {
-    let err = parse(&secret(&[("server", "https://east:6443"), ("config", "{bearerToken: s3cr3t")]))
-        .expect_err("not JSON");
+    let err =
+        parse(&secret(&[("server", "https://east:6443"), ("config", "{bearerToken: s3cr3t")]))
+            .expect_err("not JSON");
     let text = err.to_string();
     assert!(text.contains("cluster-east") && text.contains("config is not valid JSON"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
@@ -85,11 +87,23 @@ fn garbage_config_names_the_secret_and_never_quotes_it() {
 fn a_wrongly_typed_field_is_named_without_its_value() {
     let cases = [
         (r#"{"bearerToken": 12345}"#, "config.bearerToken must be a string"),
-        (r#"{"tlsClientConfig": {"insecure": "s3cr3t"}}"#, "config.tlsClientConfig.insecure must be true or false"),
-        (r#"{"tlsClientConfig": {"caData": "s3cr3t!!"}}"#, "config.tlsClientConfig.caData is not valid base64"),
-        (r#"{"tlsClientConfig": {"caData": "czNjcjN0"}}"#, "config.tlsClientConfig.caData does not decode to PEM"),
+        (
+            r#"{"tlsClientConfig": {"insecure": "s3cr3t"}}"#,
+            "config.tlsClientConfig.insecure must be true or false",
+        ),
+        (
+            r#"{"tlsClientConfig": {"caData": "s3cr3t!!"}}"#,
+            "config.tlsClientConfig.caData is not valid base64",
+        ),
+        (
+            r#"{"tlsClientConfig": {"caData": "czNjcjN0"}}"#,
+            "config.tlsClientConfig.caData does not decode to PEM",
+        ),
         (r#"{"username": "admin"}"#, "config.password is missing"),
-        (r#"{"execProviderConfig": {"command": "aws"}}"#, "config.execProviderConfig is not supported"),
+        (
+            r#"{"execProviderConfig": {"command": "aws"}}"#,
+            "config.execProviderConfig is not supported",
+        ),
         (r#"[1, 2]"#, "config is not a JSON object"),
     ];
     for (config, expected) in cases {

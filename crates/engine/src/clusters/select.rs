@@ -17,7 +17,7 @@ pub enum Selected {
     /// The cluster Ferry runs in (its own client).
     InCluster,
     /// A cluster Secret, parsed.
-    Remote(ClusterSpec, Arc<Secret>),
+    Remote(Box<ClusterSpec>, Arc<Secret>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ pub fn select(
         (None, Some(server)) => by_server(server).ok_or_else(|| unknown("server", server))?,
         (None, None) => return Ok(Selected::InCluster),
     };
-    Ok(Selected::Remote(parse(found)?, found.clone()))
+    Ok(Selected::Remote(Box::new(parse(found)?), found.clone()))
 }
 
 /// The server URL `dest` names, without connecting or parsing credentials (for "which apps
