@@ -160,7 +160,10 @@ async fn service_account_token(target: &Target) -> Result<String, CliError> {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {}
         Err(e) => {
-            return Err(CliError::api(e, what("Secret kube-system/ferry-manager-long-lived-token")));
+            return Err(CliError::api(
+                e,
+                what("Secret kube-system/ferry-manager-long-lived-token"),
+            ));
         }
     }
     wait_for_token(&api, &target.server).await
