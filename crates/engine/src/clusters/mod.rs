@@ -39,6 +39,9 @@ pub use select::{SelectError, Selected};
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a successful probe is trusted.
 const PROBE_FRESH: Duration = Duration::from_secs(15);
+/// How long a failed probe is trusted: the apps of a cluster that drops packets do not each
+/// wait out their own probe (one probe runs at a time; the others read its answer).
+const FAILURE_FRESH: Duration = Duration::from_secs(5);
 
 /// Why an app cannot use its destination cluster now.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,8 @@ pub enum ConnectError {
 struct Probe {
     fresh_until: Option<Instant>,
     down: bool,
+    /// The last failure: when, and its cause.
+    failed: Option<(Instant, String)>,
 }
 
 /// Everything Ferry holds for one cluster.
@@ -71,6 +76,8 @@ pub struct Connection {
     /// The Secret's resourceVersion it was built from.
     version: Option<String>,
     probe: Mutex<Probe>,
+    /// Held while a probe runs.
+    probing: tokio::sync::Mutex<()>,
 }
 
 impl Connection {
@@ -97,6 +104,7 @@ impl Connection {
             live,
             version,
             probe: Mutex::default(),
+            probing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -104,16 +112,24 @@ impl Connection {
         self.spec.is_none()
     }
 
-    /// Whether the cluster answers: trusted for a while after a success, else asked now.
+    /// Whether the cluster answers: a recent answer (or failure) is trusted for a while, else
+    /// the cluster is asked now, by one caller at a time.
     pub async fn check(&self) -> Result<(), ConnectError> {
-        if self.is_local() || self.probe().fresh_until.is_some_and(|t| t > Instant::now()) {
+        if self.is_local() {
             return Ok(());
+        }
+        if let Some(known) = self.known() {
+            return known;
+        }
+        let _probing = self.probing.lock().await;
+        if let Some(known) = self.known() {
+            return known;
         }
         let answer = tokio::time::timeout(PROBE_TIMEOUT, self.client.apiserver_version()).await;
         let cause = match answer {
             Ok(Ok(_)) => {
-                *self.probe() =
-                    Probe { fresh_until: Some(Instant::now() + PROBE_FRESH), down: false };
+                let fresh_until = Some(Instant::now() + PROBE_FRESH);
+                *self.probe() = Probe { fresh_until, down: false, failed: None };
                 return Ok(());
             }
             Ok(Err(e)) => cause::describe(&e),
@@ -122,12 +138,24 @@ impl Connection {
                 PROBE_TIMEOUT.as_secs()
             ),
         };
-        *self.probe() = Probe { fresh_until: None, down: true };
-        Err(ConnectError::Unreachable {
-            cluster: self.name.clone(),
-            server: self.id.to_string(),
-            cause,
-        })
+        let failed = Some((Instant::now(), cause.clone()));
+        *self.probe() = Probe { fresh_until: None, down: true, failed };
+        Err(self.unreachable(cause))
+    }
+
+    /// The answer of a recent probe, if one is still trusted.
+    fn known(&self) -> Option<Result<(), ConnectError>> {
+        let probe = self.probe();
+        let now = Instant::now();
+        if probe.fresh_until.is_some_and(|t| t > now) {
+            return Some(Ok(()));
+        }
+        let (at, cause) = probe.failed.as_ref()?;
+        (now.duration_since(*at) < FAILURE_FRESH).then(|| Err(self.unreachable(cause.clone())))
+    }
+
+    fn unreachable(&self, cause: String) -> ConnectError {
+        ConnectError::Unreachable { cluster: self.name.clone(), server: self.id.to_string(), cause }
     }
 
     /// A watch failed: the next reconcile probes again. Returns whether this is news.
@@ -141,7 +169,9 @@ impl Connection {
     /// A watch listed again: returns whether the cluster was known to be down (its apps should
     /// be reconciled now rather than at their next retry).
     pub fn listed(&self) -> bool {
-        std::mem::take(&mut self.probe().down)
+        let mut probe = self.probe();
+        probe.failed = None;
+        std::mem::take(&mut probe.down)
     }
 
     fn probe(&self) -> std::sync::MutexGuard<'_, Probe> {
