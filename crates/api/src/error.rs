@@ -85,7 +85,7 @@ impl ApiError {
             ApiError::Webhook(e) => match e {
                 WebhookError::TooLarge { .. } => "the provider sent more than Ferry accepts; push fewer commits at once".into(),
                 WebhookError::UnknownProvider => "send the provider's event header (e.g. X-GitHub-Event) or sign with X-Ferry-Signature".into(),
-                WebhookError::NotConfigured { .. } => "configure a webhook secret for this provider in Ferry and the same secret in the provider's webhook settings".into(),
+                WebhookError::NotConfigured { .. } => "put a secret under this provider's key (github, gitlab, gitea, bitbucket or generic) of the Secret ferry-webhook in Ferry's namespace, and the same secret in the provider's webhook settings".into(),
                 WebhookError::MissingSignature { .. } | WebhookError::BadSignature { .. } => "the secret in the provider's webhook settings must equal the one Ferry is configured with".into(),
                 WebhookError::Malformed { .. } => "send the provider's push event with content type application/json".into(),
                 WebhookError::Duplicate { .. } => "nothing to do: this delivery was handled before".into(),

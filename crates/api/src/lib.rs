@@ -26,6 +26,7 @@ mod routes;
 mod state;
 mod ui;
 mod webhook;
+mod webhook_secret;
 
 pub use error::ApiError;
 pub use ferry_source::webhook::WebhookConfig;
@@ -33,6 +34,7 @@ pub use metrics::ApiMetrics;
 pub use openapi::openapi;
 pub use routes::{router, serve};
 pub use state::{ApiState, ApiStateBuilder, DEFAULT_WEBHOOK_BODY_LIMIT};
+pub use webhook_secret::{WEBHOOK_SECRET_KEYS, WEBHOOK_SECRET_NAME, config_from_secret};
 
 /// The field manager of every write the API makes.
 pub const FIELD_MANAGER: &str = "ferry-api";

@@ -1,7 +1,7 @@
 //! What the handlers share: the engine, the metrics registry, the token and webhook secrets.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use ferry_engine::Engine;
 use ferry_source::webhook::{Dedupe, WebhookConfig};
@@ -20,7 +20,11 @@ pub struct ApiState {
     pub(crate) registry: Arc<Registry>,
     pub(crate) metrics: ApiMetrics,
     pub(crate) token: Option<Arc<str>>,
-    pub(crate) webhook: Arc<WebhookConfig>,
+    /// The webhook secrets in use: the start-up configuration, replaced by what the Secret
+    /// `ferry-webhook` says while it is watched.
+    pub(crate) webhook: Arc<RwLock<Arc<WebhookConfig>>>,
+    /// The start-up configuration (restored when the Secret is deleted).
+    pub(crate) webhook_base: Arc<WebhookConfig>,
     pub(crate) dedupe: Arc<Mutex<Dedupe>>,
 }
 
@@ -49,6 +53,11 @@ impl ApiState {
     pub fn token_required(&self) -> bool {
         self.token.is_some()
     }
+
+    /// The webhook secrets in use now.
+    pub fn webhook_config(&self) -> Arc<WebhookConfig> {
+        self.webhook.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 pub struct ApiStateBuilder {
@@ -66,7 +75,8 @@ impl ApiStateBuilder {
     }
 
     /// Webhook secrets per provider and the body cap (`max_body_bytes`; 0 means
-    /// [`DEFAULT_WEBHOOK_BODY_LIMIT`]). Without this call every provider is refused (fail closed).
+    /// [`DEFAULT_WEBHOOK_BODY_LIMIT`]). Without this call, and without the Secret `ferry-webhook`
+    /// ([`ApiState::watch_webhook_secret`]), every provider is refused (fail closed).
     pub fn webhook(mut self, mut config: WebhookConfig) -> Self {
         if config.max_body_bytes == 0 {
             config.max_body_bytes = DEFAULT_WEBHOOK_BODY_LIMIT;
@@ -82,7 +92,8 @@ impl ApiStateBuilder {
             registry: Arc::new(self.registry),
             metrics,
             token: self.token.map(Arc::from),
-            webhook: Arc::new(self.webhook),
+            webhook: Arc::new(RwLock::new(Arc::new(self.webhook.clone()))),
+            webhook_base: Arc::new(self.webhook),
             dedupe: Arc::new(Mutex::new(Dedupe::default())),
         }
     }

@@ -70,7 +70,8 @@ async fn receive(
     expected: Option<Provider>,
     request: Request,
 ) -> Result<WebhookResult, ApiError> {
-    let limit = state.webhook.max_body_bytes;
+    let config = state.webhook_config();
+    let limit = config.max_body_bytes;
     let (parts, body) = request.into_parts();
     if declared_length(&parts.headers).is_some_and(|n| n > limit) {
         return Err(ApiError::BodyTooLarge { limit });
@@ -86,7 +87,7 @@ async fn receive(
     let headers = Headers::new(
         parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
     );
-    let event = webhook::parse(&headers, &body, &state.webhook).map_err(ApiError::Webhook)?;
+    let event = webhook::parse(&headers, &body, &config).map_err(ApiError::Webhook)?;
     if let Some(expected) = expected
         && !same_family(expected, event.provider)
     {
@@ -119,7 +120,7 @@ async fn receive(
             event: "ping".into(),
             triggered: 0,
             repositories: Vec::new(),
-            message: "the webhook works".into(),
+            message: "the signature matches Ferry's secret; the ping was received".into(),
         },
         WebhookKind::Ignored { event } => WebhookResult {
             provider,

@@ -157,3 +157,102 @@ fn futures_chunks(data: Vec<u8>) -> Body {
         data.chunks(8 << 10).map(|c| Ok(c.to_vec())).collect();
     Body::from_stream(futures::stream::iter(chunks))
 }
+
+/// A generic delivery of a push of `repo_url`, signed with `secret`.
+fn generic_push(repo_url: &str, secret: &str, id: &str) -> Request<Body> {
+    let body = json!({"repo_url": repo_url, "ref": "refs/heads/main"}).to_string();
+    Request::post("/api/webhook")
+        .header("content-type", "application/json")
+        .header("x-ferry-delivery", id)
+        .header("x-ferry-signature", sign(secret, body.as_bytes()))
+        .body(Body::from(body))
+        .expect("request")
+}
+
+/// Writes the Secret `ferry-webhook` in the `ferry` namespace with `data`.
+async fn put_webhook_secret(world: &World, data: Value) {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, Patch, PatchParams};
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), "ferry");
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "ferry-webhook", "namespace": "ferry"}, "stringData": data});
+    secrets
+        .patch("ferry-webhook", &PatchParams::apply("test").force(), &Patch::Apply(secret))
+        .await
+        .expect("write Secret ferry-webhook");
+}
+
+/// Sends deliveries made by `make` until one is answered with `expected` (the watch on the
+/// Secret takes a moment to see a change), or fails with the last answer.
+async fn send_until(
+    world: &World,
+    what: &str,
+    expected: StatusCode,
+    make: impl Fn(usize) -> Request<Body>,
+) -> Value {
+    let mut last = (StatusCode::OK, Value::Null);
+    for attempt in 0..300 {
+        last = send(world.router(), make(attempt)).await;
+        if last.0 == expected {
+            return last.1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: expected {expected}, last answer {} {}", last.0, last.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_secret_ferry_webhook_configures_rotates_and_revokes_webhook_secrets() {
+    // No secret given at start: only the Secret can open the webhook.
+    let world = World::guestbook(Options {
+        poll_interval: Duration::from_secs(3600),
+        configure: Box::new(|b| b),
+    })
+    .await;
+    world.create_namespace("ferry").await;
+    let watch = tokio::spawn(world.state.watch_webhook_secret(world.client.clone(), "ferry"));
+    let url = world.repo_url();
+    let first = world.head();
+    world.create_app("guestbook", guestbook_spec(&url)).await;
+    world.wait_synced_healthy("guestbook", &first).await;
+
+    let answer = send_until(&world, "no Secret yet", StatusCode::FORBIDDEN, |i| {
+        generic_push(&url, "first", &format!("a-{i}"))
+    })
+    .await;
+    assert!(answer.to_string().contains("ferry-webhook"), "the hint names the Secret: {answer}");
+
+    put_webhook_secret(&world, json!({"generic": "first"})).await;
+    world
+        .repo
+        .edit("guestbook/guestbook-ui-deployment.yaml", "replicas: 1", "replicas: 2")
+        .expect("edit");
+    let second = world.repo.commit("two replicas").expect("commit");
+    let answer = send_until(&world, "the Secret's secret", StatusCode::ACCEPTED, |i| {
+        generic_push(&url, "first", &format!("b-{i}"))
+    })
+    .await;
+    assert_eq!(answer["triggered"], 1, "{answer}");
+    world.wait_synced_healthy("guestbook", &second).await;
+
+    put_webhook_secret(&world, json!({"generic": "second"})).await;
+    send_until(&world, "a rotated secret refuses the old one", StatusCode::UNAUTHORIZED, |i| {
+        generic_push(&url, "first", &format!("c-{i}"))
+    })
+    .await;
+    send_until(&world, "a rotated secret accepts the new one", StatusCode::ACCEPTED, |i| {
+        generic_push(&url, "second", &format!("d-{i}"))
+    })
+    .await;
+
+    use k8s_openapi::api::core::v1::Secret;
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(world.client.clone(), "ferry");
+    secrets.delete("ferry-webhook", &Default::default()).await.expect("delete the Secret");
+    let answer =
+        send_until(&world, "a deleted Secret closes the webhook", StatusCode::FORBIDDEN, |i| {
+            generic_push(&url, "second", &format!("e-{i}"))
+        })
+        .await;
+    assert!(!answer.to_string().contains("second"), "no secret in the answer: {answer}");
+    watch.abort();
+}

@@ -79,9 +79,11 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     // The bound address, not the requested one: with port 0 only this says where the API is.
     let bound = listener.local_addr().context("reading the API listener's address")?;
     tracing::info!(api = %bound, "controller running");
+    let webhook_secrets = state.watch_webhook_secret(engine.client().clone(), &args.namespace);
     let mut leadership = _leadership;
     tokio::select! {
         r = ferry_api::serve(listener, state, std::future::pending::<()>()) => r?,
+        _ = webhook_secrets => {}
         _ = async { match leadership.as_mut() { Some(l) => l.lost().await, None => std::future::pending().await } } => {
             anyhow::bail!("lost the controller lease to another replica; exiting so that only one replica acts");
         }

@@ -14,6 +14,7 @@ mod kubeconfig;
 mod logging;
 mod progress;
 mod up;
+mod webhook;
 
 pub(crate) use kubeconfig::kube_client;
 
@@ -65,6 +66,11 @@ enum Command {
     HelmShim {
         #[command(subcommand)]
         command: helm_shim::HelmShimCommand,
+    },
+    /// Webhooks from Git providers: `ferry webhook test` sends a signed test delivery.
+    Webhook {
+        #[command(subcommand)]
+        command: webhook::WebhookCommand,
     },
     /// Run a benchmark scenario (synthetic repos, a git daemon, the embedded cluster); see BENCHMARKS.md.
     Bench(bench::BenchArgs),
@@ -220,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => Ok(app::run_local_diff(args)),
         Command::Install(args) => Ok(app::run_install(args)),
         Command::Bench(args) => bench::run(args),
+        Command::Webhook { command } => webhook::run(command),
         Command::HelmShim { command } => {
             helm_shim::run(command)?;
             Ok(ExitCode::SUCCESS)

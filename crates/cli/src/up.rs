@@ -40,7 +40,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let progress = Progress::new();
-    std::fs::create_dir_all(&args.data_dir)
+    // It holds the cluster's keys and stored Secrets: readable by this user only.
+    ferry_cluster::private::create_dir(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
     let kubeconfig = data_dir.join("kubeconfig");
@@ -52,6 +53,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("starting the embedded cluster on {} (is the port taken? try --cluster-listen 127.0.0.1:0)", args.cluster_listen))?;
     let client = cluster.client().await?;
+
+    let home = ferry_engine::DEFAULT_HOME_NAMESPACE;
+    ensure_namespace(&client, home).await?;
+    crate::webhook::ensure_secret(&client, home).await?;
 
     progress.step("starting the engine");
     let mut registry = Registry::default();
@@ -72,6 +77,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     })?;
     let api_addr = listener.local_addr()?;
     let state = ferry_api::ApiState::builder(engine.clone(), registry).build();
+    let webhook_secrets = tokio::spawn(state.watch_webhook_secret(client.clone(), home));
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(ferry_api::serve(listener, state, async move {
         let _ = api_stopped.await;
@@ -98,6 +104,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     eprintln!("stopping…");
     let _ = stop_api.send(());
+    webhook_secrets.abort();
     automation.shutdown().await;
     engine.shutdown().await;
     let _ = api.await;
@@ -154,6 +161,11 @@ fn print_next_steps(
     println!("Ferry is up.");
     println!("  Kubernetes API  {cluster_url}  (kubeconfig: {})", kubeconfig.display());
     println!("  Web UI and API  http://{api}");
+    println!(
+        "  Webhooks        http://{api}/api/webhook  (secrets: Secret {}/{}; `ferry webhook test`)",
+        ferry_engine::DEFAULT_HOME_NAMESPACE,
+        ferry_api::WEBHOOK_SECRET_NAME
+    );
     if let Some(repo) = demo_repo {
         println!("  Demo app        ferry/demo ← {}/apps/demo (branch main)", repo.display());
         println!();

@@ -283,3 +283,34 @@ async fn a_cluster_without_the_crd_says_so_and_install_applies_it_with_the_contr
     ok(&list, "app list after install");
     assert_eq!(list.json(), json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_secret_in_a_diff_shows_its_keys_but_never_its_values() {
+    const CANARY: &str = "canary-0f1e2d3c";
+    let world = World::start(|repo| {
+        repo.write(
+            "app/secret.yaml",
+            &format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n\
+                 stringData:\n  password: {CANARY}\ndata:\n  token: Y2FuYXJ5LTBmMWUyZDNj\n"
+            ),
+        )
+        .expect("write the Secret");
+    })
+    .await;
+    let mut spec = automated_spec(&world.repo_url(), "app", "shop");
+    spec["syncPolicy"]["automated"] = serde_json::Value::Null;
+    world.create_app("shop", spec).await;
+
+    let diff = world.ferry(&["app", "diff", "shop"]).await;
+    assert_eq!(diff.code, 1, "the Secret is missing from the cluster: {diff:?}");
+    assert!(diff.stdout.contains("Secret shop/db (missing from the cluster)"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("password: ++++++++ (h:"), "{}", diff.stdout);
+    let checkout = world.repo.dir.join("app").display().to_string();
+    let local = world.ferry(&["diff", &checkout, "--app", "shop"]).await;
+    for run in [&diff, &local] {
+        let all = format!("{}{}", run.stdout, run.stderr);
+        // The canary, and its base64 as `data` holds it.
+        assert!(!all.contains(CANARY) && !all.contains("Y2FuYXJ5LTBmMWUyZDNj"), "{all}");
+    }
+}

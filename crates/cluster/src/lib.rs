@@ -40,6 +40,7 @@ mod gc;
 mod http;
 mod kubeconfig;
 pub mod loadbalancer;
+pub mod private;
 mod proto;
 pub mod resources;
 pub mod selector;
@@ -195,12 +196,18 @@ impl Cluster {
         let text =
             kubeconfig::render(&url, &certs.ca_pem, &certs.admin_cert_pem, &certs.admin_key_pem);
         if let Some(parent) = kubeconfig_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
+            // A directory the user already has keeps its mode; one made here is private.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
                 .map_err(|source| ClusterError::Write { path: parent.to_path_buf(), source })?;
         }
-        // Written whole (temp file, then rename): a reader never sees half a kubeconfig.
+        // Written whole (temp file, then rename): a reader never sees half a kubeconfig. It holds
+        // the admin key: 0600.
         let partial = kubeconfig_path.with_extension("partial");
-        std::fs::write(&partial, text)
+        private::write(&partial, text)
             .and_then(|()| std::fs::rename(&partial, &kubeconfig_path))
             .map_err(|source| ClusterError::Write { path: kubeconfig_path.clone(), source })?;
         Ok(RunningCluster {
@@ -223,10 +230,11 @@ fn load_or_make_token(dir: &Path) -> Result<String, ClusterError> {
     if let Ok(t) = std::fs::read_to_string(&path)
         && !t.trim().is_empty()
     {
+        private::narrow_file(&path).map_err(|source| ClusterError::Write { path, source })?;
         return Ok(t.trim().to_string());
     }
     let t = uuid::Uuid::new_v4().simple().to_string();
-    std::fs::write(&path, &t).map_err(|source| ClusterError::Write { path, source })?;
+    private::write(&path, &t).map_err(|source| ClusterError::Write { path, source })?;
     Ok(t)
 }
 

@@ -173,15 +173,15 @@ impl Store {
             _lock: None,
         };
         if let Some(dir) = data_dir {
-            std::fs::create_dir_all(dir)
+            // The stored objects include every Secret's data: a private directory and files.
+            crate::private::create_dir(dir)
                 .map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
             let lock_path = dir.join("lock");
-            let lock = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .map_err(|source| StoreError::Io { path: lock_path.clone(), source })?;
+            let lock = crate::private::open(
+                &lock_path,
+                OpenOptions::new().create(true).truncate(false).write(true),
+            )
+            .map_err(|source| StoreError::Io { path: lock_path.clone(), source })?;
             if lock.try_lock().is_err() {
                 return Err(StoreError::Locked { path: dir.to_path_buf() });
             }
@@ -190,12 +190,11 @@ impl Store {
             let wal = dir.join("objects.log");
             load(&snapshot, &wal, &mut inner)?;
             write_snapshot(&snapshot, &inner)?;
-            let out = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&wal)
-                .map_err(|source| StoreError::Io { path: wal.clone(), source })?;
+            let out = crate::private::open(
+                &wal,
+                OpenOptions::new().create(true).write(true).truncate(true),
+            )
+            .map_err(|source| StoreError::Io { path: wal.clone(), source })?;
             inner.wal = Some(Wal { path: wal, out: BufWriter::new(out) });
         }
         Ok(Store { inner: Mutex::new(inner), events, observer: std::sync::OnceLock::new() })
@@ -433,12 +432,11 @@ impl Store {
         let mut inner = self.lock();
         write_snapshot(&data_dir.join("objects.json"), &inner)?;
         if let Some(wal) = inner.wal.as_mut() {
-            let out = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&wal.path)
-                .map_err(|source| StoreError::Io { path: wal.path.clone(), source })?;
+            let out = crate::private::open(
+                &wal.path,
+                OpenOptions::new().create(true).write(true).truncate(true),
+            )
+            .map_err(|source| StoreError::Io { path: wal.path.clone(), source })?;
             wal.out = BufWriter::new(out);
         }
         Ok(())
@@ -520,7 +518,7 @@ fn write_snapshot(path: &Path, inner: &Inner) -> Result<(), StoreError> {
     let doc = json!({"rv": inner.rv, "objects": objects});
     let tmp = path.with_extension("json.tmp");
     let io = |source| StoreError::Io { path: path.to_path_buf(), source };
-    std::fs::write(&tmp, doc.to_string()).map_err(io)?;
+    crate::private::write(&tmp, doc.to_string()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     Ok(())
 }

@@ -93,7 +93,9 @@ pub fn load_or_generate(dir: Option<&Path>) -> Result<Certs, TlsError> {
     // the kubeconfig is rewritten on every start anyway.
     if paths.iter().all(|p| p.exists()) {
         let read = |p: &PathBuf| {
-            std::fs::read_to_string(p).map_err(|source| TlsError::Io { path: p.clone(), source })
+            let io = |source| TlsError::Io { path: p.clone(), source };
+            crate::private::narrow_file(p).map_err(io)?;
+            std::fs::read_to_string(p).map_err(io)
         };
         return Ok(Certs {
             ca_pem: read(&paths[0])?,
@@ -112,7 +114,8 @@ pub fn load_or_generate(dir: Option<&Path>) -> Result<Certs, TlsError> {
         &certs.admin_key_pem,
     ];
     for (p, text) in paths.iter().zip(texts) {
-        std::fs::write(p, text).map_err(|source| TlsError::Io { path: p.clone(), source })?;
+        crate::private::write(p, text)
+            .map_err(|source| TlsError::Io { path: p.clone(), source })?;
     }
     Ok(certs)
 }

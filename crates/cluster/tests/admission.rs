@@ -145,6 +145,19 @@ async fn a_mutating_webhook_adds_a_label_on_create_apply_and_update_and_selector
     let last = seen.lock().expect("not poisoned").last().cloned().expect("a review");
     assert_eq!(last["request"]["dryRun"], true, "dryRun is passed through");
     assert!(!k.run(&["get", "configmap", "dry", "-n", "default"]).status.success());
+
+    // The review names the request's own user: here one the admin impersonates.
+    k.ok_stdin(
+        &["create", "--as=jane", "--as-group=system:masters", "-f", "-"],
+        &config_map("janes", ""),
+    );
+    let last = seen.lock().expect("not poisoned").last().cloned().expect("a review");
+    assert_eq!(last["request"]["userInfo"]["username"], "jane", "{last}");
+    let groups = last["request"]["userInfo"]["groups"].to_string();
+    assert!(
+        groups.contains("system:masters") && groups.contains("system:authenticated"),
+        "{groups}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

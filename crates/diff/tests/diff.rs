@@ -221,15 +221,25 @@ fn mask_secret_hides_data_string_data_and_the_last_applied_annotation() {
         "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"
     });
     s["stringData"] = json!({"token": "t0ps3cret"});
-    ferry_diff::mask_secret(&mut s);
+    ferry_diff::mask_secret(&mut s, "k");
     let text = s.to_string();
     for secret in ["aHVudGVyMg==", "YWRtaW4=", "t0ps3cret"] {
         assert!(!text.contains(secret), "{secret} leaked in {text}");
     }
     assert!(s["data"]["password"].as_str().is_some_and(|v| v.starts_with("++++++++")));
     let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}});
-    ferry_diff::mask_secret(&mut cm);
+    ferry_diff::mask_secret(&mut cm, "k");
     assert_eq!(cm["data"]["a"], json!("b"), "only Secrets are masked");
+}
+
+#[test]
+fn without_a_key_a_masked_value_carries_no_hash_that_could_confirm_a_guess() {
+    let mut s = secret_live();
+    ferry_diff::mask_secret(&mut s, "");
+    assert_eq!(s["data"]["password"], json!(ferry_diff::diff::MASK));
+    let guess = json!("aHVudGVyMg==");
+    let (a, b) = (ferry_diff::mask_value(&guess, "one"), ferry_diff::mask_value(&guess, "two"));
+    assert_ne!(a, b, "the same value hashes differently under another key");
 }
 
 #[test]

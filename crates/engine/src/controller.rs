@@ -51,12 +51,25 @@ pub struct EngineConfig {
     pub resync: Duration,
     pub render: RenderConfig,
     pub executor: ExecutorConfig,
-    /// Key for the hashes shown beside masked Secret values.
+    /// Key for the hashes shown beside masked Secret values (so a change is visible, and a
+    /// guessed value cannot be confirmed). Random per process unless set; empty shows no hash.
     pub mask_key: String,
     /// Install (server-side apply) the Application CRD at start.
     pub install_crd: bool,
     /// How long a first listing of a kind may take.
     pub watch_timeout: Duration,
+}
+
+/// 128 random bits as hex; empty (no hashes shown) if the system has no randomness to give.
+fn random_mask_key() -> String {
+    let mut bytes = [0u8; 16];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "no randomness for the Secret mask key; masked values show no hash");
+            String::new()
+        }
+    }
 }
 
 impl EngineConfig {
@@ -70,7 +83,7 @@ impl EngineConfig {
             resync: Duration::from_secs(600),
             render: RenderConfig::default(),
             executor: ExecutorConfig::default(),
-            mask_key: String::new(),
+            mask_key: random_mask_key(),
             install_crd: true,
             watch_timeout: Duration::from_secs(60),
         }
@@ -445,4 +458,16 @@ pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_engine_hashes_masked_secret_values_with_its_own_random_key() {
+        let (a, b) = (EngineConfig::new("/tmp/a"), EngineConfig::new("/tmp/b"));
+        assert_eq!(a.mask_key.len(), 32, "128 random bits, never empty by default");
+        assert_ne!(a.mask_key, b.mask_key);
+    }
 }

@@ -61,6 +61,37 @@ async fn a_commit_with_invalid_yaml_leaves_every_object_in_place_and_names_the_f
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_object_too_large_for_the_api_server_stops_the_commit_and_its_deletions() {
+    let (world, _) = guestbook_world().await;
+    // One commit adds a 2 MiB ConfigMap and deletes the Service: applying would fail on every
+    // try, so nothing of it may happen, the Service's prune included.
+    let blob = "z".repeat(2 * 1024 * 1024);
+    world
+        .repo
+        .write(
+            "guestbook/huge.yaml",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  blob: {blob}\n"
+            ),
+        )
+        .expect("write");
+    std::fs::remove_file(world.repo.dir.join("guestbook/guestbook-ui-svc.yaml")).expect("rm");
+    world.repo.commit("huge ConfigMap, no Service").expect("commit");
+    let app = world
+        .wait_for("guestbook", "reporting the oversized object", |a| {
+            a["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| c["type"] == "RenderReady" && c["status"] == "False")
+            })
+        })
+        .await;
+    let text = app["status"]["conditions"].to_string();
+    assert!(text.contains("ConfigMap huge") && text.contains("huge.yaml"), "{text}");
+    assert!(!text.contains("zzzz"), "{text}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    both_objects_exist(&world).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_git_server_that_is_down_deletes_nothing() {
     let (mut world, _) = guestbook_world().await;
     let port = world.daemon.port;

@@ -210,6 +210,15 @@ pub fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<(), CliError> {
         }
         _ => to_yaml_stream(rendered.values())?,
     };
+    // `ferry render` shows what the repository declares, Secrets included (the user's own
+    // files); it says so, so that output bound for a CI log is a choice.
+    let secrets =
+        rendered.values().filter(|o| o["apiVersion"] == "v1" && o["kind"] == "Secret").count();
+    if secrets > 0 {
+        eprintln!(
+            "note: {secrets} Secret(s) printed with their values as rendered; keep this output out of shared logs"
+        );
+    }
     out.write_all(text.as_bytes()).map_err(|e| CliError::Output(e.to_string()))
 }
 

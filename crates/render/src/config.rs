@@ -19,8 +19,15 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most YAML events replayed through aliases in one file (billion-laughs guard).
     pub max_alias_events: usize,
+    /// Most scalar bytes aliases may add to one file beyond its own size (billion-laughs guard
+    /// for long strings). Real files reuse an anchor a few times; kubectl's loader bounds the
+    /// expansion by a budget, not by the file's length, and so does this.
+    pub max_alias_bytes: usize,
     /// Most objects one render may produce.
     pub max_objects: usize,
+    /// Largest object (as compact JSON) one render may produce: etcd's default request limit
+    /// (1.5 MiB), past which a real API server refuses to store it.
+    pub max_object_bytes: usize,
     /// Wall-clock limit for an external tool (kustomize, helm) and for Jsonnet evaluation.
     pub tool_timeout: Duration,
 }
@@ -34,7 +41,9 @@ impl Default for Limits {
             max_documents_per_file: 20_000,
             max_depth: 100,
             max_alias_events: 100_000,
+            max_alias_bytes: 16 * 1024 * 1024,
             max_objects: 100_000,
+            max_object_bytes: 1536 * 1024,
             tool_timeout: Duration::from_secs(120),
         }
     }

@@ -47,6 +47,13 @@ pub enum RenderError {
     NotAnObject { origin: Origin, message: String },
 
     #[error(
+        "{origin}: {object} is {bytes} bytes, over the {limit} bytes a Kubernetes API server stores \
+         in one object (etcd's request limit); nothing is applied or pruned until it is smaller — \
+         move the bulk out of the manifest (a volume, an image, several ConfigMaps)"
+    )]
+    ObjectTooLarge { origin: Origin, object: String, bytes: usize, limit: usize },
+
+    #[error(
         "{key} is defined twice: in {first} and in {second}; remove one or give them different names"
     )]
     Duplicate { key: String, first: Origin, second: Origin },

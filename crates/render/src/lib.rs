@@ -111,7 +111,7 @@ fn finish(
             None => value,
         };
         object::check_object(&value, &origin)?;
-        objects.push(RenderedObject::new(value, origin));
+        objects.push(RenderedObject::sized(value, origin, limits.max_object_bytes)?);
     }
     object::check_duplicates(&objects)?;
     Ok(objects)

@@ -40,6 +40,28 @@ impl RenderedObject {
         Self { object, origin, hash }
     }
 
+    /// Like [`RenderedObject::new`], refusing an object whose canonical JSON is over
+    /// `max_bytes` (measured on the bytes the hash is taken over: no second serialization).
+    pub(crate) fn sized(
+        object: Value,
+        origin: Origin,
+        max_bytes: usize,
+    ) -> Result<Self, RenderError> {
+        let mut buf = Vec::with_capacity(1024);
+        write_canonical(&object, &mut buf);
+        if buf.len() > max_bytes {
+            let key = ObjectKey::of(&object);
+            return Err(RenderError::ObjectTooLarge {
+                origin,
+                object: format!("{} {}", key.kind, key.name),
+                bytes: buf.len(),
+                limit: max_bytes,
+            });
+        }
+        let hash = format!("sha256:{}", hex::encode(Sha256::digest(&buf)));
+        Ok(Self { object, origin, hash })
+    }
+
     /// (group, kind, namespace, name) as the API server sees identity.
     pub fn key(&self) -> ObjectKey {
         ObjectKey::of(&self.object)

@@ -92,7 +92,7 @@ pub(crate) fn yaml_options(limits: &Limits, len: usize) -> serde_saphyr::Options
     // alias amplification, which `alias_limits` does more precisely.
     budget.max_events = len.saturating_mul(2).saturating_add(limits.max_alias_events).max(10_000);
     budget.max_nodes = len.saturating_add(limits.max_alias_events).max(10_000);
-    budget.max_total_scalar_bytes = len.saturating_add(1);
+    budget.max_total_scalar_bytes = len.saturating_add(limits.max_alias_bytes).saturating_add(1);
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.alias_limits.max_total_replayed_events = limits.max_alias_events;

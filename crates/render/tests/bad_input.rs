@@ -194,6 +194,55 @@ fn a_billion_laughs_document_is_refused_naming_the_file() {
 }
 
 #[test]
+fn a_small_file_reusing_a_long_anchor_renders_as_kubectl_reads_it() {
+    // 690 bytes that expand to about 1,800: kubectl accepts it, and so must Ferry.
+    let long = "x".repeat(600);
+    let doc = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: reuse\ndata:\n  a: &long {long}\n  b: *long\n  c: *long\n"
+    );
+    let repo = repo(&[
+        ("app/cm.yaml", &doc),
+        ("kubectl/cm.yaml", &doc),
+        ("kubectl/kustomization.yaml", "resources: [cm.yaml]\n"),
+    ]);
+    let rendered = render_dir(repo.path(), "app", &RenderOptions::default(), &context("app"))
+        .expect("renders");
+    let ours = &rendered.objects[0].object["data"];
+    let kubectl = std::process::Command::new("kubectl")
+        .args(["kustomize", &repo.path().join("kubectl").display().to_string()])
+        .output()
+        .expect("kubectl runs");
+    assert!(kubectl.status.success(), "{}", String::from_utf8_lossy(&kubectl.stderr));
+    let theirs: serde_json::Value =
+        serde_saphyr::from_slice(&kubectl.stdout).expect("kubectl's output is YAML");
+    assert_eq!(ours, &theirs["data"]);
+    assert_eq!(ours["c"].as_str().map(str::len), Some(600));
+}
+
+#[test]
+fn long_strings_multiplied_by_aliases_are_refused_past_the_budget() {
+    let long = "y".repeat(100_000);
+    let refs = vec!["*s"; 200].join(", ");
+    let doc = format!("s: &s {long}\nmany: [{refs}]\n");
+    let repo = repo(&[("app/wide.yaml", &doc)]);
+    let err = render(repo.path(), "app", &RenderOptions::default());
+    assert!(matches!(&err, RenderError::AliasBudget { .. }), "20 MB from 100 KB: {err}");
+}
+
+#[test]
+fn an_object_over_the_api_servers_size_limit_is_refused_at_render_naming_it() {
+    let big = "z".repeat(2 * 1024 * 1024);
+    let doc =
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  blob: {big}\n");
+    let repo = repo(&[("app/cm.yaml", CM), ("app/huge.yaml", &doc)]);
+    let err = render(repo.path(), "app", &RenderOptions::default());
+    assert!(matches!(&err, RenderError::ObjectTooLarge { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("app/huge.yaml") && text.contains("ConfigMap huge"), "{text}");
+    assert!(!text.contains("zzzz"), "the error does not carry the content");
+}
+
+#[test]
 fn a_100_mb_file_is_refused_without_being_read() {
     let repo = repo(&[("app/a.yaml", CM)]);
     let big = std::fs::File::create(repo.path().join("app/huge.yaml")).unwrap();

@@ -78,9 +78,11 @@ fn headers_for(
             ("X-Request-Id", delivery.into()),
             ("X-Hub-Signature", sig),
         ],
-        Provider::Generic => {
-            vec![("X-Ferry-Delivery", delivery.into()), ("X-Ferry-Signature", sig)]
-        }
+        Provider::Generic => vec![
+            ("X-Ferry-Event", event.into()),
+            ("X-Ferry-Delivery", delivery.into()),
+            ("X-Ferry-Signature", sig),
+        ],
     };
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
@@ -251,6 +253,8 @@ fn pings_are_recognised_and_other_events_ignored() {
     let ev =
         run(&headers_for(Provider::BitbucketServer, "diagnostics:ping", "p", body), body).unwrap();
     assert_eq!(ev.kind, WebhookKind::Ping);
+    let ev = run(&headers_for(Provider::Generic, "ping", "p", "{}"), "{}").unwrap();
+    assert_eq!(ev.kind, WebhookKind::Ping, "ferry webhook test pings with the generic form");
     let ev = run(&headers_for(Provider::GitLab, "Merge Request Hook", "p", body), body).unwrap();
     assert_eq!(ev.kind, WebhookKind::Ignored { event: "Merge Request Hook".into() });
 }

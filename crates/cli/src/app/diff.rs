@@ -99,15 +99,16 @@ async fn diff_against(
         .collect();
     wanted.extend(inventory.iter().map(|e| (e.key(), e.api_version())));
     let live = read_live(conn, &discovery, wanted).await?;
+    let mask_key = run_mask_key();
     let cmp = compare(
         &id,
         &prepared.resources,
         inventory,
         |k| live.get(k).cloned(),
-        &DiffOptions::default(),
+        &DiffOptions::default().mask_key(mask_key.clone()),
         &app.spec.ignore_differences,
     );
-    print(&render(&cmp, &prepared))?;
+    print(&render(&cmp, &prepared, &mask_key))?;
     eprintln!("{}", cmp.summary(prepared.resources.len()));
     Ok(if cmp.status() == ferry_engine::application::SyncStatusCode::Synced {
         ExitCode::SUCCESS
@@ -179,9 +180,10 @@ pub(crate) async fn read_live(
     Ok(live)
 }
 
-/// Unified diffs for drifted objects, the whole manifest for missing ones, a line for extraneous
-/// ones, and the objects that could not be compared.
-pub fn render(cmp: &Comparison, prepared: &Prepared) -> String {
+/// Unified diffs for drifted objects, the whole manifest for missing ones (a Secret's values
+/// masked with `mask_key`, as in the diffs), a line for extraneous ones, and the objects that
+/// could not be compared.
+pub fn render(cmp: &Comparison, prepared: &Prepared, mask_key: &str) -> String {
     let mut out = String::new();
     for d in &cmp.diffs {
         out.push_str(&render_unified(d));
@@ -207,8 +209,10 @@ pub fn render(cmp: &Comparison, prepared: &Prepared) -> String {
             display(key)
         ));
         out.push_str(&format!("+++ desired {api_version} {}\n", display(key)));
+        let mut shown = r.object.clone();
+        ferry_diff::mask_secret(&mut shown, mask_key);
         let yaml =
-            serde_saphyr::to_string(&r.object).unwrap_or_else(|e| format!("(cannot show: {e})\n"));
+            serde_saphyr::to_string(&shown).unwrap_or_else(|e| format!("(cannot show: {e})\n"));
         for line in yaml.lines() {
             out.push_str(&format!("+{line}\n"));
         }
@@ -226,6 +230,16 @@ pub fn render(cmp: &Comparison, prepared: &Prepared) -> String {
         out.push_str(&format!("!!! {}: cannot compare: {message}\n", display(key)));
     }
     out
+}
+
+/// A key for this run's masked-value hashes: two values of one Secret read differently within
+/// the output, and nothing printed can be checked against a guessed value.
+fn run_mask_key() -> String {
+    let mut bytes = [0u8; 16];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        Err(_) => String::new(),
+    }
 }
 
 fn group_of(api_version: &str) -> String {

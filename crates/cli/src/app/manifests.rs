@@ -34,6 +34,10 @@ pub struct ManifestsArgs {
     /// yaml (a `---` stream, the default), json (a list) or name (kind/name lines).
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Yaml)]
     pub output: Format,
+    /// Print Secret values as they are (masked by default, so output pasted into a ticket or a
+    /// CI log leaks nothing).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 pub async fn run(conn: &Connection, ns: &str, args: ManifestsArgs) -> Result<ExitCode, CliError> {
@@ -81,8 +85,23 @@ pub async fn run(conn: &Connection, ns: &str, args: ManifestsArgs) -> Result<Exi
             objects
         }
     };
+    let objects = if args.show_secrets { objects } else { masked(objects) };
     write(&objects, args.output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The objects with every Secret's `data` and `stringData` values masked; says so on stderr.
+fn masked(mut objects: Vec<Value>) -> Vec<Value> {
+    let mut count = 0;
+    for object in &mut objects {
+        let before = object.clone();
+        ferry_diff::mask_secret(object, "");
+        count += usize::from(*object != before);
+    }
+    if count > 0 {
+        eprintln!("{count} Secret(s) shown with their values masked; --show-secrets prints them");
+    }
+    objects
 }
 
 /// A live object without what the server adds for its own bookkeeping.

@@ -16,6 +16,8 @@ pub struct Attributes<'a> {
     pub namespace: Option<&'a str>,
     pub name: &'a str,
     pub dry_run: bool,
+    /// Who asked (the review's `userInfo`).
+    pub user: &'a crate::auth::UserInfo,
 }
 
 fn strings(v: &Value, k: &str) -> Vec<String> {

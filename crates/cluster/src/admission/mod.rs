@@ -15,7 +15,7 @@
 //! - Webhook configurations themselves are never sent to webhooks.
 //! # Caveats
 //! - Only `clientConfig.url` is callable: no Service routing exists in the embedded cluster.
-//! - The user is always the admin ([`UserInfo::admin`]) until authentication exists.
+//! - The review's `userInfo` is the authenticated user of the request (`crate::auth::UserInfo`).
 //! - `reinvocationPolicy` and `matchPolicy: Equivalent` are not implemented; `matchConditions`
 //!   are ignored.
 
@@ -35,25 +35,6 @@ use crate::store::Key;
 use crate::validate;
 use config::{Phase, Webhook};
 use review::Verdict;
-
-/// Who made the request, as AdmissionReview's `userInfo` tells a webhook.
-// Placeholder until the server authenticates users: plug the request's identity in here
-// (`http::admitted` builds the Attributes) once it has one.
-#[derive(Debug, Clone)]
-pub struct UserInfo {
-    pub username: String,
-    pub groups: Vec<String>,
-}
-
-impl UserInfo {
-    /// The kubeconfig's user: every request is made as the cluster admin today.
-    pub fn admin() -> Self {
-        UserInfo {
-            username: "kubernetes-admin".into(),
-            groups: vec!["system:masters".into(), "system:authenticated".into()],
-        }
-    }
-}
 
 /// The patches of the mutating webhooks, in order, and the resourceVersion they were computed on.
 #[derive(Debug, Clone, Default)]
@@ -94,7 +75,7 @@ async fn call(
         ));
     };
     let uid = uuid::Uuid::new_v4().to_string();
-    let body = review::request(a, &uid, &UserInfo::admin(), object, old).to_string();
+    let body = review::request(a, &uid, a.user, object, old).to_string();
     let bytes = call::post(url, hook.ca_pem.as_deref(), body.into_bytes(), hook.timeout)
         .await
         .map_err(|e| failed(hook, format!("failed to call webhook: {e}")))?;

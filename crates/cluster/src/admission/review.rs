@@ -3,8 +3,8 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::UserInfo;
 use super::matching::Attributes;
+use crate::auth::UserInfo;
 
 /// The review sent for a request, with a fresh uid the answer must echo.
 pub fn request(
@@ -25,7 +25,7 @@ pub fn request(
     let mut req = json!({
         "uid": uid, "kind": kind, "resource": resource, "requestKind": kind, "requestResource": resource,
         "name": a.name, "operation": a.operation,
-        "userInfo": {"username": user.username, "groups": user.groups},
+        "userInfo": user_info(user),
         "object": object.cloned().unwrap_or(Value::Null),
         "oldObject": old.cloned().unwrap_or(Value::Null),
         "dryRun": a.dry_run,
@@ -38,6 +38,18 @@ pub fn request(
         req["subResource"] = json!(sub);
     }
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
+}
+
+/// `authentication.k8s.io/v1 UserInfo` as a review carries it (empty fields left out).
+fn user_info(user: &UserInfo) -> Value {
+    let mut info = json!({"username": user.username, "groups": user.groups});
+    if !user.uid.is_empty() {
+        info["uid"] = json!(user.uid);
+    }
+    if !user.extra.is_empty() {
+        info["extra"] = json!(user.extra);
+    }
+    info
 }
 
 /// What a webhook decided.

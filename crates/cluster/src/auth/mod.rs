@@ -126,14 +126,15 @@ pub(crate) fn read_or_create(
     path: &Path,
     make: impl FnOnce() -> Result<String, AuthSetupError>,
 ) -> Result<String, AuthSetupError> {
+    let io = |source| AuthSetupError::Io { path: path.to_path_buf(), source };
     if let Ok(text) = std::fs::read_to_string(path)
         && !text.trim().is_empty()
     {
+        crate::private::narrow_file(path).map_err(io)?;
         return Ok(text);
     }
     let text = make()?;
-    std::fs::write(path, &text)
-        .map_err(|source| AuthSetupError::Io { path: path.to_path_buf(), source })?;
+    crate::private::write(path, &text).map_err(io)?;
     Ok(text)
 }
 

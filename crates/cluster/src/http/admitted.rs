@@ -148,6 +148,7 @@ fn attributes<'a>(
         namespace: t.namespace.as_deref(),
         name,
         dry_run,
+        user: &t.user,
     }
 }
 

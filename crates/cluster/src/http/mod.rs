@@ -205,6 +205,7 @@ async fn resource(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    user: Option<axum::Extension<crate::auth::UserInfo>>,
     body: Body,
 ) -> Response {
     let body = match body::read(body).await {
@@ -215,10 +216,13 @@ async fn resource(
         let reg = st.registry();
         path::parse(uri.path(), &reg)
     };
-    let target = match target {
+    let mut target = match target {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
+    if let Some(axum::Extension(user)) = user {
+        target.user = user;
+    }
     if target.rt.is_review() {
         return ApiError::method_not_allowed(format!(
             "{} only supports create (POST to its collection)",

@@ -14,6 +14,8 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub sub: Option<String>,
+    /// The authenticated user of the request (set by the router; anonymous until then).
+    pub user: crate::auth::UserInfo,
 }
 
 impl Target {
@@ -74,7 +76,7 @@ pub fn parse(path: &str, reg: &Registry) -> Result<Target, ApiError> {
     if name.as_deref() == Some("") {
         return Err(not_found());
     }
-    Ok(Target { rt, namespace, name, sub })
+    Ok(Target { rt, namespace, name, sub, user: Default::default() })
 }
 
 /// Query parameters, first value of each.

@@ -11,8 +11,12 @@ pub const MASK: &str = "++++++++";
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// `++++++++ (h:1a2b3c4d)`: the value hidden, a short hash keyed by `key` so two different
-/// values read differently.
+/// values read differently. Without a key there is no hash: an unkeyed hash would let anyone
+/// confirm a guessed value.
 pub fn mask_value(value: &Value, key: &str) -> Value {
+    if key.is_empty() {
+        return Value::String(MASK.to_owned());
+    }
     let text = match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -38,8 +42,9 @@ fn mask_map(v: &mut Value, key: &str) {
 }
 
 /// Masks the values of a v1 Secret's `data` and `stringData` (and the last-applied
-/// annotation, which copies them), for logs and API responses. Other objects are untouched.
-pub fn mask_secret(obj: &mut Value) {
+/// annotation, which copies them), for logs, CLI output and API responses, hashed with `key`
+/// (see [`mask_value`]). Other objects are untouched.
+pub fn mask_secret(obj: &mut Value, key: &str) {
     let is_secret = obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
         && obj.get("kind").and_then(Value::as_str) == Some("Secret");
     if !is_secret {
@@ -47,13 +52,13 @@ pub fn mask_secret(obj: &mut Value) {
     }
     for field in ["data", "stringData"] {
         if let Some(v) = obj.get_mut(field) {
-            mask_map(v, "");
+            mask_map(v, key);
         }
     }
     if let Some(a) = obj.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut)
         && let Some(v) = a.get_mut(LAST_APPLIED)
     {
-        *v = mask_value(v, "");
+        *v = mask_value(v, key);
     }
 }
 
@@ -77,7 +82,7 @@ pub(super) fn mask_change(mut c: FieldChange, key: &str) -> FieldChange {
                 *side = mask_value(side, key);
             }
         } else if root_level {
-            mask_secret(side);
+            mask_secret(side, key);
         }
     }
     c

@@ -11,11 +11,13 @@
 
 mod dedupe;
 mod payload;
+mod sample;
 mod verify;
 
 use std::collections::BTreeSet;
 
 pub use dedupe::Dedupe;
+pub use sample::{Delivery, sample_delivery};
 pub use verify::sign;
 
 use crate::credentials::Secret;

@@ -25,18 +25,20 @@ pub(super) fn interpret(
         Provider::Gitea => headers.get("x-gitea-event"),
         Provider::Gogs => headers.get("x-gogs-event"),
         Provider::BitbucketCloud | Provider::BitbucketServer => headers.get("x-event-key"),
-        Provider::Generic => Some("push"),
+        // Ferry's own form is a push unless it says otherwise (`ferry webhook test` pings).
+        Provider::Generic => Some(headers.get("x-ferry-event").unwrap_or("push")),
     }
     .unwrap_or_default();
     match (provider, event) {
-        (Provider::GitHub, "ping") | (Provider::BitbucketServer, "diagnostics:ping") => {
+        (Provider::GitHub | Provider::Generic, "ping")
+        | (Provider::BitbucketServer, "diagnostics:ping") => {
             return Ok(WebhookKind::Ping);
         }
         (Provider::GitHub | Provider::Gitea | Provider::Gogs, "push")
         | (Provider::GitLab, "Push Hook" | "Tag Push Hook")
         | (Provider::BitbucketCloud, "repo:push")
         | (Provider::BitbucketServer, "repo:refs_changed")
-        | (Provider::Generic, _) => {}
+        | (Provider::Generic, "push") => {}
         (_, other) => return Ok(WebhookKind::Ignored { event: other.to_owned() }),
     }
     let json: Value =
