@@ -98,6 +98,30 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// Serves one more embedded cluster (state in `dir`, on `listen`) on the cluster runtime,
+    /// as `ferry cluster serve` would: a destination for the multi-cluster scenario.
+    pub fn serve_extra(
+        &self,
+        dir: &std::path::Path,
+        listen: std::net::SocketAddr,
+    ) -> Result<RunningCluster, BenchError> {
+        let config = ClusterConfig::default()
+            .simulator_delay(Duration::from_millis(100))
+            .bookmark_interval(Duration::from_secs(5))
+            .data_dir(dir)
+            .listen(listen);
+        let rt = self.cluster_rt.as_ref().expect("the cluster runtime lives as long as the stage");
+        Ok(rt.block_on(ferry_cluster::Cluster::start(config))?)
+    }
+
+    /// Stops an extra cluster (its connections drop, as when the process dies); the state stays.
+    pub fn stop_extra(&self, cluster: RunningCluster) -> Result<(), BenchError> {
+        let rt = self.cluster_rt.as_ref().expect("the cluster runtime lives as long as the stage");
+        Ok(rt.block_on(cluster.shutdown())?)
+    }
+}
+
 impl Drop for Stage {
     fn drop(&mut self) {
         if let Some(rt) = self.cluster_rt.take() {

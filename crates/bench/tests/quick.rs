@@ -58,6 +58,16 @@ fn fan_out_brings_every_app_to_synced_and_healthy() {
 }
 
 #[test]
+fn multi_cluster_syncs_every_app_and_recovers_the_killed_cluster_without_touching_the_others() {
+    let r = quick(Scenario::MultiCluster).to_json()["results"].clone();
+    assert_eq!(num(&r, "/clusters"), 3.0);
+    assert_eq!(num(&r, "/connected_clusters"), 2.0, "{r:#}");
+    assert!(num(&r, "/fan_out_s") > 0.0 && num(&r, "/killed_cluster/apps") >= 1.0, "{r:#}");
+    assert!(num(&r, "/killed_cluster/recovered_s") > 0.0, "{r:#}");
+    assert_eq!(r["other_apps_synced_during_outage"], true, "{r:#}");
+}
+
+#[test]
 fn steady_state_watches_every_object_and_reports_costs_per_minute() {
     let r = quick(Scenario::SteadyState).to_json()["results"].clone();
     // Every object, and the namespace the apps created.

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod app;
 mod bench;
+mod cluster;
 mod controller;
 mod demo;
 mod helm_shim;
@@ -42,7 +43,7 @@ enum Command {
         #[command(subcommand)]
         command: RepoCommand,
     },
-    /// Run the embedded Kubernetes-compatible API server.
+    /// Destination clusters (add, list, remove) and the embedded Kubernetes-compatible API server (serve).
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
@@ -89,6 +90,18 @@ enum ClusterCommand {
         #[arg(long)]
         kubeconfig: Option<std::path::PathBuf>,
     },
+    /// Register a cluster apps can deploy into (as `argocd cluster add`): creates the
+    /// ServiceAccount kube-system/ferry-manager with a long-lived token in it, and writes an
+    /// Argo CD cluster Secret into Ferry's namespace of the control cluster.
+    ///
+    /// --kubeconfig/--context name the cluster to add; --ferry-kubeconfig/--ferry-context (or
+    /// FERRY_KUBECONFIG/FERRY_CONTEXT) the cluster Ferry runs in, where the Secret is written
+    /// (default: KUBECONFIG, then ~/.kube/config, as `ferry app`).
+    Add(Box<cluster::AddArgs>),
+    /// List the destination clusters: server, version (probed now), status, apps, objects, last error.
+    List(cluster::ListArgs),
+    /// Remove a cluster's Secret; refused while apps target it, unless --force.
+    Remove(cluster::RemoveArgs),
 }
 
 #[derive(Subcommand)]
@@ -198,6 +211,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(ferry_cluster::serve_command(data_dir, listen, kubeconfig))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cluster { command: ClusterCommand::Add(args) } => Ok(cluster::add(*args)),
+        Command::Cluster { command: ClusterCommand::List(args) } => Ok(cluster::list(args)),
+        Command::Cluster { command: ClusterCommand::Remove(args) } => Ok(cluster::remove(args)),
         Command::Image { command } => {
             let code = ferry_image::cli::run(
                 &command,

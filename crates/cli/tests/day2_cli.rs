@@ -272,7 +272,12 @@ async fn create_refuses_a_bad_repo_path_or_destination_unless_validation_is_off(
 
     let dest = run(base(&url, "guestbook", "https://10.9.9.9:6443")).await;
     assert_eq!(dest.code, 2);
-    assert!(dest.stderr.contains("is not a cluster Ferry knows"), "{}", dest.stderr);
+    assert!(
+        dest.stderr.contains("no cluster Secret in namespace ferry has server")
+            && dest.stderr.contains("ferry cluster add"),
+        "{}",
+        dest.stderr
+    );
 
     let listed = world.ferry(&["app", "list", "-o", "name"]).await;
     assert_eq!(listed.stdout, "", "nothing was created");

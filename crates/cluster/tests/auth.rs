@@ -306,3 +306,50 @@ async fn a_token_auth_file_user_gets_what_its_group_is_bound_to() {
     let err = stderr_of(&alice, &["create", "configmap", "x"]);
     assert!(err.contains("User \"alice\" cannot create resource \"configmaps\""), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_account_token_secret_is_filled_with_a_token_that_dies_with_the_secret() {
+    let cluster = ferry_cluster::testing::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let admin = Kubectl::new(cluster.kubeconfig_path());
+    admin.ok(&["create", "serviceaccount", "ferry-manager", "-n", "kube-system"]);
+    admin.ok_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ferry-manager-long-lived-token\n  namespace: kube-system\n  annotations:\n    kubernetes.io/service-account.name: ferry-manager\ntype: kubernetes.io/service-account-token\n",
+    );
+    let secret = admin.json(&[
+        "get",
+        "secret",
+        "ferry-manager-long-lived-token",
+        "-n",
+        "kube-system",
+        "-o",
+        "json",
+    ]);
+    let decode = |k: &str| {
+        let b64 =
+            secret["data"][k].as_str().unwrap_or_else(|| panic!("data.{k} is filled: {secret:#}"));
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).expect("base64"))
+            .expect("text")
+    };
+    assert_eq!(decode("ca.crt"), cluster.ca_pem());
+    assert_eq!(decode("namespace"), "kube-system");
+    let sa =
+        admin.json(&["get", "serviceaccount", "ferry-manager", "-n", "kube-system", "-o", "json"]);
+    assert_eq!(
+        secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"],
+        sa["metadata"]["uid"]
+    );
+    let manager = with_token(dir.path(), "manager", &cluster, &decode("token"));
+    let me = manager.json(&["auth", "whoami"]);
+    assert_eq!(
+        me["status"]["userInfo"]["username"],
+        "system:serviceaccount:kube-system:ferry-manager"
+    );
+    admin.ok(&["delete", "secret", "ferry-manager-long-lived-token", "-n", "kube-system"]);
+    let err = stderr_of(&manager, &["get", "--raw", "/api/v1/namespaces"]);
+    assert!(
+        err.contains("the token Secret kube-system/ferry-manager-long-lived-token this token came from was deleted"),
+        "{err}"
+    );
+}

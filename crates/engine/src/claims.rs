@@ -2,6 +2,7 @@
 //! neither fight over it (heal it back and forth), nor let one app's prune or cascade delete
 //! remove what the other still declares, and a change to it (a delete behind Ferry's back
 //! included) must reach every app that declares it, not only the one whose mark it carries.
+//! Objects are keyed by cluster and object: the same ConfigMap in two clusters is two objects.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -9,47 +10,74 @@ use std::sync::RwLock;
 use ferry_apply::ObjKey;
 use ferry_apply::tracking::AppId;
 
+use crate::live::ClusterId;
+
+/// One object in one cluster.
+pub type Claim = (ClusterId, ObjKey);
+
+#[derive(Default)]
+struct Index {
+    by_key: HashMap<Claim, Vec<AppId>>,
+    by_app: HashMap<AppId, Vec<Claim>>,
+}
+
 #[derive(Default)]
 pub struct Claims {
-    by_key: RwLock<HashMap<ObjKey, Vec<AppId>>>,
+    index: RwLock<Index>,
 }
 
 impl Claims {
-    /// `app` now declares `new` instead of `old`.
-    pub fn update<'k>(
+    /// `app` now declares `keys` in `cluster`, and nothing else.
+    pub fn set<'k>(
         &self,
         app: &AppId,
-        old: impl IntoIterator<Item = &'k ObjKey>,
-        new: impl IntoIterator<Item = &'k ObjKey>,
+        cluster: &ClusterId,
+        keys: impl IntoIterator<Item = &'k ObjKey>,
     ) {
-        let mut by_key = self.by_key.write().unwrap_or_else(|p| p.into_inner());
-        for key in old {
-            if let Some(apps) = by_key.get_mut(key) {
-                apps.retain(|a| a != app);
-                if apps.is_empty() {
-                    by_key.remove(key);
-                }
-            }
-        }
-        for key in new {
-            let apps = by_key.entry(key.clone()).or_default();
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        let claims: Vec<Claim> = keys.into_iter().map(|k| (cluster.clone(), k.clone())).collect();
+        unclaim(&mut index, app);
+        for claim in &claims {
+            let apps = index.by_key.entry(claim.clone()).or_default();
             if !apps.contains(app) {
                 apps.push(app.clone());
             }
         }
+        index.by_app.insert(app.clone(), claims);
     }
 
-    /// Every app that declares `key`.
-    pub fn claimants(&self, key: &ObjKey) -> Vec<AppId> {
-        self.by_key.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned().unwrap_or_default()
+    /// `app` declares nothing any more; returns what it declared.
+    pub fn remove(&self, app: &AppId) -> Vec<Claim> {
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        unclaim(&mut index, app)
     }
 
-    /// The apps other than `app` that declare `key`.
-    pub fn others(&self, key: &ObjKey, app: &AppId) -> Vec<AppId> {
-        let mut apps = self.claimants(key);
+    /// Every app that declares `key` in `cluster`.
+    pub fn claimants(&self, cluster: &ClusterId, key: &ObjKey) -> Vec<AppId> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        // The tuple key needs owned parts; a clone of a short key is cheaper than a second map.
+        index.by_key.get(&(cluster.clone(), key.clone())).cloned().unwrap_or_default()
+    }
+
+    /// The apps other than `app` that declare `key` in `cluster`.
+    pub fn others(&self, cluster: &ClusterId, key: &ObjKey, app: &AppId) -> Vec<AppId> {
+        let mut apps = self.claimants(cluster, key);
         apps.retain(|a| a != app);
         apps
     }
+}
+
+fn unclaim(index: &mut Index, app: &AppId) -> Vec<Claim> {
+    let old = index.by_app.remove(app).unwrap_or_default();
+    for claim in &old {
+        if let Some(apps) = index.by_key.get_mut(claim) {
+            apps.retain(|a| a != app);
+            if apps.is_empty() {
+                index.by_key.remove(claim);
+            }
+        }
+    }
+    old
 }
 
 #[cfg(test)]
@@ -65,24 +93,45 @@ mod tests {
         }
     }
 
+    fn cluster(server: &str) -> ClusterId {
+        ClusterId::from(server)
+    }
+
     #[test]
     fn an_object_declared_by_two_apps_names_the_other_to_each() {
         let claims = Claims::default();
+        let c = cluster("https://kubernetes.default.svc");
         let (a, b) = (AppId::new("ferry", "a"), AppId::new("ferry", "b"));
-        claims.update(&a, [], [&key("shared"), &key("only-a")]);
-        claims.update(&b, [], [&key("shared")]);
-        assert_eq!(claims.others(&key("shared"), &a), vec![b.clone()]);
-        assert_eq!(claims.others(&key("shared"), &b), vec![a.clone()]);
-        assert!(claims.others(&key("only-a"), &a).is_empty());
+        claims.set(&a, &c, [&key("shared"), &key("only-a")]);
+        claims.set(&b, &c, [&key("shared")]);
+        assert_eq!(claims.others(&c, &key("shared"), &a), vec![b.clone()]);
+        assert_eq!(claims.others(&c, &key("shared"), &b), vec![a.clone()]);
+        assert!(claims.others(&c, &key("only-a"), &a).is_empty());
     }
 
     #[test]
     fn a_new_render_replaces_what_an_app_declared_before() {
         let claims = Claims::default();
+        let c = cluster("https://kubernetes.default.svc");
         let a = AppId::new("ferry", "a");
-        claims.update(&a, [], [&key("one")]);
-        claims.update(&a, [&key("one")], [&key("two")]);
-        assert!(claims.claimants(&key("one")).is_empty());
-        assert_eq!(claims.claimants(&key("two")), vec![a]);
+        claims.set(&a, &c, [&key("one")]);
+        claims.set(&a, &c, [&key("two")]);
+        assert!(claims.claimants(&c, &key("one")).is_empty());
+        assert_eq!(claims.claimants(&c, &key("two")), vec![a]);
+    }
+
+    #[test]
+    fn the_same_object_in_two_clusters_is_two_objects() {
+        let claims = Claims::default();
+        let (east, west) = (cluster("https://east:6443"), cluster("https://west:6443"));
+        let (a, b) = (AppId::new("ferry", "a"), AppId::new("ferry", "b"));
+        claims.set(&a, &east, [&key("config")]);
+        claims.set(&b, &west, [&key("config")]);
+        assert!(claims.others(&east, &key("config"), &a).is_empty());
+        assert_eq!(claims.claimants(&west, &key("config")), vec![b.clone()]);
+        claims.set(&b, &east, [&key("config")]);
+        assert!(claims.claimants(&west, &key("config")).is_empty(), "moving clusters unclaims");
+        assert_eq!(claims.remove(&a), vec![(east.clone(), key("config"))]);
+        assert_eq!(claims.claimants(&east, &key("config")), vec![b]);
     }
 }

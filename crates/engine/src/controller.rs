@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use ferry_apply::discovery::Discovery;
-use ferry_apply::executor::{Executor, ExecutorConfig};
+use ferry_apply::executor::ExecutorConfig;
 use ferry_apply::tracking::AppId;
 use ferry_render::{RenderCache, RenderConfig};
 use ferry_source::{Credentials, Limits, RepoCache};
@@ -23,7 +22,8 @@ use tokio::task::JoinSet;
 
 use crate::application::Application;
 use crate::claims::Claims;
-use crate::live::{LiveCache, LiveEvent};
+use crate::clusters::Clusters;
+use crate::live::LiveEvent;
 use crate::metrics::Metrics;
 use crate::queue::WorkQueue;
 use crate::reconcile::Recorder;
@@ -141,12 +141,13 @@ pub(crate) struct Inner {
     pub apps: Store<Application>,
     pub queue: WorkQueue<AppId>,
     pub reasons: Mutex<HashMap<AppId, Reasons>>,
-    pub live: Arc<LiveCache>,
-    pub discovery: Arc<Discovery>,
+    /// The destination clusters: the one Ferry runs in and those of the cluster Secrets, each
+    /// with its client, discovery, watch cache and executor. `client` stays the control
+    /// cluster's (Applications, their status, Events, Secrets).
+    pub clusters: Clusters,
     pub sources: Sources,
     pub renders: RenderCache,
     pub memory: Mutex<HashMap<AppId, AppMemory>>,
-    pub executor: Executor,
     pub metrics: Metrics,
     pub labels: RwLock<HashMap<String, AppId>>,
     pub recorder: Recorder,
@@ -190,8 +191,7 @@ impl Engine {
         let repo_dir = config.data_dir.join("repos");
         let cache = RepoCache::new(&repo_dir, Limits::default())
             .map_err(|source| EngineError::Cache { path: repo_dir, source })?;
-        let discovery = Arc::new(Discovery::new());
-        let (live, live_events) = LiveCache::new(client.clone(), discovery.clone());
+        let (events, live_events) = tokio::sync::mpsc::unbounded_channel();
         let apps_api: Api<Application> = match &config.namespace {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
@@ -199,15 +199,15 @@ impl Engine {
         let (store, writer) = reflector::store();
         let mut tasks = JoinSet::new();
         let settings = Settings::start(&client, &config.home_namespace, &mut tasks);
+        let clusters =
+            Clusters::new(client.clone(), settings.clone(), config.executor.clone(), events);
         let inner = Arc::new(Inner {
-            executor: Executor::new(client.clone(), discovery.clone(), config.executor.clone()),
+            clusters,
             recorder: Recorder::new(client.clone(), "ferry"),
             client,
             apps: store,
             queue: WorkQueue::default(),
             reasons: Mutex::default(),
-            live,
-            discovery,
             sources: Sources::new(cache),
             renders: RenderCache::new(),
             memory: Mutex::default(),
@@ -229,6 +229,7 @@ impl Engine {
         }
         tasks.spawn(watch_applications(inner.clone(), apps_api, writer));
         tasks.spawn(watch_live(inner.clone(), live_events));
+        tasks.spawn(crate::clusters::watch::settings(inner.clone()));
         tasks.spawn(poll(inner.clone()));
         tasks.spawn(resync(inner.clone()));
         for _ in 0..inner.config.workers {
@@ -265,9 +266,14 @@ impl Engine {
         &self.inner.client
     }
 
-    /// Live objects in the watch cache (for metrics and benchmarks).
+    /// Live objects in the watch caches of every cluster (for metrics and benchmarks).
     pub fn live_objects(&self) -> usize {
-        self.inner.live.len()
+        self.inner.clusters.live_objects()
+    }
+
+    /// Remote clusters connected now (the cluster Ferry runs in is not counted).
+    pub fn connected_clusters(&self) -> usize {
+        self.inner.clusters.connected()
     }
 
     /// Reconciles waiting to run.
@@ -280,7 +286,7 @@ impl Engine {
         if let Some(mut tasks) = tasks {
             tasks.shutdown().await;
         }
-        self.inner.live.stop();
+        self.inner.clusters.stop();
     }
 }
 
@@ -345,11 +351,10 @@ fn terminate_requested(app: &Application) -> bool {
 fn forget(inner: &Inner, id: &AppId) {
     inner.queue.forget(id);
     inner.metrics.remove_app(&id.namespace, &id.name);
-    let forgotten = inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-    let Some(mem) = forgotten else { return };
-    let keys: Vec<_> = mem.prepared.resources.iter().map(|r| r.key.clone()).collect();
-    inner.claims.update(id, &keys, []);
-    let mut others: Vec<AppId> = keys.iter().flat_map(|k| inner.claims.claimants(k)).collect();
+    inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    let claimed = inner.claims.remove(id);
+    let mut others: Vec<AppId> =
+        claimed.iter().flat_map(|(cluster, key)| inner.claims.claimants(cluster, key)).collect();
     others.sort_by_key(|a| a.to_string());
     others.dedup();
     for other in others {
@@ -358,21 +363,38 @@ fn forget(inner: &Inner, id: &AppId) {
 }
 
 /// Live objects: a change to an object reconciles (from cache) the app whose mark it carries
-/// and every app that declares it: a delete behind Ferry's back, or another app's cascade
-/// delete of a shared object, is drift to each of them.
+/// and every app that declares it in that cluster: a delete behind Ferry's back, or another
+/// app's cascade delete of a shared object, is drift to each of them. A failed watch, or a
+/// watch listing again after its cluster was found down, reconciles the cluster's apps.
 async fn watch_live(
     inner: Arc<Inner>,
     mut events: tokio::sync::mpsc::UnboundedReceiver<LiveEvent>,
 ) {
     while let Some(ev) = events.recv().await {
-        let marked =
-            inner.labels.read().unwrap_or_else(|p| p.into_inner()).get(&ev.app_label).cloned();
-        let mut apps = inner.claims.claimants(&ev.key);
-        apps.extend(marked.filter(|m| !apps.contains(m)));
-        for app in apps {
-            inner.trigger(&app, |_| {});
+        match ev {
+            LiveEvent::Object { cluster, app_label, key } => {
+                let labels = inner.labels.read().unwrap_or_else(|p| p.into_inner());
+                let marked = labels.get(&app_label).cloned();
+                drop(labels);
+                let mut apps = inner.claims.claimants(&cluster, &key);
+                apps.extend(marked.filter(|m| !apps.contains(m)));
+                for app in apps {
+                    inner.trigger(&app, |_| {});
+                }
+                inner.metrics.managed_objects.set(inner.clusters.live_objects() as i64);
+            }
+            LiveEvent::Trouble { cluster } => {
+                if inner.clusters.get(&cluster).is_some_and(|c| !c.is_local() && c.suspect()) {
+                    crate::clusters::watch::trigger_apps_of(&inner, &cluster);
+                }
+            }
+            LiveEvent::Listed { cluster } => {
+                if inner.clusters.get(&cluster).is_some_and(|c| c.listed()) {
+                    tracing::info!(%cluster, "the cluster answers again");
+                    crate::clusters::watch::trigger_apps_of(&inner, &cluster);
+                }
+            }
         }
-        inner.metrics.managed_objects.set(inner.live.len() as i64);
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) async fn finalize(cy: &mut Cycle<'_>) -> Result<Option<Duration>, Sto
     if !finalizers.iter().any(|f| is_cascade(f)) {
         return Ok(None);
     }
+    crate::reconcile::destination(cy).await?;
     delete_objects(cy).await?;
     let remaining: Vec<&String> = finalizers.iter().filter(|f| !is_cascade(f)).collect();
     let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
@@ -46,19 +47,19 @@ pub(crate) async fn finalize(cy: &mut Cycle<'_>) -> Result<Option<Duration>, Sto
 async fn delete_objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     let inventory = cy.status.inventory.clone();
     let kinds = inventory.iter().map(|e| (e.api_version(), e.kind.clone())).collect();
-    cy.inner.live.ensure_watched(&kinds, cy.inner.config.watch_timeout).await.map_err(|e| {
+    cy.cluster.live.ensure_watched(&kinds, cy.inner.config.watch_timeout).await.map_err(|e| {
         Stop::new(Stage::Delete, "WatchFailed", format!("cannot see the app's objects: {e}"))
             .backoff(Duration::from_secs(5))
     })?;
     let live: LiveValues = inventory
         .iter()
-        .filter_map(|e| cy.inner.live.get(&e.key()).map(|o| (e.key(), (*o).clone())))
+        .filter_map(|e| cy.cluster.live.get(&e.key()).map(|o| (e.key(), (*o).clone())))
         .collect();
     let prunes: Vec<_> = select(&inventory, &BTreeSet::new(), cy.id, |e| live.get(&e.key()))
         .into_iter()
         .filter_map(|v| if let Verdict::Prune(t) = v { Some(t) } else { None })
         // What another app declares stays: it is that app's now (it heals it back to its mark).
-        .filter(|t| cy.inner.claims.others(&t.key, cy.id).is_empty())
+        .filter(|t| cy.inner.claims.others(&cy.cluster.id, &t.key, cy.id).is_empty())
         .collect();
     let count = prunes.len();
     if count == 0 {
@@ -78,7 +79,7 @@ async fn delete_objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
         in_sync: &in_sync,
         health_rules: &rules,
     };
-    if let SyncPhase::Failed(message) = cy.inner.executor.execute(&req).await.phase {
+    if let SyncPhase::Failed(message) = cy.cluster.executor.execute(&req).await.phase {
         return Err(Stop::new(
             Stage::Delete,
             "DeleteFailed",

@@ -7,6 +7,7 @@
 
 pub mod application;
 mod claims;
+pub mod clusters;
 pub mod compare;
 pub mod controller;
 mod crd_schema;

@@ -18,22 +18,40 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-/// A change seen on a managed object.
+/// Which cluster a cache watches: its API server URL (`https://kubernetes.default.svc` for the
+/// cluster Ferry runs in). Objects of two clusters are never keyed alike: each cluster has its
+/// own cache, and everything keyed across clusters pairs the key with this.
+pub type ClusterId = Arc<str>;
+
+/// What the watches of one cluster report.
 #[derive(Clone, Debug)]
-pub struct LiveEvent {
-    /// The value of the object's `ferry.dev/app` label (which app it belongs to).
-    pub app_label: String,
-    pub key: ObjKey,
+pub enum LiveEvent {
+    /// A change seen on a managed object.
+    Object {
+        cluster: ClusterId,
+        /// The value of the object's `ferry.dev/app` label (which app it belongs to).
+        app_label: String,
+        key: ObjKey,
+    },
+    /// A watch failed (the cluster may be down); it retries with backoff.
+    Trouble { cluster: ClusterId },
+    /// A watch listed its kind (again): the cluster answers.
+    Listed { cluster: ClusterId },
 }
 
 /// (group, kind): one watch each, whatever versions the apps use.
 type KindKey = (String, String);
 
 pub struct LiveCache {
+    cluster: ClusterId,
     client: Client,
     discovery: Arc<Discovery>,
     objects: RwLock<HashMap<ObjKey, Arc<Value>>>,
-    watches: Mutex<HashMap<KindKey, watch::Receiver<bool>>>,
+    /// One watch per kind, or per kind and namespace where the cluster's Secret limits Ferry
+    /// to some namespaces (its credentials may not list cluster-wide); each says when listed.
+    watches: Mutex<HashMap<KindKey, Vec<watch::Receiver<bool>>>>,
+    /// The namespaces namespaced kinds are watched in (empty: cluster-wide).
+    namespaces: Vec<String>,
     events: mpsc::UnboundedSender<LiveEvent>,
     /// The watch tasks, stopped by [`LiveCache::stop`].
     tasks: Mutex<tokio::task::JoinSet<()>>,
@@ -50,20 +68,30 @@ pub enum LiveError {
 }
 
 impl LiveCache {
+    /// A cache of `cluster`'s managed objects, reporting on `events` (shared by all clusters);
+    /// namespaced kinds are watched in `namespaces` only when it is not empty.
     pub fn new(
+        cluster: ClusterId,
         client: Client,
         discovery: Arc<Discovery>,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<LiveEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let cache = Arc::new(Self {
+        events: mpsc::UnboundedSender<LiveEvent>,
+        namespaces: Vec<String>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            namespaces,
+            cluster,
             client,
             discovery,
             objects: RwLock::default(),
             watches: Mutex::default(),
-            events: tx,
+            events,
             tasks: Mutex::default(),
-        });
-        (cache, rx)
+        })
+    }
+
+    fn send(&self, app_label: String, key: ObjKey) {
+        let _ =
+            self.events.send(LiveEvent::Object { cluster: self.cluster.clone(), app_label, key });
     }
 
     pub fn get(&self, key: &ObjKey) -> Option<Arc<Value>> {
@@ -122,22 +150,35 @@ impl LiveCache {
                 Some(rx) => rx,
                 None => {
                     let resolved = self.discovery.resolve(&self.client, &gvk).await?;
+                    let scopes: Vec<String> = if resolved.namespaced && !self.namespaces.is_empty()
+                    {
+                        self.namespaces.clone()
+                    } else {
+                        vec![String::new()]
+                    };
                     let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
                     match watches.get(&key) {
                         Some(rx) => rx.clone(),
                         None => {
-                            let (tx, rx) = watch::channel(false);
-                            watches.insert(key.clone(), rx.clone());
-                            self.tasks
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .spawn(Arc::clone(self).run_watch(resolved.resource, tx));
-                            rx
+                            let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+                            let mut all = Vec::new();
+                            for scope in scopes {
+                                let (tx, rx) = watch::channel(false);
+                                all.push(rx);
+                                let watch = Arc::clone(self).run_watch(
+                                    resolved.resource.clone(),
+                                    scope,
+                                    tx,
+                                );
+                                tasks.spawn(watch);
+                            }
+                            watches.insert(key.clone(), all.clone());
+                            all
                         }
                     }
                 }
             };
-            waits.push((format!("{api_version}/{kind}"), ready));
+            waits.extend(ready.into_iter().map(|r| (format!("{api_version}/{kind}"), r)));
         }
         for (kind, mut ready) in waits {
             let done = tokio::time::timeout(timeout, ready.wait_for(|r| *r)).await;
@@ -148,8 +189,18 @@ impl LiveCache {
         Ok(())
     }
 
-    async fn run_watch(self: Arc<Self>, resource: ApiResource, ready: watch::Sender<bool>) {
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+    /// Watches one kind in namespace `scope` (empty: all namespaces).
+    async fn run_watch(
+        self: Arc<Self>,
+        resource: ApiResource,
+        scope: String,
+        ready: watch::Sender<bool>,
+    ) {
+        let api: Api<DynamicObject> = if scope.is_empty() {
+            Api::all_with(self.client.clone(), &resource)
+        } else {
+            Api::namespaced_with(self.client.clone(), &scope, &resource)
+        };
         let config = watcher::Config::default().labels(LABEL_APP);
         let mut stream = watcher::watcher(api, config).default_backoff().boxed();
         let mut relist: Option<HashMap<ObjKey, Arc<Value>>> = None;
@@ -163,8 +214,9 @@ impl LiveCache {
                 }
                 Ok(Event::InitDone) => {
                     let fresh = relist.take().unwrap_or_default();
-                    self.replace_kind(&resource, fresh);
+                    self.replace_kind(&resource, &scope, fresh);
                     let _ = ready.send(true);
+                    let _ = self.events.send(LiveEvent::Listed { cluster: self.cluster.clone() });
                 }
                 Ok(Event::Apply(obj)) => {
                     if let Some((key, value)) = to_value(obj, &resource) {
@@ -173,32 +225,42 @@ impl LiveCache {
                             .write()
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(key.clone(), Arc::new(value));
-                        let _ = self.events.send(LiveEvent { app_label, key });
+                        self.send(app_label, key);
                     }
                 }
                 Ok(Event::Delete(obj)) => {
                     if let Some((key, value)) = to_value(obj, &resource) {
                         let app_label = label(&value, LABEL_APP).unwrap_or_default().to_owned();
                         self.objects.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
-                        let _ = self.events.send(LiveEvent { app_label, key });
+                        self.send(app_label, key);
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(kind = %resource.kind, error = %e, "watch failed; retrying with backoff");
+                    tracing::warn!(cluster = %self.cluster, kind = %resource.kind, error = %e, "watch failed; retrying with backoff");
+                    let _ = self.events.send(LiveEvent::Trouble { cluster: self.cluster.clone() });
                 }
             }
         }
     }
 
-    /// Swaps in a fresh listing of one kind, reporting what changed meanwhile.
-    fn replace_kind(&self, resource: &ApiResource, fresh: HashMap<ObjKey, Arc<Value>>) {
+    /// Swaps in a fresh listing of one kind (in namespace `scope`, or all when empty), reporting
+    /// what changed meanwhile.
+    fn replace_kind(
+        &self,
+        resource: &ApiResource,
+        scope: &str,
+        fresh: HashMap<ObjKey, Arc<Value>>,
+    ) {
         let mut changed = Vec::new();
         {
             let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
             let stale: Vec<ObjKey> = objects
                 .keys()
                 .filter(|k| {
-                    k.group == resource.group && k.kind == resource.kind && !fresh.contains_key(*k)
+                    k.group == resource.group
+                        && k.kind == resource.kind
+                        && (scope.is_empty() || k.namespace == scope)
+                        && !fresh.contains_key(*k)
                 })
                 .cloned()
                 .collect();
@@ -219,7 +281,7 @@ impl LiveCache {
             }
         }
         for (app_label, key) in changed {
-            let _ = self.events.send(LiveEvent { app_label, key });
+            self.send(app_label, key);
         }
     }
 }

@@ -56,6 +56,7 @@ pub struct Metrics {
     pub renders: Family<CacheLabel, Counter>,
     pub errors: Family<StageLabel, Counter>,
     pub managed_objects: Gauge,
+    pub clusters_connected: Gauge,
 }
 
 impl Metrics {
@@ -73,6 +74,7 @@ impl Metrics {
             renders: Family::default(),
             errors: Family::default(),
             managed_objects: Gauge::default(),
+            clusters_connected: Gauge::default(),
         };
         let r = registry.sub_registry_with_prefix("ferry");
         r.register(
@@ -115,6 +117,11 @@ impl Metrics {
             m.errors.clone(),
         );
         r.register("managed_objects", "Live objects in the watch cache", m.managed_objects.clone());
+        r.register(
+            "clusters_connected",
+            "Remote clusters Ferry holds a connection to",
+            m.clusters_connected.clone(),
+        );
         m
     }
 

@@ -130,7 +130,7 @@ async fn execute(
     let stop = Arc::new(tokio::sync::Notify::new());
     cy.inner.running.lock().unwrap_or_else(|p| p.into_inner()).insert(cy.id.clone(), stop.clone());
     let outcome = tokio::select! {
-        outcome = cy.inner.executor.execute(request) => Some(outcome),
+        outcome = cy.cluster.executor.execute(request) => Some(outcome),
         () = stop.notified() => None,
     };
     cy.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(cy.id);
@@ -199,7 +199,9 @@ async fn guard_shrink(cy: &mut Cycle<'_>, prune: bool, allow_empty: bool) -> boo
 fn live_values(cy: &Cycle<'_>) -> LiveValues {
     let keys = cy.mem.prepared.resources.iter().map(|r| r.key.clone());
     let recorded = cy.status.inventory.iter().map(|e| e.key());
-    keys.chain(recorded).filter_map(|k| cy.inner.live.get(&k).map(|o| (k, (*o).clone()))).collect()
+    keys.chain(recorded)
+        .filter_map(|k| cy.cluster.live.get(&k).map(|o| (k, (*o).clone())))
+        .collect()
 }
 
 /// What may be pruned (recorded, owned, same UID, no longer declared), and what is already gone.
@@ -212,7 +214,9 @@ fn prune_targets(
     let mut gone = Vec::new();
     for v in select(&cy.status.inventory, declared, cy.id, |e| live.get(&e.key())) {
         match v {
-            Verdict::Prune(t) if !cy.inner.claims.others(&t.key, cy.id).is_empty() => {
+            Verdict::Prune(t)
+                if !cy.inner.claims.others(&cy.cluster.id, &t.key, cy.id).is_empty() =>
+            {
                 tracing::info!(app = %cy.id, object = %t.key, "not pruned: another app declares it")
             }
             Verdict::Prune(t) => prunes.push(t),
@@ -253,7 +257,7 @@ fn record_inventory(
 ) {
     for a in &outcome.applied {
         if let Some(o) = &a.object {
-            cy.inner.live.observe(a.key.clone(), o.clone());
+            cy.cluster.live.observe(a.key.clone(), o.clone());
         }
     }
     let mut inv = inventory_map(&cy.status.inventory);

@@ -24,6 +24,8 @@ pub mod git;
 pub mod http_git;
 #[cfg(feature = "registry")]
 pub mod registry;
+#[cfg(feature = "world")]
+pub mod remote;
 pub mod server;
 pub mod sshd;
 #[cfg(feature = "world")]

@@ -7,6 +7,7 @@ mod drift_heal;
 mod fan_out;
 mod many_apps;
 mod monorepo;
+mod multi_cluster;
 mod render;
 mod steady_state;
 
@@ -30,10 +31,11 @@ pub enum Scenario {
     MonorepoOneLine,
     Render,
     ApplyVsKubectl,
+    MultiCluster,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::CommitToApplied,
         Scenario::FanOut,
         Scenario::SteadyState,
@@ -41,6 +43,7 @@ impl Scenario {
         Scenario::MonorepoOneLine,
         Scenario::Render,
         Scenario::ApplyVsKubectl,
+        Scenario::MultiCluster,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Scenario {
             Scenario::MonorepoOneLine => "monorepo-one-line",
             Scenario::Render => "render",
             Scenario::ApplyVsKubectl => "apply-vs-kubectl",
+            Scenario::MultiCluster => "multi-cluster",
         }
     }
 
@@ -103,6 +107,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::MonorepoOneLine => monorepo::run(opts, &mut report)?,
         Scenario::Render => render::run(opts, &mut report)?,
         Scenario::ApplyVsKubectl => apply_vs_kubectl::run(opts, &mut report)?,
+        Scenario::MultiCluster => multi_cluster::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();
     report.date =

@@ -153,7 +153,7 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
 pub async fn run(conn: &Connection, ns: &str, args: CreateArgs) -> Result<ExitCode, CliError> {
     let app = build(&args, ns)?;
     if args.validate {
-        validate(&app).await?;
+        validate(conn, &app).await?;
     }
     let api = super::apps(conn, ns);
     let existed = match api.get_opt(&args.name).await {
@@ -191,21 +191,26 @@ pub async fn run(conn: &Connection, ns: &str, args: CreateArgs) -> Result<ExitCo
 
 /// What the engine would trip over first, checked before anything is written: an unknown
 /// destination, a repository or revision that cannot be fetched, a path that is not there.
-pub async fn validate(app: &Application) -> Result<(), CliError> {
+pub async fn validate(conn: &Connection, app: &Application) -> Result<(), CliError> {
     let name = app.metadata.name.clone().unwrap_or_default();
     let skip = "or pass --validate=false to create it anyway";
     let d = &app.spec.destination;
-    if !d.is_in_cluster() {
-        let target = d.server.clone().or(d.name.clone()).unwrap_or_default();
-        return Err(CliError::Invalid {
-            name,
-            message: format!(
-                "destination {target:?} is not a cluster Ferry knows: only the cluster Ferry runs in \
-                 is supported (--dest-server {} or --dest-name {}); fix it, {skip}",
-                ferry_engine::application::IN_CLUSTER_SERVER,
-                ferry_engine::application::IN_CLUSTER_NAME
-            ),
-        });
+    if !d.is_in_cluster() || (d.name.is_some() && d.server.is_some()) {
+        // Ferry's namespace, where the cluster Secrets live (as `ferry cluster` finds it).
+        let home = std::env::var("FERRY_NAMESPACE")
+            .unwrap_or_else(|_| ferry_engine::DEFAULT_HOME_NAMESPACE.to_owned());
+        let secrets = crate::cluster::cluster_secrets(conn, &home).await?;
+        if let Err(e) = ferry_engine::clusters::select::select(d, &secrets, &home) {
+            return Err(CliError::Invalid {
+                name,
+                message: format!(
+                    "{e}: add the cluster with `ferry cluster add NAME --kubeconfig FILE`, or deploy \
+                     into the cluster Ferry runs in (--dest-server {} or --dest-name {}); {skip}",
+                    ferry_engine::application::IN_CLUSTER_SERVER,
+                    ferry_engine::application::IN_CLUSTER_NAME
+                ),
+            });
+        }
     }
     let source = &app.spec.source;
     let checkout = super::source::checkout(&name, source, &source.target_revision).await.map_err(

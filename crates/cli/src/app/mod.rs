@@ -9,13 +9,13 @@ mod create;
 mod delete;
 mod diff;
 mod edit;
-mod error;
+pub(crate) mod error;
 mod get;
 mod history;
 mod install;
 mod logs;
 mod manifests;
-mod output;
+pub(crate) mod output;
 mod patch;
 mod refresh;
 mod resources;
@@ -171,7 +171,9 @@ pub fn run_install(args: InstallArgs) -> ExitCode {
     block_on(install::run(args))
 }
 
-fn block_on(work: impl std::future::Future<Output = Result<ExitCode, CliError>>) -> ExitCode {
+pub(crate) fn block_on(
+    work: impl std::future::Future<Output = Result<ExitCode, CliError>>,
+) -> ExitCode {
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(r) => r,

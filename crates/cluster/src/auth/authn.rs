@@ -49,8 +49,9 @@ struct Verified {
     until: Instant,
 }
 
-/// Looks up the uid of ServiceAccount `(namespace, name)` if it exists.
-pub type SaLookup<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
+/// Looks up the uid of a `(plural, namespace, name)` object if it exists (`serviceaccounts`, and
+/// `secrets` for the tokens of ServiceAccount token Secrets).
+pub type SaLookup<'a> = &'a dyn Fn(&str, &str, &str) -> Option<String>;
 
 impl Authenticator {
     pub fn new(
@@ -123,7 +124,7 @@ impl Authenticator {
         let claims = self.claims(token)?;
         let k = &claims.kubernetes;
         let sa = &k.serviceaccount;
-        match sa_uid(&k.namespace, &sa.name) {
+        match sa_uid("serviceaccounts", &k.namespace, &sa.name) {
             Some(uid) if uid == sa.uid => {}
             Some(_) => {
                 return Err(format!(
@@ -137,6 +138,14 @@ impl Authenticator {
                     k.namespace, sa.name
                 ));
             }
+        }
+        if let Some(secret) = &k.secret
+            && sa_uid("secrets", &k.namespace, &secret.name).as_deref() != Some(secret.uid.as_str())
+        {
+            return Err(format!(
+                "the token Secret {}/{} this token came from was deleted; create a new one (or `ferry cluster add --upsert`)",
+                k.namespace, secret.name
+            ));
         }
         let mut user = UserInfo::service_account(&k.namespace, &sa.name, &sa.uid);
         let mut extra = BTreeMap::new();

@@ -22,6 +22,7 @@ pub mod namespace_defaults;
 pub mod rbac;
 pub mod reviews;
 pub mod static_tokens;
+pub mod token_controller;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -170,14 +170,11 @@ async fn guard(State(st): State<Shared>, mut req: Request, next: Next) -> Respon
 
 /// The user a request acts as, or the 401/403 that ends it.
 fn authenticate(st: &Shared, req: &Request) -> Result<crate::auth::UserInfo, ApiError> {
+    use crate::auth::token_controller::{secret_uid, service_account_uid};
     use crate::auth::{Attributes, authn::PeerIdentity, impersonate, rbac};
-    let sa_uid = |ns: &str, name: &str| {
-        let key = crate::store::Key {
-            storage: "/serviceaccounts".into(),
-            namespace: ns.into(),
-            name: name.into(),
-        };
-        st.store.get(&key)?.pointer("/metadata/uid")?.as_str().map(str::to_string)
+    let sa_uid = |plural: &str, ns: &str, name: &str| match plural {
+        "secrets" => secret_uid(st, ns, name),
+        _ => service_account_uid(st, ns, name),
     };
     let peer = req.extensions().get::<PeerIdentity>();
     let user = st

@@ -389,6 +389,7 @@ fn after_write(st: &Shared, rt: &ResourceType, written: &Written, dry_run: bool)
     // What real controllers do at once after such writes: namespace defaults, aggregation.
     if let Written::Stored(obj) = written {
         crate::auth::namespace_defaults::after_change(st, rt, obj);
+        crate::auth::token_controller::after_change(st, rt, obj);
     }
     if matches!(written, Written::Stored(_) | Written::Deleted(_)) {
         crate::auth::rbac::aggregate::after_change(st, rt);

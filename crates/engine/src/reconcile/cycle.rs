@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use kube::runtime::events::EventType;
 
 use crate::application::*;
+use crate::clusters::Connection;
 use crate::controller::Inner;
 use crate::status::{remove_condition, set_condition};
 
@@ -103,6 +104,8 @@ pub(crate) struct Cycle<'a> {
     /// The stop of a source or render stage the reconcile went past by using the last good
     /// render: compare and self-heal run against it, nothing is synced anew or pruned.
     pub fallback: Option<Stop>,
+    /// The destination cluster (the one Ferry runs in until the destination stage resolves it).
+    pub cluster: Arc<Connection>,
     requeue: Option<Duration>,
 }
 
@@ -126,6 +129,7 @@ impl<'a> Cycle<'a> {
             mem,
             requests,
             fallback: None,
+            cluster: inner.clusters.local().clone(),
             requeue: None,
         }
     }

@@ -19,7 +19,7 @@ pub(crate) fn health(cy: &mut Cycle<'_>, cmp: &mut Comparison) -> Health {
     let resources = cy.mem.prepared.resources.clone();
     let mut items = Vec::with_capacity(resources.len());
     for (i, r) in resources.iter().enumerate() {
-        let h = match cy.inner.live.get(&r.key) {
+        let h = match cy.cluster.live.get(&r.key) {
             Some(obj) => assess(&obj, &rules),
             None => Health::missing("not in the cluster"),
         };

@@ -39,6 +39,7 @@ pub use report::MAX_RESOURCES_IN_STATUS;
 pub(crate) use report::write_status;
 pub(crate) use stop::{Stage, Stop};
 use target::Target;
+pub(crate) use target::destination;
 
 /// Reconciles the app `id` once, then remembers what it learned and when to come back.
 pub(crate) async fn reconcile(inner: &Arc<Inner>, id: &AppId, reasons: Reasons) {
@@ -90,11 +91,12 @@ async fn reconcile_app(cy: &mut Cycle<'_>) {
 
 async fn pipeline(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     end_stale_operation(cy);
-    target::destination(cy)?;
+    target::destination(cy).await?;
     let target = match target_rendered(cy).await {
         Ok(target) => target,
         Err(stop) => last_good(cy, stop).await?,
     };
+    target::permitted(cy)?;
     watch(cy).await?;
     let mut cmp = comparison(cy);
     shared_condition(cy);
@@ -158,14 +160,14 @@ async fn last_good(cy: &mut Cycle<'_>, stop: Stop) -> Result<Target, Stop> {
 async fn watch(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     let mut kinds = cy.mem.prepared.kinds.clone();
     kinds.extend(cy.status.inventory.iter().map(|e| (e.api_version(), e.kind.clone())));
-    cy.inner.live.ensure_watched(&kinds, cy.inner.config.watch_timeout).await.map_err(|e| {
+    cy.cluster.live.ensure_watched(&kinds, cy.inner.config.watch_timeout).await.map_err(|e| {
         Stop::new(Stage::Watch, "WatchFailed", e.to_string()).backoff(Duration::from_secs(5))
     })
 }
 
 fn comparison(cy: &Cycle<'_>) -> Comparison {
     let base = DiffOptions::default().mask_key(cy.inner.config.mask_key.clone());
-    let live = |k: &ferry_apply::ObjKey| cy.inner.live.get(k);
+    let live = |k: &ferry_apply::ObjKey| cy.cluster.live.get(k);
     let mut cmp = compare(
         cy.id,
         &cy.mem.prepared.resources,
@@ -175,7 +177,8 @@ fn comparison(cy: &Cycle<'_>) -> Comparison {
         &cy.app.spec.ignore_differences,
     );
     let claims = &cy.inner.claims;
-    cmp.mark_shared(cy.id, live, |key, other| claims.claimants(key).contains(other));
+    let cluster = &cy.cluster.id;
+    cmp.mark_shared(cy.id, live, |key, other| claims.claimants(cluster, key).contains(other));
     cmp
 }
 
@@ -188,7 +191,7 @@ fn shared_condition(cy: &mut Cycle<'_>) {
         .resources
         .iter()
         .filter_map(|r| {
-            let others = claims.others(&r.key, cy.id);
+            let others = claims.others(&cy.cluster.id, &r.key, cy.id);
             let names: Vec<String> = others.iter().map(|a| a.to_string()).collect();
             (!others.is_empty()).then(|| format!("{} (also in {})", r.key, names.join(", ")))
         })

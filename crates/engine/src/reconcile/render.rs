@@ -18,16 +18,20 @@ pub(crate) async fn render(
     url: &RepoUrl,
     revision: &CommitId,
 ) -> Result<(), Stop> {
-    let source = serde_json::to_string(&cy.app.spec.source).unwrap_or_default();
+    // The cluster is part of the key: discovery there says which kinds are namespaced.
+    let source = format!(
+        "{}@{}",
+        serde_json::to_string(&cy.app.spec.source).unwrap_or_default(),
+        cy.cluster.id
+    );
     let key = (revision.clone(), cy.app.metadata.generation, source);
     if cy.mem.rendered_for.as_ref() != Some(&key) {
         let rendered = run(cy, url, revision).await?;
-        let prepared = prepare(&cy.inner.client, &cy.inner.discovery, cy.app, cy.id, &rendered)
+        let prepared = prepare(&cy.cluster.client, &cy.cluster.discovery, cy.app, cy.id, &rendered)
             .await
             .map_err(invalid_object)?;
         cy.mem.content = Some((rendered.hash.clone(), cy.app.metadata.generation));
-        let old = cy.mem.prepared.resources.iter().map(|r| &r.key);
-        cy.inner.claims.update(cy.id, old, prepared.resources.iter().map(|r| &r.key));
+        cy.inner.claims.set(cy.id, &cy.cluster.id, prepared.resources.iter().map(|r| &r.key));
         cy.mem.prepared = prepared;
         cy.mem.rendered_for = Some(key);
     }

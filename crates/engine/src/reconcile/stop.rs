@@ -14,6 +14,8 @@ use super::cycle::Cycle;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     Destination,
+    /// The destination cluster cannot be used: its Secret is wrong or it does not answer.
+    Cluster,
     Source,
     Render,
     Watch,
@@ -26,6 +28,7 @@ impl Stage {
     fn condition(self) -> (&'static str, bool) {
         match self {
             Stage::Destination => ("DestinationReady", false),
+            Stage::Cluster => ("ClusterReady", false),
             Stage::Source => ("SourceReady", false),
             Stage::Render => ("RenderReady", false),
             Stage::Watch => ("Synced", false),
@@ -37,6 +40,7 @@ impl Stage {
     pub fn label(self) -> &'static str {
         match self {
             Stage::Destination => "destination",
+            Stage::Cluster => "cluster",
             Stage::Source => "source",
             Stage::Render => "render",
             Stage::Watch => "watch",
@@ -72,11 +76,20 @@ pub struct Stop {
     /// What to do about it, when the user has something to do.
     pub hint: Option<String>,
     pub retry: Retry,
+    /// The longest wait between retries ([`MAX_BACKOFF`] unless said otherwise).
+    pub max_backoff: Duration,
 }
 
 impl Stop {
     pub fn new(stage: Stage, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { stage, reason, message: message.into(), hint: None, retry: Retry::OnChange }
+        Self {
+            stage,
+            reason,
+            message: message.into(),
+            hint: None,
+            retry: Retry::OnChange,
+            max_backoff: MAX_BACKOFF,
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -86,6 +99,12 @@ impl Stop {
 
     pub fn backoff(mut self, first: Duration) -> Self {
         self.retry = Retry::Backoff(first);
+        self
+    }
+
+    /// Retries at most `max` apart (for a cause that may end any moment, as a cluster coming back).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
         self
     }
 }
@@ -103,6 +122,9 @@ pub fn backoff(first: Duration, attempt: u32, unit: f64) -> Duration {
 pub fn message(stop: &Stop, next: Option<Duration>, attempt: u32) -> String {
     let then = match next {
         Some(d) => format!("Ferry retries in {}s (attempt {attempt})", d.as_secs().max(1)),
+        None if matches!(stop.stage, Stage::Destination | Stage::Cluster) => {
+            "Ferry tries again when the Application or a cluster Secret changes".to_owned()
+        }
         None => "Ferry tries again when the Application or Git changes".to_owned(),
     };
     let hint = stop.hint.as_deref().map(|h| format!(" {h}.")).unwrap_or_default();
@@ -120,7 +142,9 @@ pub(crate) fn record(cy: &mut Cycle<'_>, stop: &Stop) {
     cy.mem.failures = cy.mem.failures.saturating_add(1);
     let next = match stop.retry {
         Retry::OnChange => None,
-        Retry::Backoff(first) => Some(backoff(first, cy.mem.failures, fastrand::f64())),
+        Retry::Backoff(first) => {
+            Some(backoff(first, cy.mem.failures, fastrand::f64()).min(stop.max_backoff))
+        }
     };
     if cy.mem.last_error.as_deref() != Some(stop.message.as_str()) {
         tracing::warn!(app = %cy.id, stage = stop.stage.label(), reason = stop.reason, error = %stop.message, "reconcile stopped");
@@ -130,6 +154,13 @@ pub(crate) fn record(cy: &mut Cycle<'_>, stop: &Stop) {
     cy.set(type_, status, stop.reason, message(stop, next, cy.mem.failures));
     if !stop.stage.compared() {
         cy.status.sync.status = SyncStatusCode::Unknown;
+    }
+    if stop.stage == Stage::Cluster {
+        // The live objects cannot be seen: their health is not known either.
+        cy.status.health = crate::application::AppHealth {
+            status: ferry_health::HealthStatus::Unknown,
+            message: stop.message.clone(),
+        };
     }
     cy.requeue(next);
 }

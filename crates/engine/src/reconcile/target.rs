@@ -8,6 +8,7 @@ use ferry_source::{CommitId, RepoUrl};
 use kube::runtime::events::EventType;
 
 use crate::application::Pin;
+use crate::clusters::{ConnectError, SelectError, scope};
 use crate::sources::Sources;
 use crate::status::find_history;
 use ferry_source::short_revision as short;
@@ -27,20 +28,53 @@ pub(crate) struct Target {
     pub forced: bool,
 }
 
-/// Ferry deploys only into the cluster it runs in so far.
-pub(crate) fn destination(cy: &mut Cycle<'_>) -> Result<(), Stop> {
-    let dest = &cy.app.spec.destination;
-    if dest.is_in_cluster() {
-        cy.clear("DestinationReady");
-        return Ok(());
+/// The destination cluster: the one Ferry runs in, or a cluster Secret's, connected and
+/// answering. Sets `cy.cluster`.
+pub(crate) async fn destination(cy: &mut Cycle<'_>) -> Result<(), Stop> {
+    let namespace = cy.inner.settings.namespace().to_owned();
+    match cy.inner.clusters.connect(&cy.app.spec.destination).await {
+        Ok(conn) => {
+            cy.cluster = conn;
+            cy.inner.metrics.clusters_connected.set(cy.inner.clusters.connected() as i64);
+            cy.clear("DestinationReady");
+            cy.clear("ClusterReady");
+            Ok(())
+        }
+        Err(e) => Err(destination_stop(e, &namespace)),
     }
-    let target = dest.server.clone().or(dest.name.clone()).unwrap_or_default();
-    Err(Stop::new(
-        Stage::Destination,
-        "UnknownCluster",
-        format!("destination {target:?} is not a cluster Ferry knows"),
-    )
-    .hint("Only the cluster Ferry runs in is supported so far: set destination.server to https://kubernetes.default.svc or destination.name to in-cluster"))
+}
+
+fn destination_stop(e: ConnectError, namespace: &str) -> Stop {
+    let message = e.to_string();
+    match e {
+        ConnectError::Select(SelectError::Disagree { .. }) => {
+            Stop::new(Stage::Destination, "InvalidDestination", message)
+                .hint("Set only one of destination.name and destination.server, or make them name the same cluster")
+        }
+        ConnectError::Select(SelectError::Unknown { .. }) => Stop::new(Stage::Destination, "UnknownCluster", message)
+            .hint(format!("Add the cluster with `ferry cluster add NAME --kubeconfig FILE` (or a cluster Secret in namespace {namespace}), or deploy into the cluster Ferry runs in with destination.server https://kubernetes.default.svc")),
+        ConnectError::Select(SelectError::Secret(e)) => {
+            Stop::new(Stage::Cluster, "InvalidClusterSecret", message).hint(e.hint())
+        }
+        ConnectError::Client { .. } => Stop::new(Stage::Cluster, "InvalidClusterSecret", message)
+            .hint("Fix the cluster Secret's server and tlsClientConfig, or re-add the cluster with `ferry cluster add NAME --kubeconfig FILE --upsert`"),
+        ConnectError::Unreachable { .. } => Stop::new(Stage::Cluster, "ClusterUnreachable", message)
+            .hint("Check that the cluster is up and reachable from Ferry (`ferry cluster list` probes it); if its credentials or CA changed, re-add it with `ferry cluster add NAME --kubeconfig FILE --upsert`. Ferry keeps retrying and recovers by itself when the cluster answers")
+            .backoff(Duration::from_secs(2))
+            .max_backoff(Duration::from_secs(30)),
+    }
+}
+
+/// The cluster Secret's `namespaces` and `clusterResources` allow what the app declares;
+/// checked before anything is applied.
+pub(crate) fn permitted(cy: &mut Cycle<'_>) -> Result<(), Stop> {
+    let Some(spec) = &cy.cluster.spec else { return Ok(()) };
+    scope::check(spec, &cy.app.spec.destination.namespace, &cy.mem.prepared.desired).map_err(|e| {
+        Stop::new(Stage::Destination, "DestinationNotPermitted", e.to_string()).hint(format!(
+            "Deploy only into the namespaces cluster Secret {} lists in `namespaces`, or extend that list (clusterResources \"true\" allows cluster-scoped objects)",
+            spec.secret
+        ))
+    })
 }
 
 pub(crate) async fn resolve(cy: &mut Cycle<'_>) -> Result<Target, Stop> {
