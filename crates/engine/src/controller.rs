@@ -11,7 +11,7 @@ use ferry_apply::discovery::Discovery;
 use ferry_apply::executor::{Executor, ExecutorConfig};
 use ferry_apply::tracking::AppId;
 use ferry_render::{RenderCache, RenderConfig};
-use ferry_source::{Credentials, Limits, RepoCache};
+use ferry_source::{Limits, RepoCache};
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
@@ -137,7 +137,8 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     pub labels: RwLock<HashMap<String, AppId>>,
     pub recorder: Recorder,
-    pub credentials: Credentials,
+    /// Repository credentials (from `settings`) for every fetch and ref check.
+    pub repos: Arc<crate::repos::Repos>,
     pub claims: Claims,
     pub schedule: crate::poll::Schedule,
     /// The syncs running now, each stopped early by a terminate request.
@@ -186,6 +187,8 @@ impl Engine {
         let (store, writer) = reflector::store();
         let mut tasks = JoinSet::new();
         let settings = Settings::start(&client, &config.home_namespace, &mut tasks);
+        let keys = config.data_dir.join("repo-keys");
+        let repos = crate::repos::Repos::start(&client, settings.clone(), keys, &mut tasks);
         let inner = Arc::new(Inner {
             executor: Executor::new(client.clone(), discovery.clone(), config.executor.clone()),
             recorder: Recorder::new(client.clone(), "ferry"),
@@ -200,7 +203,7 @@ impl Engine {
             memory: Mutex::default(),
             metrics: Metrics::new(registry),
             labels: RwLock::default(),
-            credentials: Credentials::None,
+            repos,
             claims: Claims::default(),
             schedule: Default::default(),
             running: Mutex::default(),
@@ -217,6 +220,7 @@ impl Engine {
         tasks.spawn(watch_applications(inner.clone(), apps_api, writer));
         tasks.spawn(watch_live(inner.clone(), live_events));
         tasks.spawn(poll(inner.clone()));
+        tasks.spawn(crate::repos::follow(inner.clone()));
         tasks.spawn(resync(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));

@@ -18,6 +18,7 @@ mod poll;
 pub mod prepare;
 pub mod queue;
 pub mod reconcile;
+pub mod repos;
 mod rollback;
 pub mod settings;
 pub mod sources;

@@ -46,7 +46,7 @@ pub use cache::{CacheError, FetchOutcome, Limits, RepoCache, ls_remote};
 pub use changes::{ChangeError, affected};
 pub use check::{CheckArgs, CheckError, check};
 pub use constraint::{Constraint, ConstraintError};
-pub use credentials::{Credentials, Secret};
+pub use credentials::{Access, Credentials, Secret};
 pub use git::{FailureKind, GitError};
 pub use git_tree::GitTree;
 pub use poll::{PollConfig, PollOutcome, Poller, moved_refs};
