@@ -402,8 +402,51 @@ pub(crate) fn pack_bytes(git_dir: &Path) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn env_of(url: &str, access: &Access) -> Vec<(String, String)> {
+        let url = RepoUrl::parse(url).unwrap();
+        let env = transport_env(&url, access, Path::new("/a"), Duration::from_secs(5)).unwrap();
+        env.vars.into_iter().map(|(k, v)| (k, v.to_string_lossy().into_owned())).collect()
+    }
+
+    #[test]
+    fn insecure_and_proxy_reach_git_through_its_environment_only() {
+        let proxy = Access {
+            insecure: true,
+            proxy: Some(crate::Secret::new("http://u:p@proxy:3128")),
+            ..Access::default()
+        };
+        let env = env_of("https://h/r.git", &proxy);
+        let has = |k: &str, v: &str| env.iter().any(|(a, b)| a == k && b == v);
+        assert!(has("GIT_CONFIG_COUNT", "2"), "{env:?}");
+        assert!(has("GIT_CONFIG_KEY_0", "http.sslVerify") && has("GIT_CONFIG_VALUE_0", "false"));
+        assert!(has("GIT_CONFIG_KEY_1", "http.proxy"));
+        let secure = env_of("https://h/r.git", &Access::default());
+        assert!(!secure.iter().any(|(k, _)| k.starts_with("GIT_CONFIG")), "{secure:?}");
+    }
+
+    #[test]
+    fn only_insecure_skips_the_ssh_host_key_check() {
+        let key = |insecure| Access {
+            credentials: Credentials::SshKey {
+                private_key_path: "/k".into(),
+                known_hosts_path: "/known".into(),
+            },
+            insecure,
+            proxy: None,
+        };
+        let command = |insecure| {
+            let env = env_of("ssh://git@h/r.git", &key(insecure));
+            env.into_iter().find(|(k, _)| k == "GIT_SSH_COMMAND").unwrap().1
+        };
+        assert!(
+            command(false).contains("StrictHostKeyChecking=yes -o UserKnownHostsFile='/known'")
+        );
+        assert!(command(true).contains("StrictHostKeyChecking=no"));
+    }
 
     #[test]
     fn failures_are_classified_by_what_git_printed() {

@@ -153,7 +153,7 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
 pub async fn run(conn: &Connection, ns: &str, args: CreateArgs) -> Result<ExitCode, CliError> {
     let app = build(&args, ns)?;
     if args.validate {
-        validate(&app).await?;
+        validate(conn, &app).await?;
     }
     let api = super::apps(conn, ns);
     let existed = match api.get_opt(&args.name).await {
@@ -191,7 +191,7 @@ pub async fn run(conn: &Connection, ns: &str, args: CreateArgs) -> Result<ExitCo
 
 /// What the engine would trip over first, checked before anything is written: an unknown
 /// destination, a repository or revision that cannot be fetched, a path that is not there.
-pub async fn validate(app: &Application) -> Result<(), CliError> {
+pub async fn validate(conn: &Connection, app: &Application) -> Result<(), CliError> {
     let name = app.metadata.name.clone().unwrap_or_default();
     let skip = "or pass --validate=false to create it anyway";
     let d = &app.spec.destination;
@@ -208,8 +208,9 @@ pub async fn validate(app: &Application) -> Result<(), CliError> {
         });
     }
     let source = &app.spec.source;
-    let checkout = super::source::checkout(&name, source, &source.target_revision).await.map_err(
-        |e| match e {
+    let checkout = super::source::checkout(conn, &name, source, &source.target_revision)
+        .await
+        .map_err(|e| match e {
             CliError::Source { app, message } => CliError::Invalid {
                 name: app,
                 message: format!(
@@ -218,8 +219,7 @@ pub async fn validate(app: &Application) -> Result<(), CliError> {
                 ),
             },
             other => other,
-        },
-    )?;
+        })?;
     let kind =
         ferry_render::detect_kind(&checkout.tree, &checkout.path, &source.render).map_err(|e| {
             CliError::Invalid {

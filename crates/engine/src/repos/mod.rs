@@ -174,6 +174,16 @@ impl Resolver {
     }
 }
 
+/// The name Argo CD gives a repository Secret it creates: `repo-` and the FNV-1a (32 bit) hash of
+/// the URL in decimal, so `ferry repo add` and `argocd repo add` name a repository alike.
+pub fn secret_name(url: &str) -> String {
+    let hash = url
+        .trim()
+        .bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("repo-{hash}")
+}
+
 /// The known hosts of the ConfigMaps, Ferry's first.
 fn known_hosts_of<'a>(maps: impl IntoIterator<Item = &'a ConfigMap>) -> String {
     let mut text = String::new();
@@ -288,4 +298,14 @@ fn fingerprint(snapshot: &Snapshot, url: &str) -> String {
         }
     }
     hex::encode(hash.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secret_names_follow_argo_cds_fnv_hash_of_the_url() {
+        // FNV-1a of "a" is 0xe40c292c (the published test vector).
+        assert_eq!(super::secret_name("a"), format!("repo-{}", 0xe40c_292c_u32));
+        assert_ne!(super::secret_name("https://h/a"), super::secret_name("https://h/b"));
+    }
 }
