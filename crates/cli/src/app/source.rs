@@ -41,14 +41,14 @@ pub async fn checkout(
         .map_err(|e| CliError::Io(format!("cannot create a temporary directory: {e}")))?;
     let repo = access(conn, &source.repo_url, keys.path()).await?;
     let fetched = cache.fetch(&url, &repo.access, revision).await.map_err(|e| {
-        let kind = e.to_string();
+        let text = e.to_string();
         let git = match &e {
             ferry_source::CacheError::Git(g) => g.kind(),
             _ => None,
         };
         let message = repo
             .explain(&url, git, ferry_engine::DEFAULT_HOME_NAMESPACE)
-            .unwrap_or_else(|| format!("{url} at {revision:?}: {kind}"));
+            .unwrap_or_else(|| format!("{url} at {revision:?}: {text}"));
         CliError::Source { app: app.to_owned(), message }
     })?;
     let tree = cache

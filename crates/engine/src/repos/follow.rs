@@ -78,12 +78,14 @@ pub(crate) async fn follow(inner: Arc<Inner>) {
 /// Triggers the apps whose repository is fetched differently in `now` than in `before`, after
 /// forgetting that repository's refs; returns how many.
 fn reconcile_changed(inner: &Inner, before: &Snapshot, now: &Snapshot) -> usize {
+    // By URL as written, not by `RepoUrl::key`: `git://h/r` and `https://h/r` share a key (one
+    // repository) but not their credentials.
     let mut verdict: HashMap<String, bool> = HashMap::new();
     let mut n = 0;
     for app in inner.apps.state() {
         let raw = &app.spec.source.repo_url;
         let Ok(url) = Sources::parse_url(raw) else { continue };
-        let changed = *verdict.entry(url.key()).or_insert_with(|| {
+        let changed = *verdict.entry(super::select::normalize(raw)).or_insert_with(|| {
             let changed = fingerprint(before, raw) != fingerprint(now, raw);
             if changed {
                 inner.sources.invalidate(&url);
