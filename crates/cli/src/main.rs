@@ -13,6 +13,7 @@ mod helm_shim;
 mod kubeconfig;
 mod logging;
 mod progress;
+mod repo;
 mod up;
 mod webhook;
 
@@ -38,7 +39,7 @@ enum Command {
     Version,
     /// Render an app directory (YAML, Kustomize, Helm, Jsonnet) to stdout.
     Render(Box<ferry_render::cli::RenderArgs>),
-    /// Work with Git repositories.
+    /// Repository credentials (Argo CD's repository Secrets): add, list, remove; check access.
     Repo {
         #[command(subcommand)]
         command: RepoCommand,
@@ -106,6 +107,12 @@ enum ClusterCommand {
 
 #[derive(Subcommand)]
 enum RepoCommand {
+    /// Check the connection, then store credentials as a repository Secret in Ferry's namespace.
+    Add(repo::AddArgs),
+    /// The repositories Ferry has credentials for: type, Secret, connection (checked now), last error.
+    List(repo::ListArgs),
+    /// Delete the repository Secret of a URL.
+    Remove(repo::RemoveArgs),
     /// Check access to a repository and print the commit SHA a revision resolves to.
     Check {
         /// Repository URL (https://, ssh://, git@host:path, git://, file:// or a local path).
@@ -204,6 +211,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new()?;
             let commit = runtime.block_on(ferry_source::check(&args))?;
             say(&commit.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Repo { command: RepoCommand::Add(args) } => {
+            tokio::runtime::Runtime::new()?.block_on(repo::add::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Repo { command: RepoCommand::List(args) } => {
+            let table = tokio::runtime::Runtime::new()?.block_on(repo::list::run(args))?;
+            say(&table)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Repo { command: RepoCommand::Remove(args) } => {
+            tokio::runtime::Runtime::new()?.block_on(repo::remove(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Cluster { command: ClusterCommand::Serve { data_dir, listen, kubeconfig } } => {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ferry_apply::executor::ExecutorConfig;
 use ferry_apply::tracking::AppId;
 use ferry_render::{RenderCache, RenderConfig};
-use ferry_source::{Credentials, Limits, RepoCache};
+use ferry_source::{Limits, RepoCache};
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
@@ -151,7 +151,8 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     pub labels: RwLock<HashMap<String, AppId>>,
     pub recorder: Recorder,
-    pub credentials: Credentials,
+    /// Repository credentials (from `settings`) for every fetch and ref check.
+    pub repos: Arc<crate::repos::Repos>,
     pub claims: Claims,
     pub schedule: crate::poll::Schedule,
     /// The syncs running now, each stopped early by a terminate request.
@@ -201,6 +202,8 @@ impl Engine {
         let settings = Settings::start(&client, &config.home_namespace, &mut tasks);
         let clusters =
             Clusters::new(client.clone(), settings.clone(), config.executor.clone(), events);
+        let keys = config.data_dir.join("repo-keys");
+        let repos = crate::repos::Repos::start(&client, settings.clone(), keys, &mut tasks);
         let inner = Arc::new(Inner {
             clusters,
             recorder: Recorder::new(client.clone(), "ferry"),
@@ -213,7 +216,7 @@ impl Engine {
             memory: Mutex::default(),
             metrics: Metrics::new(registry),
             labels: RwLock::default(),
-            credentials: Credentials::None,
+            repos,
             claims: Claims::default(),
             schedule: Default::default(),
             running: Mutex::default(),
@@ -231,6 +234,7 @@ impl Engine {
         tasks.spawn(watch_live(inner.clone(), live_events));
         tasks.spawn(crate::clusters::watch::settings(inner.clone()));
         tasks.spawn(poll(inner.clone()));
+        tasks.spawn(crate::repos::follow(inner.clone()));
         tasks.spawn(resync(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));

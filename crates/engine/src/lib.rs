@@ -19,6 +19,7 @@ mod poll;
 pub mod prepare;
 pub mod queue;
 pub mod reconcile;
+pub mod repos;
 mod rollback;
 pub mod settings;
 pub mod sources;

@@ -71,7 +71,8 @@ pub(crate) fn tick(interval: Duration) -> Duration {
 
 pub(crate) async fn poll_once(inner: &Arc<Inner>) {
     let now = Instant::now();
-    let mut by_repo: HashMap<String, (RepoUrl, Vec<(AppId, String)>)> = HashMap::new();
+    type Repo = (RepoUrl, String);
+    let mut by_repo: HashMap<String, (Repo, Vec<(AppId, String)>)> = HashMap::new();
     for app in inner.apps.state() {
         let Ok(url) = Sources::parse_url(&app.spec.source.repo_url) else { continue };
         if !inner.schedule.due(&url.key(), now) {
@@ -79,16 +80,27 @@ pub(crate) async fn poll_once(inner: &Arc<Inner>) {
         }
         let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
         let revision = app.spec.source.target_revision.clone();
-        by_repo.entry(url.key()).or_insert_with(|| (url, Vec::new())).1.push((id, revision));
+        let raw = app.spec.source.repo_url.clone();
+        by_repo.entry(url.key()).or_insert_with(|| ((url, raw), Vec::new())).1.push((id, revision));
     }
     futures::stream::iter(by_repo.into_values())
         .for_each_concurrent(8, |(url, apps)| poll_repo(inner, url, apps))
         .await;
 }
 
-async fn poll_repo(inner: &Arc<Inner>, url: RepoUrl, apps: Vec<(AppId, String)>) {
+async fn poll_repo(inner: &Arc<Inner>, (url, raw): (RepoUrl, String), apps: Vec<(AppId, String)>) {
+    // A broken Secret stops the poll like a failed ref check; the apps say why.
+    let refs = match inner.repos.access(&raw).await {
+        Ok(repo) => Ok(repo.access),
+        Err(e) => Err(e.to_string()),
+    };
     let started = Instant::now();
-    let refs = inner.sources.refs(&url, &inner.credentials, Duration::ZERO).await;
+    let refs = match refs {
+        Ok(access) => {
+            inner.sources.refs(&url, &access, Duration::ZERO).await.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e),
+    };
     inner.metrics.git_fetch_duration.observe(started.elapsed().as_secs_f64());
     let interval = inner.config.poll_interval;
     match refs {
@@ -115,7 +127,7 @@ async fn poll_repo(inner: &Arc<Inner>, url: RepoUrl, apps: Vec<(AppId, String)>)
         }
         Err(e) => {
             inner.metrics.git_errors.inc();
-            if let Some(error) = inner.schedule.done(&url.key(), interval, Err(e.to_string())) {
+            if let Some(error) = inner.schedule.done(&url.key(), interval, Err(e)) {
                 tracing::warn!(repo = %url, %error, "ref check failed; retrying with backoff");
             }
             // The apps say so in their conditions (their own fetch fails the same way).

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use ferry_source::resolve::{RemoteRefs, Resolution, resolve};
 use ferry_source::{
-    CacheError, CommitId, Credentials, GitTree, RepoCache, RepoUrl, ResolveError, UrlError,
+    Access, CacheError, CommitId, FailureKind, GitError, GitTree, RepoCache, RepoUrl, ResolveError,
+    UrlError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,17 @@ impl SourceError {
         match self {
             SourceError::Cache(e) => e.is_retryable(),
             _ => false,
+        }
+    }
+
+    /// How git failed, when it did; a ssh URL without a key is an authentication problem.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        match self {
+            SourceError::Cache(CacheError::Git(GitError::SshNeedsKey { .. })) => {
+                Some(FailureKind::Auth)
+            }
+            SourceError::Cache(CacheError::Git(e)) => e.kind(),
+            _ => None,
         }
     }
 }
@@ -69,7 +81,7 @@ impl Sources {
     pub async fn refs(
         &self,
         url: &RepoUrl,
-        creds: &Credentials,
+        creds: &Access,
         max_age: Duration,
     ) -> Result<RemoteRefs, SourceError> {
         let key = url.key();
@@ -117,7 +129,7 @@ impl Sources {
     pub async fn commit(
         &self,
         url: &RepoUrl,
-        creds: &Credentials,
+        creds: &Access,
         revision: &str,
         max_age: Duration,
     ) -> Result<CommitId, SourceError> {

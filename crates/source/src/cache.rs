@@ -11,7 +11,7 @@ use gix::ObjectId;
 use sha2::Digest;
 
 use crate::changes::{ChangeError, diff_trees};
-use crate::credentials::Credentials;
+use crate::credentials::Access;
 use crate::git::{GitError, GitRun, TransportEnv, ensure_askpass, pack_bytes, transport_env};
 use crate::git_tree::GitTree;
 use crate::resolve::{CommitId, RemoteRefs, Resolution, ResolveError, parse_ls_remote, resolve};
@@ -204,18 +204,18 @@ impl RepoCache {
         locks.entry(dir.to_owned()).or_default().clone()
     }
 
-    fn transport(&self, url: &RepoUrl, creds: &Credentials) -> Result<TransportEnv, CacheError> {
+    fn transport(&self, url: &RepoUrl, access: &Access) -> Result<TransportEnv, CacheError> {
         let askpass = ensure_askpass(&self.dir)?;
-        Ok(transport_env(url, creds, &askpass, self.limits.ls_remote_timeout)?)
+        Ok(transport_env(url, access, &askpass, self.limits.ls_remote_timeout)?)
     }
 
     /// The refs the remote advertises (tags peeled). Transfers no objects: this is the poll.
     pub async fn ls_remote(
         &self,
         url: &RepoUrl,
-        creds: &Credentials,
+        creds: impl Into<Access>,
     ) -> Result<RemoteRefs, CacheError> {
-        let env = self.transport(url, creds)?;
+        let env = self.transport(url, &creds.into())?;
         ls_remote_with(url, &env, &self.limits).await
     }
 
@@ -224,7 +224,7 @@ impl RepoCache {
     pub async fn resolve_remote(
         &self,
         url: &RepoUrl,
-        creds: &Credentials,
+        creds: impl Into<Access>,
         revision: &str,
     ) -> Result<Resolution, CacheError> {
         let refs = self.ls_remote(url, creds).await?;
@@ -240,11 +240,11 @@ impl RepoCache {
     pub async fn fetch(
         &self,
         url: &RepoUrl,
-        creds: &Credentials,
+        creds: impl Into<Access>,
         revision: &str,
     ) -> Result<FetchOutcome, CacheError> {
         let started = std::time::Instant::now();
-        let result = self.fetch_inner(url, creds, revision).await;
+        let result = self.fetch_inner(url, &creds.into(), revision).await;
         // `url` displays without secrets; errors are already scrubbed.
         match &result {
             Ok(o) => tracing::debug!(
@@ -264,7 +264,7 @@ impl RepoCache {
     async fn fetch_inner(
         &self,
         url: &RepoUrl,
-        creds: &Credentials,
+        creds: &Access,
         revision: &str,
     ) -> Result<FetchOutcome, CacheError> {
         let dir = self.repo_dir(url);
@@ -746,7 +746,7 @@ pub(crate) async fn ls_remote_with(
 /// Lists a remote's refs without a cache (for `ferry repo check` and one-off polls).
 pub async fn ls_remote(
     url: &RepoUrl,
-    creds: &Credentials,
+    creds: impl Into<Access>,
     limits: &Limits,
 ) -> Result<RemoteRefs, CacheError> {
     let helper_dir = tempfile::tempdir().map_err(|source| CacheError::Io {
@@ -755,7 +755,7 @@ pub async fn ls_remote(
         source,
     })?;
     let askpass = ensure_askpass(helper_dir.path())?;
-    let env = transport_env(url, creds, &askpass, limits.ls_remote_timeout)?;
+    let env = transport_env(url, &creds.into(), &askpass, limits.ls_remote_timeout)?;
     ls_remote_with(url, &env, limits).await
 }
 

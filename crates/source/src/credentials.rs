@@ -47,6 +47,46 @@ pub enum Credentials {
     SshKey { private_key_path: PathBuf, known_hosts_path: PathBuf },
 }
 
+/// Everything a transport needs for one repository: the credentials, and the connection options
+/// of Argo CD's repository Secrets.
+///
+/// # Guarantees
+/// `insecure` is the only way host key checks (SSH) and certificate verification (HTTPS) are
+/// skipped. The proxy reaches git through its environment (`http.proxy`), never its argv, and is
+/// masked in errors (it may carry a user and password).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    pub credentials: Credentials,
+    /// Skip SSH host key checks and TLS certificate verification (Argo CD's `insecure`).
+    pub insecure: bool,
+    /// An HTTP(S) proxy for this repository (Argo CD's `proxy`).
+    pub proxy: Option<Secret>,
+}
+
+impl Access {
+    pub fn new(credentials: Credentials) -> Self {
+        Self { credentials, ..Self::default() }
+    }
+}
+
+impl From<Credentials> for Access {
+    fn from(credentials: Credentials) -> Self {
+        Self::new(credentials)
+    }
+}
+
+impl From<&Credentials> for Access {
+    fn from(credentials: &Credentials) -> Self {
+        Self::new(credentials.clone())
+    }
+}
+
+impl From<&Access> for Access {
+    fn from(access: &Access) -> Self {
+        access.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Access, Credentials};
 use crate::process::{ProcessError, Program};
 use crate::url::RepoUrl;
 
@@ -143,10 +143,11 @@ fn shell_quote(path: &Path) -> String {
 
 pub(crate) fn transport_env(
     url: &RepoUrl,
-    creds: &Credentials,
+    access: &Access,
     askpass: &Path,
     connect_timeout: Duration,
 ) -> Result<TransportEnv, GitError> {
+    let creds = &access.credentials;
     let mut vars: Vec<(String, OsString)> = vec![("GIT_ASKPASS".into(), askpass.into())];
     let mut secrets = Vec::new();
     let (user, password) = match creds {
@@ -167,14 +168,22 @@ pub(crate) fn transport_env(
         vars.push(("FERRY_GIT_PASSWORD".into(), password.expose().into()));
     }
     let ssh_base = format!(
-        "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout={}",
+        "ssh -F /dev/null -o BatchMode=yes -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout={}",
         connect_timeout.as_secs().max(1)
     );
     match (url.is_ssh(), creds) {
         (true, Credentials::SshKey { private_key_path, known_hosts_path }) => {
+            // Argo CD's `insecure` is the one way to skip the host key check.
+            let host_keys = if access.insecure {
+                "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null".to_owned()
+            } else {
+                format!(
+                    "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+                    shell_quote(known_hosts_path)
+                )
+            };
             let command = format!(
-                "{ssh_base} -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile={} -i {}",
-                shell_quote(known_hosts_path),
+                "{ssh_base} {host_keys} -o IdentitiesOnly=yes -o IdentityAgent=none -i {}",
                 shell_quote(private_key_path)
             );
             vars.push(("GIT_SSH_COMMAND".into(), command.into()));
@@ -185,6 +194,23 @@ pub(crate) fn transport_env(
             return Err(GitError::KeyForNonSsh { url: url.to_string() });
         }
         (false, _) => {}
+    }
+    // Configuration through the environment (git >= 2.31), never argv, where every local user
+    // could read a proxy's password.
+    let mut config: Vec<(&str, String)> = Vec::new();
+    if access.insecure && !url.is_ssh() {
+        config.push(("http.sslVerify", "false".into()));
+    }
+    if let Some(proxy) = &access.proxy {
+        secrets.push(proxy.expose().to_owned());
+        config.push(("http.proxy", proxy.expose().to_owned()));
+    }
+    if !config.is_empty() {
+        vars.push(("GIT_CONFIG_COUNT".into(), config.len().to_string().into()));
+        for (i, (key, value)) in config.into_iter().enumerate() {
+            vars.push((format!("GIT_CONFIG_KEY_{i}"), key.into()));
+            vars.push((format!("GIT_CONFIG_VALUE_{i}"), value.into()));
+        }
     }
     Ok(TransportEnv { vars, secrets })
 }
@@ -376,8 +402,51 @@ pub(crate) fn pack_bytes(git_dir: &Path) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn env_of(url: &str, access: &Access) -> Vec<(String, String)> {
+        let url = RepoUrl::parse(url).unwrap();
+        let env = transport_env(&url, access, Path::new("/a"), Duration::from_secs(5)).unwrap();
+        env.vars.into_iter().map(|(k, v)| (k, v.to_string_lossy().into_owned())).collect()
+    }
+
+    #[test]
+    fn insecure_and_proxy_reach_git_through_its_environment_only() {
+        let proxy = Access {
+            insecure: true,
+            proxy: Some(crate::Secret::new("http://u:p@proxy:3128")),
+            ..Access::default()
+        };
+        let env = env_of("https://h/r.git", &proxy);
+        let has = |k: &str, v: &str| env.iter().any(|(a, b)| a == k && b == v);
+        assert!(has("GIT_CONFIG_COUNT", "2"), "{env:?}");
+        assert!(has("GIT_CONFIG_KEY_0", "http.sslVerify") && has("GIT_CONFIG_VALUE_0", "false"));
+        assert!(has("GIT_CONFIG_KEY_1", "http.proxy"));
+        let secure = env_of("https://h/r.git", &Access::default());
+        assert!(!secure.iter().any(|(k, _)| k.starts_with("GIT_CONFIG")), "{secure:?}");
+    }
+
+    #[test]
+    fn only_insecure_skips_the_ssh_host_key_check() {
+        let key = |insecure| Access {
+            credentials: Credentials::SshKey {
+                private_key_path: "/k".into(),
+                known_hosts_path: "/known".into(),
+            },
+            insecure,
+            proxy: None,
+        };
+        let command = |insecure| {
+            let env = env_of("ssh://git@h/r.git", &key(insecure));
+            env.into_iter().find(|(k, _)| k == "GIT_SSH_COMMAND").unwrap().1
+        };
+        assert!(
+            command(false).contains("StrictHostKeyChecking=yes -o UserKnownHostsFile='/known'")
+        );
+        assert!(command(true).contains("StrictHostKeyChecking=no"));
+    }
 
     #[test]
     fn failures_are_classified_by_what_git_printed() {

@@ -8,7 +8,8 @@
 //! # Code map
 //! - [`url`]: [`RepoUrl`] parsed once, normalised ([`RepoUrl::key`]), displayed without secrets.
 //! - [`duration`]: the one Go-duration parser (Argo CD backoff, Flux intervals, CLI flags).
-//! - [`credentials`]: [`Credentials`] and [`Secret`] (redacting `Debug`).
+//! - [`credentials`]: [`Credentials`], [`Access`] (credentials plus `insecure` and `proxy`) and
+//!   [`Secret`] (redacting `Debug`).
 //! - [`process`]: the one runner for external programs (isolated environment, capped output,
 //!   timeout, process-group kill) and the git credential helper that reads the environment.
 //! - [`git`]: the isolated, time- and size-capped `git` runner; credentials via environment only.
@@ -46,7 +47,7 @@ pub use cache::{CacheError, FetchOutcome, Limits, RepoCache, ls_remote};
 pub use changes::{ChangeError, affected};
 pub use check::{CheckArgs, CheckError, check};
 pub use constraint::{Constraint, ConstraintError};
-pub use credentials::{Credentials, Secret};
+pub use credentials::{Access, Credentials, Secret};
 pub use git::{FailureKind, GitError};
 pub use git_tree::GitTree;
 pub use poll::{PollConfig, PollOutcome, Poller, moved_refs};

@@ -213,8 +213,9 @@ pub async fn validate(conn: &Connection, app: &Application) -> Result<(), CliErr
         }
     }
     let source = &app.spec.source;
-    let checkout = super::source::checkout(&name, source, &source.target_revision).await.map_err(
-        |e| match e {
+    let checkout = super::source::checkout(conn, &name, source, &source.target_revision)
+        .await
+        .map_err(|e| match e {
             CliError::Source { app, message } => CliError::Invalid {
                 name: app,
                 message: format!(
@@ -223,8 +224,7 @@ pub async fn validate(conn: &Connection, app: &Application) -> Result<(), CliErr
                 ),
             },
             other => other,
-        },
-    )?;
+        })?;
     let kind =
         ferry_render::detect_kind(&checkout.tree, &checkout.path, &source.render).map_err(|e| {
             CliError::Invalid {

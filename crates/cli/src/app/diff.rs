@@ -50,7 +50,7 @@ pub async fn app(conn: &Connection, ns: &str, name: &str) -> Result<ExitCode, Cl
         .as_ref()
         .map(|p| p.revision.clone())
         .unwrap_or_else(|| app.spec.source.target_revision.clone());
-    let checkout = super::source::checkout(name, &app.spec.source, &revision).await?;
+    let checkout = super::source::checkout(conn, name, &app.spec.source, &revision).await?;
     eprintln!(
         "comparing {} at {} with the cluster",
         app.spec.source.repo_url,

@@ -52,7 +52,8 @@ pub async fn run(conn: &Connection, ns: &str, args: ManifestsArgs) -> Result<Exi
                 .clone()
                 .or(status.pinned.as_ref().map(|p| p.revision.clone()))
                 .unwrap_or_else(|| app.spec.source.target_revision.clone());
-            let checkout = super::source::checkout(&args.name, &app.spec.source, &revision).await?;
+            let checkout =
+                super::source::checkout(conn, &args.name, &app.spec.source, &revision).await?;
             eprintln!("{} rendered at {}", args.name, short(&checkout.commit));
             let (_, prepared) =
                 super::diff::desired(conn, &discovery, &app, &checkout.tree, &checkout.path)

@@ -34,11 +34,12 @@ use std::process::ExitCode;
 use ferry_engine::Application;
 use kube::Api;
 
-pub use connect::ClusterArgs;
+pub use connect::{ClusterArgs, Connection, connect};
 pub use diff::LocalDiffArgs;
 pub use error::CliError;
 pub use install::InstallArgs;
 pub use output::Format;
+pub use output::{hint, table};
 
 /// `ferry app`: manage Applications.
 #[derive(clap::Args, Debug)]

@@ -9,7 +9,8 @@ use kube::runtime::events::EventType;
 
 use crate::application::Pin;
 use crate::clusters::{ConnectError, SelectError, scope};
-use crate::sources::Sources;
+use crate::repos::{RepoAccess, RepoError};
+use crate::sources::{SourceError, Sources};
 use crate::status::find_history;
 use ferry_source::short_revision as short;
 
@@ -120,8 +121,9 @@ async fn head(cy: &mut Cycle<'_>, url: &RepoUrl) -> Result<CommitId, Stop> {
     };
     let inner = cy.inner;
     let wanted = &cy.app.spec.source.target_revision;
+    let repo = access(cy).await?;
     let started = Instant::now();
-    let head = inner.sources.commit(url, &inner.credentials, wanted, max_age).await;
+    let head = inner.sources.commit(url, &repo.access, wanted, max_age).await;
     inner.metrics.git_fetch_duration.observe(started.elapsed().as_secs_f64());
     match head {
         Ok(c) => {
@@ -136,12 +138,38 @@ async fn head(cy: &mut Cycle<'_>, url: &RepoUrl) -> Result<CommitId, Stop> {
             } else {
                 inner.config.poll_interval.max(Duration::from_secs(30))
             };
-            Err(Stop::new(
-                Stage::Source,
-                "FetchFailed",
-                format!("cannot fetch {:?} from {url}: {e}", display_revision(wanted)),
-            )
-            .backoff(first))
+            let what = format!("{:?}", display_revision(wanted));
+            Err(fetch_failed(cy, url, &repo, &what, &e).backoff(first))
+        }
+    }
+}
+
+/// The credentials of the app's repository, from Ferry's repository Secrets.
+async fn access(cy: &Cycle<'_>) -> Result<RepoAccess, Stop> {
+    cy.inner.repos.access(&cy.app.spec.source.repo_url).await.map_err(|e| {
+        let stop = Stop::new(Stage::Source, "RepositoryCredentials", e.to_string());
+        match e {
+            RepoError::Secret(_) => stop,
+            // A token exchange or a disk write may work next time.
+            RepoError::Github(_) | RepoError::File(_) => stop.backoff(Duration::from_secs(10)),
+        }
+    })
+}
+
+/// The stop for a failed fetch: an access problem says whose credentials failed (never what
+/// they are) and leaves the rest of git's words out; other failures keep them.
+fn fetch_failed(
+    cy: &Cycle<'_>,
+    url: &RepoUrl,
+    repo: &RepoAccess,
+    what: &str,
+    e: &SourceError,
+) -> Stop {
+    let namespace = cy.inner.repos.namespace();
+    match repo.explain(url, e.failure_kind(), namespace) {
+        Some(message) => Stop::new(Stage::Source, "AuthenticationFailed", message),
+        None => {
+            Stop::new(Stage::Source, "FetchFailed", format!("cannot fetch {what} from {url}: {e}"))
         }
     }
 }
@@ -199,18 +227,13 @@ async fn pinned(cy: &mut Cycle<'_>, url: &RepoUrl, pin: &Pin) -> Result<CommitId
     );
     cy.set("Pinned", true, "RolledBack", message);
     let inner = cy.inner;
-    inner
-        .sources
-        .commit(url, &inner.credentials, &pin.revision, Duration::from_secs(1))
-        .await
-        .map_err(|e| {
-            Stop::new(
-                Stage::Source,
-                "FetchFailed",
-                format!("cannot fetch pinned revision {}: {e}", pin.revision),
-            )
-            .backoff(Duration::from_secs(10))
-        })
+    let repo = access(cy).await?;
+    inner.sources.commit(url, &repo.access, &pin.revision, Duration::from_secs(1)).await.map_err(
+        |e| {
+            let what = format!("pinned revision {}", pin.revision);
+            fetch_failed(cy, url, &repo, &what, &e).backoff(Duration::from_secs(10))
+        },
+    )
 }
 
 /// How a `targetRevision` reads in messages (empty means the remote's HEAD).
