@@ -29,6 +29,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Watches end after this long (clients must resume).
     pub drop_watches_after_ms: Option<u64>,
+    /// A watch resumed from a resourceVersion gets `410 Gone` ("too old resource version"), as
+    /// when etcd compacted past it: clients must list again.
+    pub expire_watches: bool,
     /// Deletes of objects matching this label selector are denied, like an admission webhook would.
     pub deny_delete_selector: Option<String>,
 }

@@ -22,6 +22,7 @@ pub mod daemon;
 pub mod git;
 #[cfg(feature = "http-git")]
 pub mod http_git;
+pub mod proxy;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "world")]
@@ -35,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 pub use daemon::GitDaemon;
 pub use git::{GitError, Repo};
+pub use proxy::{FaultProxy, WireFault};
 pub use server::{Server, ServerError, free_port};
 pub use sshd::Sshd;
 

@@ -312,6 +312,13 @@ pub fn watch(
             }
             (rx, rv)
         }
+        Start::From(from) if st.faults().expire_watches => {
+            let gone = ApiError::gone(format!(
+                "too old resource version: {from} ({from}) (injected fault: expired watch)"
+            ));
+            let line = spec.line("ERROR", &gone.status_body());
+            return Ok(stream_response(futures::stream::iter([Ok::<_, Infallible>(line)])));
+        }
         Start::From(from) => match st.store.watch_from(from) {
             Ok((backlog, rx)) => {
                 let mut last = from;
