@@ -31,6 +31,11 @@ enum Op {
 }
 
 /// A version as written in a constraint: given parts, then wildcards.
+/// `n + 1`, or `None` at `u64::MAX` (no version is above it: the range has no upper bound).
+fn bump(n: u64) -> Option<u64> {
+    n.checked_add(1)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Partial {
     major: Option<u64>,
@@ -47,13 +52,14 @@ impl Partial {
         v
     }
 
-    /// The first version above everything this partial version covers, or `None` for `*`.
+    /// The first version above everything this partial version covers, or `None` for `*` and
+    /// when no such version exists (a component at `u64::MAX`: nothing is above it).
     fn ceiling(&self) -> Option<Version> {
         match (self.major, self.minor, self.patch) {
             (None, _, _) => None,
-            (Some(m), None, _) => Some(Version::new(m + 1, 0, 0)),
-            (Some(m), Some(n), None) => Some(Version::new(m, n + 1, 0)),
-            (Some(m), Some(n), Some(p)) => Some(Version::new(m, n, p + 1)),
+            (Some(m), None, _) => Some(Version::new(bump(m)?, 0, 0)),
+            (Some(m), Some(n), None) => Some(Version::new(m, bump(n)?, 0)),
+            (Some(m), Some(n), Some(p)) => Some(Version::new(m, n, bump(p)?)),
         }
     }
 
@@ -131,19 +137,19 @@ impl Comparator {
             Op::Tilde => {
                 let upper = match (p.major, p.minor) {
                     (None, _) => None,
-                    (Some(m), None) => Some(Version::new(m + 1, 0, 0)),
-                    (Some(m), Some(n)) => Some(Version::new(m, n + 1, 0)),
+                    (Some(m), None) => bump(m).map(|m| Version::new(m, 0, 0)),
+                    (Some(m), Some(n)) => bump(n).map(|n| Version::new(m, n, 0)),
                 };
                 Range { lower: Some(floor), upper, upper_inclusive: false }
             }
             Op::Caret => {
                 let upper = match (p.major, p.minor, p.patch) {
                     (None, _, _) => None,
-                    (Some(m), _, _) if m > 0 => Some(Version::new(m + 1, 0, 0)),
+                    (Some(m), _, _) if m > 0 => bump(m).map(|m| Version::new(m, 0, 0)),
                     (Some(0), None, _) => Some(Version::new(1, 0, 0)),
-                    (Some(0), Some(n), _) if n > 0 => Some(Version::new(0, n + 1, 0)),
+                    (Some(0), Some(n), _) if n > 0 => bump(n).map(|n| Version::new(0, n, 0)),
                     (Some(0), Some(0), None) => Some(Version::new(0, 1, 0)),
-                    (Some(0), Some(0), Some(p)) => Some(Version::new(0, 0, p + 1)),
+                    (Some(0), Some(0), Some(p)) => bump(p).map(|p| Version::new(0, 0, p)),
                     _ => None,
                 };
                 Range { lower: Some(floor), upper, upper_inclusive: false }
@@ -344,6 +350,18 @@ mod tests {
         check("^0.0.3", &["0.0.3"], &["0.0.4"]);
         check("^0.0", &["0.0.9"], &["0.1.0"]);
         check("^0", &["0.9.0"], &["1.0.0"]);
+    }
+
+    #[test]
+    fn a_component_at_the_largest_number_has_no_upper_bound_instead_of_overflowing() {
+        // Found by the fuzzer (`fuzz/fuzz_targets/source_strings.rs`): `m + 1` overflowed.
+        let max = u64::MAX;
+        for text in [format!("{max}.1"), format!("~{max}"), format!("^{max}.0"), format!("<={max}")]
+        {
+            let c = Constraint::parse(&text).expect("parses");
+            assert!(c.matches(&Version::new(max, 1, 0)), "{text}");
+            assert!(!c.matches(&Version::new(1, 0, 0)) || text.starts_with("<="), "{text}");
+        }
     }
 
     #[test]
