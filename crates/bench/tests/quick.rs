@@ -121,3 +121,13 @@ fn an_unknown_scenario_is_an_error_naming_the_known_ones() {
     let err = "fan-in".parse::<Scenario>().expect_err("not a scenario");
     assert!(err.to_string().contains("fan-out"), "{err}");
 }
+
+#[test]
+fn soak_keeps_changing_things_samples_the_process_and_converges() {
+    let r = quick(Scenario::Soak).to_json()["results"].clone();
+    assert_eq!(r["converged"], true, "{r:#}");
+    assert!(num(&r, "/commits") >= 1.0 && num(&r, "/edits_by_hand") >= 1.0, "{r:#}");
+    let samples = r["samples"].as_array().expect("samples");
+    assert!(!samples.is_empty() && samples.iter().all(|s| s["rss_mib"].as_f64() > Some(0.0)));
+    assert!(num(&r, "/open_files_first_last/1") > 0.0 && num(&r, "/threads_first_last/1") > 0.0);
+}

@@ -9,6 +9,7 @@ mod many_apps;
 mod monorepo;
 mod multi_cluster;
 mod render;
+mod soak;
 mod steady_state;
 
 use std::str::FromStr;
@@ -32,6 +33,8 @@ pub enum Scenario {
     Render,
     ApplyVsKubectl,
     MultiCluster,
+    /// Not in [`Scenario::ALL`] (`all`): an hour by default.
+    Soak,
 }
 
 impl Scenario {
@@ -46,8 +49,12 @@ impl Scenario {
         Scenario::MultiCluster,
     ];
 
+    /// Scenarios run only when named.
+    pub const EXTRA: [Scenario; 1] = [Scenario::Soak];
+
     pub fn name(self) -> &'static str {
         match self {
+            Scenario::Soak => "soak",
             Scenario::CommitToApplied => "commit-to-applied",
             Scenario::FanOut => "fan-out",
             Scenario::SteadyState => "steady-state",
@@ -60,7 +67,7 @@ impl Scenario {
     }
 
     pub fn names() -> Vec<&'static str> {
-        Self::ALL.iter().map(|s| s.name()).collect()
+        Self::ALL.iter().chain(&Self::EXTRA).map(|s| s.name()).collect()
     }
 }
 
@@ -70,6 +77,7 @@ impl FromStr for Scenario {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
+            .chain(Self::EXTRA)
             .find(|x| x.name() == s)
             .ok_or_else(|| BenchError::UnknownScenario(s.to_owned()))
     }
@@ -82,7 +90,8 @@ pub struct Options {
     pub quick: bool,
     /// Overrides the scenario's size (apps for fan-out and monorepo, objects for the others).
     pub size: Option<usize>,
-    /// Overrides the number of rounds (commit-to-applied, drift-heal) or seconds (steady-state).
+    /// Overrides the number of rounds (commit-to-applied, drift-heal) or seconds (steady-state,
+    /// soak).
     pub rounds: Option<usize>,
 }
 
@@ -108,6 +117,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::Render => render::run(opts, &mut report)?,
         Scenario::ApplyVsKubectl => apply_vs_kubectl::run(opts, &mut report)?,
         Scenario::MultiCluster => multi_cluster::run(opts, &mut report)?,
+        Scenario::Soak => soak::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();
     report.date =

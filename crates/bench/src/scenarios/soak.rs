@@ -1,0 +1,174 @@
+//! Soak: many apps for a long time — a commit every 10 s, an edit by hand every 5 s, the
+//! cluster's watches cut every minute — with the process's RSS, open files and threads sampled.
+//! What must hold: every app converges at the end, and after warm-up the RSS is flat (its
+//! least-squares slope, in MiB per 10 minutes, is the number to read). Not in `all`: run it as
+//! `ferry bench soak --rounds SECONDS` (default one hour).
+
+use std::time::{Duration, Instant};
+
+use ferry_cluster::Faults;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::{COST_NOTE, Options, Window, many_apps};
+use crate::manifests::{mixed, one_config_map};
+use crate::measure::{Memory, round};
+use crate::world::synced_healthy_at;
+use crate::{BenchError, Report};
+
+const NAMESPACE: &str = "soak";
+
+/// One sample of the process.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    at_s: f64,
+    rss_mib: f64,
+    open_files: usize,
+    threads: usize,
+    live_objects: usize,
+}
+
+fn sample(at: Instant, live_objects: usize) -> Sample {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let open_files = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    Sample {
+        at_s: at.elapsed().as_secs_f64(),
+        rss_mib: Memory::now().rss_mib,
+        open_files,
+        threads,
+        live_objects,
+    }
+}
+
+/// Least-squares slope of RSS over time, in MiB per 10 minutes (`None` under two samples).
+fn rss_slope_per_10_min(samples: &[Sample]) -> Option<f64> {
+    let n = samples.len() as f64;
+    if samples.len() < 2 {
+        return None;
+    }
+    let mean_t = samples.iter().map(|s| s.at_s).sum::<f64>() / n;
+    let mean_r = samples.iter().map(|s| s.rss_mib).sum::<f64>() / n;
+    let cov: f64 = samples.iter().map(|s| (s.at_s - mean_t) * (s.rss_mib - mean_r)).sum();
+    let var: f64 = samples.iter().map(|s| (s.at_s - mean_t).powi(2)).sum();
+    (var > 0.0).then(|| cov / var * 600.0)
+}
+
+pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError> {
+    let apps = opts.size.unwrap_or(opts.pick(10, 1000));
+    let seconds = opts.rounds.unwrap_or(opts.pick(12, 3600)) as u64;
+    let warmup = (seconds / 3).min(600);
+    let objects = |name: &str| format!("{}{}", one_config_map(name, "0"), mixed(name, 2, None));
+    let many = many_apps::start(apps, NAMESPACE, objects, Duration::from_secs(120 + apps as u64))?;
+    let world = &many.world;
+    let stage = &world.stage;
+    let api: Api<ConfigMap> = Api::namespaced(stage.client.clone(), NAMESPACE);
+    let edit = PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() };
+    let started = Instant::now();
+    let window = Window::open(stage);
+    let (mut samples, mut commits, mut edits, mut cuts) = (Vec::new(), 0u64, 0u64, 0u64);
+    let mut revision = world.repo.git(&["rev-parse", "HEAD"])?;
+    for tick in 0..seconds {
+        let next = started + Duration::from_secs(tick + 1);
+        if tick % 10 == 0 {
+            let name = &many.names[(tick as usize / 10) % apps];
+            let text =
+                format!("{}{}", one_config_map(name, &tick.to_string()), mixed(name, 2, None));
+            world.repo.write(&format!("apps/{name}/objects.yaml"), &text)?;
+            revision = world.repo.commit(&format!("soak {tick}"))?;
+            world.engine.notify_push(&world.repo_url());
+            commits += 1;
+        }
+        if tick % 5 == 2 {
+            let name = format!("{}-0", many.names[(tick as usize * 7) % apps]);
+            let patch = json!({"data": {"value": format!("edited-{tick}")}});
+            let _ = stage.block_on(api.patch(&name, &edit, &Patch::Merge(&patch)));
+            stage.count_harness(1, 1);
+            edits += 1;
+        }
+        match tick % 60 {
+            30 => {
+                let cut = Faults { drop_watches_after_ms: Some(200), ..Default::default() };
+                stage.cluster.set_faults(cut);
+                cuts += 1;
+            }
+            32 => stage.cluster.set_faults(Faults::default()),
+            _ => {}
+        }
+        if tick % 10 == 5 {
+            samples.push(sample(started, world.engine.live_objects()));
+        }
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    stage.cluster.set_faults(Faults::default());
+    let costs = window.close(stage);
+    let converged = world
+        .wait_apps("every app Synced+Healthy after the soak", Duration::from_secs(300), |all| {
+            all.len() >= apps && all.iter().all(|a| synced_healthy_at(a, &revision))
+        })
+        .is_ok();
+    let after: Vec<Sample> = samples.iter().copied().filter(|s| s.at_s >= warmup as f64).collect();
+    let first = samples.first().copied();
+    let last = samples.last().copied();
+    report.set("apps", apps);
+    report.set("objects", apps * 3);
+    report.set("duration_s", seconds);
+    report.set("warmup_s", warmup);
+    report.set("commits", commits);
+    report.set("edits_by_hand", edits);
+    report.set("watch_cuts", cuts);
+    report.set("converged", converged);
+    let slope = rss_slope_per_10_min(&after);
+    report.set("rss_slope_mib_per_10min", slope.map(|s| round(s * 100.0) / 100.0));
+    let pick = |s: Option<Sample>, f: fn(&Sample) -> f64| s.map(|s| round(f(&s)));
+    report
+        .set("rss_mib_first_last", json!([pick(first, |s| s.rss_mib), pick(last, |s| s.rss_mib)]));
+    report.set(
+        "open_files_first_last",
+        json!([pick(first, |s| s.open_files as f64), pick(last, |s| s.open_files as f64)]),
+    );
+    report.set(
+        "threads_first_last",
+        json!([pick(first, |s| s.threads as f64), pick(last, |s| s.threads as f64)]),
+    );
+    report.set("samples", samples_json(&samples));
+    report.set("engine", costs.engine_json());
+    report.set("cluster", costs.cluster_json(stage));
+    report.note("one commit every 10 s (a ConfigMap of one app, push notified), one edit by hand every 5 s (a ConfigMap value Ferry owns, healed), every minute the cluster cuts all watches for 2 s; a sample every 10 s; the slope is a least-squares fit of RSS over the samples after warm-up (a third of the run, at most 10 min)");
+    report.note(COST_NOTE);
+    Ok(())
+}
+
+fn samples_json(samples: &[Sample]) -> Value {
+    samples
+        .iter()
+        .map(|s| {
+            json!({"at_s": round(s.at_s), "rss_mib": round(s.rss_mib), "open_files": s.open_files,
+                "threads": s.threads, "live_objects": s.live_objects})
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: f64, rss: f64) -> Sample {
+        Sample { at_s: t, rss_mib: rss, open_files: 0, threads: 0, live_objects: 0 }
+    }
+
+    #[test]
+    fn the_slope_is_mib_per_ten_minutes_and_flat_memory_has_none() {
+        let flat = [at(0.0, 100.0), at(60.0, 100.0), at(120.0, 100.0)];
+        assert_eq!(rss_slope_per_10_min(&flat), Some(0.0));
+        let growing = [at(0.0, 100.0), at(300.0, 101.0), at(600.0, 102.0)];
+        let slope = rss_slope_per_10_min(&growing).expect("a slope");
+        assert!((slope - 2.0).abs() < 1e-9, "{slope}");
+        assert_eq!(rss_slope_per_10_min(&flat[..1]), None);
+    }
+}
