@@ -116,9 +116,8 @@ pub async fn ensure_secret(client: &kube::Client, namespace: &str) -> anyhow::Re
     if secrets.get_opt(WEBHOOK_SECRET_NAME).await?.is_some() {
         return Ok(false);
     }
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).context("reading random bytes for the webhook secret")?;
-    let value: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let value =
+        ferry_engine::random_hex(24).context("reading random bytes for the webhook secret")?;
     let mut secret = Secret::default();
     secret.metadata.name = Some(WEBHOOK_SECRET_NAME.into());
     secret.metadata.namespace = Some(namespace.into());

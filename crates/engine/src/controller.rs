@@ -60,11 +60,18 @@ pub struct EngineConfig {
     pub watch_timeout: Duration,
 }
 
-/// 128 random bits as hex; empty (no hashes shown) if the system has no randomness to give.
-fn random_mask_key() -> String {
-    let mut bytes = [0u8; 16];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+/// `n` random bytes from the system, as hex (mask keys, generated secrets).
+pub fn random_hex(n: usize) -> Result<String, getrandom::Error> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A key for masked-value hashes: 128 random bits as hex; empty (no hashes shown) if the system
+/// has no randomness to give.
+pub fn random_mask_key() -> String {
+    match random_hex(16) {
+        Ok(key) => key,
         Err(e) => {
             tracing::warn!(error = %e, "no randomness for the Secret mask key; masked values show no hash");
             String::new()

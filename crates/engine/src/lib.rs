@@ -27,4 +27,7 @@ pub mod status;
 mod sync;
 
 pub use application::{Application, ApplicationSpec, ApplicationStatus, crd};
-pub use controller::{DEFAULT_HOME_NAMESPACE, Engine, EngineConfig, EngineError, install_crd};
+pub use controller::{
+    DEFAULT_HOME_NAMESPACE, Engine, EngineConfig, EngineError, install_crd, random_hex,
+    random_mask_key,
+};

@@ -99,7 +99,9 @@ async fn diff_against(
         .collect();
     wanted.extend(inventory.iter().map(|e| (e.key(), e.api_version())));
     let live = read_live(conn, &discovery, wanted).await?;
-    let mask_key = run_mask_key();
+    // This run's own key: two values of one Secret read differently within the output, and
+    // nothing printed can be checked against a guessed value.
+    let mask_key = ferry_engine::random_mask_key();
     let cmp = compare(
         &id,
         &prepared.resources,
@@ -230,16 +232,6 @@ pub fn render(cmp: &Comparison, prepared: &Prepared, mask_key: &str) -> String {
         out.push_str(&format!("!!! {}: cannot compare: {message}\n", display(key)));
     }
     out
-}
-
-/// A key for this run's masked-value hashes: two values of one Secret read differently within
-/// the output, and nothing printed can be checked against a guessed value.
-fn run_mask_key() -> String {
-    let mut bytes = [0u8; 16];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
-        Err(_) => String::new(),
-    }
 }
 
 fn group_of(api_version: &str) -> String {

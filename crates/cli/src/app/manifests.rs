@@ -94,10 +94,9 @@ pub async fn run(conn: &Connection, ns: &str, args: ManifestsArgs) -> Result<Exi
 /// The objects with every Secret's `data` and `stringData` values masked; says so on stderr.
 fn masked(mut objects: Vec<Value>) -> Vec<Value> {
     let mut count = 0;
-    for object in &mut objects {
-        let before = object.clone();
+    for object in objects.iter_mut().filter(|o| ferry_diff::diff::is_secret(o)) {
         ferry_diff::mask_secret(object, "");
-        count += usize::from(*object != before);
+        count += 1;
     }
     if count > 0 {
         eprintln!("{count} Secret(s) shown with their values masked; --show-secrets prints them");

@@ -41,13 +41,17 @@ fn mask_map(v: &mut Value, key: &str) {
     }
 }
 
+/// Whether `obj` is a v1 Secret (the only kind whose values are masked).
+pub fn is_secret(obj: &Value) -> bool {
+    obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && obj.get("kind").and_then(Value::as_str) == Some("Secret")
+}
+
 /// Masks the values of a v1 Secret's `data` and `stringData` (and the last-applied
 /// annotation, which copies them), for logs, CLI output and API responses, hashed with `key`
 /// (see [`mask_value`]). Other objects are untouched.
 pub fn mask_secret(obj: &mut Value, key: &str) {
-    let is_secret = obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
-        && obj.get("kind").and_then(Value::as_str) == Some("Secret");
-    if !is_secret {
+    if !is_secret(obj) {
         return;
     }
     for field in ["data", "stringData"] {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use compute::diff_object;
-pub use mask::{MASK, mask_secret, mask_value};
+pub use mask::{MASK, is_secret, mask_secret, mask_value};
 pub use quantity::quantities_equal;
 pub use render::render_unified;
 
