@@ -19,6 +19,9 @@ pub struct ClusterConfig {
     pub unpullable_images: String,
     /// How many recent events watches can resume from; older versions get 410 Gone.
     pub watch_window: usize,
+    /// How old those events may get (kube-apiserver's etcd compacts every 5 minutes): the
+    /// window holds minutes of history, not a tail that grows with every write.
+    pub watch_window_age: Duration,
     /// The bearer token clients must send; random when unset (persisted in the data dir).
     pub token: Option<String>,
     /// How often watches that allow bookmarks get one.
@@ -43,7 +46,8 @@ impl Default for ClusterConfig {
             simulator_delay: Duration::from_millis(300),
             simulator: true,
             unpullable_images: "unpullable".to_string(),
-            watch_window: 100_000,
+            watch_window: crate::window::WindowLimits::default().events,
+            watch_window_age: crate::window::WindowLimits::DEFAULT_AGE,
             token: None,
             bookmark_interval: Duration::from_secs(5),
             token_auth_file: None,
@@ -86,6 +90,11 @@ impl ClusterConfig {
 
     pub fn watch_window(mut self, events: usize) -> Self {
         self.watch_window = events;
+        self
+    }
+
+    pub fn watch_window_age(mut self, age: Duration) -> Self {
+        self.watch_window_age = age;
         self
     }
 

@@ -52,6 +52,7 @@ pub mod store;
 pub mod testing;
 mod tls;
 pub mod validate;
+mod window;
 pub mod write;
 
 use std::net::SocketAddr;
@@ -64,6 +65,7 @@ pub use config::ClusterConfig;
 pub use faults::Faults;
 pub use serve::serve_command;
 pub use stats::RequestStats;
+pub use window::WindowLimits;
 
 use crate::http::{AppState, Shared};
 use crate::resources::Registry;
@@ -136,7 +138,9 @@ impl Cluster {
             _ => None,
         };
         let data_dir = config.data_dir.clone();
-        let store = Store::open(data_dir.as_deref(), config.watch_window)?;
+        let window =
+            window::WindowLimits { events: config.watch_window, age: config.watch_window_age };
+        let store = Store::open(data_dir.as_deref(), window)?;
         let certs = tls::load_or_generate(data_dir.as_deref())?;
         let token = match (&config.token, &data_dir) {
             (Some(t), _) => t.clone(),

@@ -1,16 +1,18 @@
 //! Object storage: one cluster-wide resourceVersion counter, a window of recent events for
 //! watches, and a write-ahead log in the data directory so state survives a restart.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
+use crate::window::{EventWindow, WindowLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -93,8 +95,7 @@ struct Inner {
     /// Owner uid to the keys of the objects whose ownerReferences name it, so garbage
     /// collection and controllers find dependents without scanning every object.
     owners: HashMap<String, BTreeSet<Key>>,
-    log: VecDeque<Arc<Event>>,
-    window: usize,
+    window: EventWindow,
     wal: Option<Wal>,
     /// Held for the store's lifetime: one server per data directory.
     _lock: Option<File>,
@@ -146,7 +147,21 @@ impl Inner {
 
 struct Wal {
     path: PathBuf,
+    /// The snapshot the log continues.
+    snapshot: PathBuf,
     out: BufWriter<File>,
+    /// Bytes appended since the last snapshot.
+    written: u64,
+    /// Past this many bytes the log is folded into a new snapshot (see [`compact_threshold`]).
+    compact_at: u64,
+}
+
+/// The log is folded into a new snapshot once it is larger than twice the snapshot, and never
+/// under 64 MiB, so a long-running cluster's data directory stays proportional to its objects
+/// (as etcd snapshots and truncates its log) while the cost of a snapshot, written under the
+/// store's lock, is paid at most once per that many bytes of writes.
+fn compact_threshold(snapshot_bytes: u64) -> u64 {
+    (2 * snapshot_bytes).max(64 << 20)
 }
 
 /// Told of every committed change, under the store's lock (so it sees changes in order and
@@ -161,14 +176,13 @@ pub struct Store {
 
 impl Store {
     /// Opens the store, loading the snapshot and log in `data_dir` when there is one.
-    pub fn open(data_dir: Option<&Path>, window: usize) -> Result<Store, StoreError> {
+    pub fn open(data_dir: Option<&Path>, window: WindowLimits) -> Result<Store, StoreError> {
         let (events, _) = broadcast::channel(16384);
         let mut inner = Inner {
             rv: 1,
             buckets: HashMap::new(),
             owners: HashMap::new(),
-            log: VecDeque::new(),
-            window,
+            window: EventWindow::new(window),
             wal: None,
             _lock: None,
         };
@@ -189,13 +203,19 @@ impl Store {
             let snapshot = dir.join("objects.json");
             let wal = dir.join("objects.log");
             load(&snapshot, &wal, &mut inner)?;
-            write_snapshot(&snapshot, &inner)?;
+            let snapshot_bytes = write_snapshot(&snapshot, &inner)?;
             let out = crate::private::open(
                 &wal,
                 OpenOptions::new().create(true).write(true).truncate(true),
             )
             .map_err(|source| StoreError::Io { path: wal.clone(), source })?;
-            inner.wal = Some(Wal { path: wal, out: BufWriter::new(out) });
+            inner.wal = Some(Wal {
+                path: wal,
+                snapshot,
+                out: BufWriter::new(out),
+                written: 0,
+                compact_at: compact_threshold(snapshot_bytes),
+            });
         }
         Ok(Store { inner: Mutex::new(inner), events, observer: std::sync::OnceLock::new() })
     }
@@ -367,19 +387,23 @@ impl Store {
                     json!({"rv": event.rv, "op": "put", "s": event.key.storage, "o": *event.object})
                 }
             };
+            let line = line.to_string();
             let res = writeln!(wal.out, "{line}").and_then(|_| wal.out.flush());
             if let Err(e) = res {
                 tracing::error!(path = %wal.path.display(), error = %e, "cannot append to the data log");
+            }
+            wal.written += line.len() as u64 + 1;
+        }
+        if inner.wal.as_ref().is_some_and(|w| w.written > w.compact_at) {
+            if let Err(e) = compact(inner) {
+                tracing::error!(error = %e, "cannot fold the data log into a new snapshot; the log keeps growing until the next try");
             }
         }
         if let Some(observe) = self.observer.get() {
             observe(&event);
         }
         let event = Arc::new(event);
-        inner.log.push_back(event.clone());
-        while inner.log.len() > inner.window {
-            inner.log.pop_front();
-        }
+        inner.window.push(event.clone(), Instant::now());
         // No receivers is normal (no watch open).
         let _ = self.events.send(event);
     }
@@ -389,11 +413,11 @@ impl Store {
     pub fn watch_from(&self, rv: u64) -> Result<WatchStart, u64> {
         let inner = self.lock();
         let rx = self.events.subscribe();
-        let oldest = inner.log.front().map(|e| e.rv).unwrap_or(inner.rv + 1);
+        let oldest = inner.window.oldest().unwrap_or(inner.rv + 1);
         if rv + 1 < oldest && rv < inner.rv {
             return Err(oldest);
         }
-        let backlog = inner.log.iter().filter(|e| e.rv > rv).cloned().collect();
+        let backlog = inner.window.after(rv);
         Ok((backlog, rx))
     }
 
@@ -430,15 +454,10 @@ impl Store {
     /// Writes a snapshot and truncates the log (on clean shutdown).
     pub fn checkpoint(&self, data_dir: &Path) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        write_snapshot(&data_dir.join("objects.json"), &inner)?;
-        if let Some(wal) = inner.wal.as_mut() {
-            let out = crate::private::open(
-                &wal.path,
-                OpenOptions::new().create(true).write(true).truncate(true),
-            )
-            .map_err(|source| StoreError::Io { path: wal.path.clone(), source })?;
-            wal.out = BufWriter::new(out);
+        if inner.wal.is_some() {
+            return compact(&mut inner);
         }
+        write_snapshot(&data_dir.join("objects.json"), &inner)?;
         Ok(())
     }
 }
@@ -508,19 +527,60 @@ fn line_is_last(wal: &Path, index: usize) -> bool {
     std::fs::read_to_string(wal).map(|t| t.lines().count() == index + 1).unwrap_or(false)
 }
 
-fn write_snapshot(path: &Path, inner: &Inner) -> Result<(), StoreError> {
-    let mut objects = Vec::new();
-    for (storage, bucket) in &inner.buckets {
-        for v in bucket.values() {
-            objects.push(json!({"s": storage, "o": **v}));
-        }
-    }
-    let doc = json!({"rv": inner.rv, "objects": objects});
+/// Writes the snapshot, then starts an empty log after it; a crash between the two leaves a
+/// snapshot and a log whose entries it already holds, which loading replays harmlessly.
+fn compact(inner: &mut Inner) -> Result<(), StoreError> {
+    let Some(snapshot) = inner.wal.as_ref().map(|w| w.snapshot.clone()) else { return Ok(()) };
+    let bytes = write_snapshot(&snapshot, inner)?;
+    let Some(wal) = inner.wal.as_mut() else { return Ok(()) };
+    let out =
+        crate::private::open(&wal.path, OpenOptions::new().create(true).write(true).truncate(true))
+            .map_err(|source| StoreError::Io { path: wal.path.clone(), source })?;
+    wal.out = BufWriter::new(out);
+    wal.written = 0;
+    wal.compact_at = compact_threshold(bytes);
+    Ok(())
+}
+
+/// One stored object in the snapshot, borrowed (a snapshot of a big store is streamed to the
+/// file, never built as one more copy of every object in memory).
+#[derive(serde::Serialize)]
+struct SnapshotEntry<'a> {
+    s: &'a str,
+    o: &'a Value,
+}
+
+#[derive(serde::Serialize)]
+struct SnapshotDoc<'a> {
+    rv: u64,
+    #[serde(serialize_with = "serialize_objects")]
+    objects: &'a HashMap<String, BTreeMap<(String, String), Arc<Value>>>,
+}
+
+fn serialize_objects<S: serde::Serializer>(
+    buckets: &&HashMap<String, BTreeMap<(String, String), Arc<Value>>>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    out.collect_seq(buckets.iter().flat_map(|(storage, bucket)| {
+        bucket.values().map(move |o| SnapshotEntry { s: storage, o })
+    }))
+}
+
+/// Writes the snapshot atomically (a temporary file renamed over it); returns its size.
+fn write_snapshot(path: &Path, inner: &Inner) -> Result<u64, StoreError> {
     let tmp = path.with_extension("json.tmp");
     let io = |source| StoreError::Io { path: path.to_path_buf(), source };
-    crate::private::write(&tmp, doc.to_string()).map_err(io)?;
+    let file =
+        crate::private::open(&tmp, OpenOptions::new().write(true).create(true).truncate(true))
+            .map_err(io)?;
+    let mut out = BufWriter::new(file);
+    serde_json::to_writer(&mut out, &SnapshotDoc { rv: inner.rv, objects: &inner.buckets })
+        .map_err(|e| io(std::io::Error::other(e)))?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    let bytes = file.metadata().map_err(io)?.len();
     std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(())
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -538,7 +598,7 @@ mod tests {
 
     #[test]
     fn every_write_takes_the_next_cluster_wide_resource_version() {
-        let store = Store::open(None, 100).expect("in-memory store opens");
+        let store = Store::open(None, WindowLimits::default()).expect("in-memory store opens");
         let start = store.resource_version();
         put(&store, "a");
         put(&store, "b");
@@ -549,7 +609,8 @@ mod tests {
 
     #[test]
     fn a_watch_older_than_the_window_is_refused() {
-        let store = Store::open(None, 2).expect("in-memory store opens");
+        let store = Store::open(None, WindowLimits { events: 2, ..WindowLimits::default() })
+            .expect("in-memory store opens");
         for n in ["a", "b", "c", "d"] {
             put(&store, n);
         }
@@ -563,16 +624,41 @@ mod tests {
     fn objects_and_versions_survive_reopening_the_data_dir() {
         let dir = tempfile::tempdir().expect("temp dir");
         let rv = {
-            let store = Store::open(Some(dir.path()), 100).expect("store opens");
+            let store =
+                Store::open(Some(dir.path()), WindowLimits::default()).expect("store opens");
             put(&store, "a");
             put(&store, "b");
             store.write(&key("a"), false, |_| Ok(Change::Delete)).expect("delete succeeds");
             store.resource_version()
         };
-        let store = Store::open(Some(dir.path()), 100).expect("store reopens");
+        let store = Store::open(Some(dir.path()), WindowLimits::default()).expect("store reopens");
         assert_eq!(store.resource_version(), rv);
         assert!(store.get(&key("a")).is_none());
         assert!(store.get(&key("b")).is_some());
+    }
+
+    #[test]
+    fn a_long_log_is_folded_into_the_snapshot_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("objects.log");
+        let rv = {
+            let store =
+                Store::open(Some(dir.path()), WindowLimits::default()).expect("store opens");
+            store.lock().wal.as_mut().expect("a log").compact_at = 200;
+            for n in ["a", "b", "c", "d", "e", "f"] {
+                put(&store, n);
+            }
+            store.write(&key("a"), false, |_| Ok(Change::Delete)).expect("delete succeeds");
+            let lines = std::fs::read_to_string(&log).expect("log").lines().count();
+            assert!(lines < 7, "the log was folded into the snapshot: {lines} of 7 writes left");
+            store.resource_version()
+        };
+        let store = Store::open(Some(dir.path()), WindowLimits::default()).expect("store reopens");
+        assert_eq!(store.resource_version(), rv);
+        assert!(store.get(&key("a")).is_none());
+        for n in ["b", "c", "d", "e", "f"] {
+            assert!(store.get(&key(n)).is_some(), "{n} survives the fold and the reopen");
+        }
     }
 
     #[test]
@@ -583,7 +669,8 @@ mod tests {
                 "ownerReferences": [{"uid": owner, "kind": "ReplicaSet", "name": "rs"}]}})
         };
         {
-            let store = Store::open(Some(dir.path()), 100).expect("store opens");
+            let store =
+                Store::open(Some(dir.path()), WindowLimits::default()).expect("store opens");
             for (name, owner) in [("a", "u1"), ("b", "u1"), ("c", "u2")] {
                 let obj = owned(name, owner);
                 store.write(&key(name), false, |_| Ok(Change::Put(obj))).expect("put");
@@ -598,7 +685,7 @@ mod tests {
             assert!(names("u1").is_empty());
             assert_eq!(names("u2"), vec!["b", "c"]);
         }
-        let store = Store::open(Some(dir.path()), 100).expect("store reopens");
+        let store = Store::open(Some(dir.path()), WindowLimits::default()).expect("store reopens");
         let names: Vec<String> = store.dependents("u2").into_iter().map(|(k, _)| k.name).collect();
         assert_eq!(names, vec!["b", "c"]);
     }
