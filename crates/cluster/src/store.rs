@@ -394,9 +394,12 @@ impl Store {
             }
             wal.written += line.len() as u64 + 1;
         }
-        if inner.wal.as_ref().is_some_and(|w| w.written > w.compact_at) {
-            if let Err(e) = compact(inner) {
-                tracing::error!(error = %e, "cannot fold the data log into a new snapshot; the log keeps growing until the next try");
+        if inner.wal.as_ref().is_some_and(|w| w.written > w.compact_at)
+            && let Err(e) = compact(inner)
+        {
+            tracing::error!(error = %e, "cannot fold the data log into a new snapshot; the log keeps growing and the fold is tried again after as many bytes");
+            if let Some(wal) = inner.wal.as_mut() {
+                wal.compact_at = wal.written.saturating_mul(2);
             }
         }
         if let Some(observe) = self.observer.get() {
