@@ -19,8 +19,8 @@ pub struct ClusterConfig {
     pub unpullable_images: String,
     /// How many recent events watches can resume from; older versions get 410 Gone.
     pub watch_window: usize,
-    /// How old those events may get (kube-apiserver's etcd compacts every 5 minutes): the
-    /// window holds minutes of history, not a tail that grows with every write.
+    /// How old those events may get (75 s, as kube-apiserver's watch cache keeps them): the
+    /// window holds a minute or two of history, not a tail that grows with every write.
     pub watch_window_age: Duration,
     /// The bearer token clients must send; random when unset (persisted in the data dir).
     pub token: Option<String>,

@@ -1,9 +1,9 @@
-//! The recent events a watch can resume from. kube-apiserver keeps them in etcd until the next
-//! compaction (every 5 minutes by default) and in a watch cache sized by how fresh its events
-//! are; here one window, bounded both by a number of events and by their age, so a busy
-//! cluster holds minutes of history instead of a tail that grows with every write. A watch
-//! from a resourceVersion older than the window gets 410 Gone and relists, as it would after
-//! an etcd compaction.
+//! The recent events a watch can resume from. kube-apiserver serves watches from a watch cache
+//! that keeps events for at least 75 seconds (its `eventFreshDuration`) and grows only while
+//! that needs more room; here one window, bounded both by a number of events and by their age,
+//! so a busy cluster holds a minute or two of history instead of a tail that grows with every
+//! write. A watch from a resourceVersion older than the window gets 410 Gone and relists, as
+//! it would from kube-apiserver.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,8 +21,8 @@ pub struct WindowLimits {
 }
 
 impl WindowLimits {
-    /// kube-apiserver's default etcd compaction interval.
-    pub const DEFAULT_AGE: Duration = Duration::from_secs(5 * 60);
+    /// kube-apiserver's watch cache keeps events at least this long (`eventFreshDuration`).
+    pub const DEFAULT_AGE: Duration = Duration::from_secs(75);
 }
 
 impl Default for WindowLimits {
