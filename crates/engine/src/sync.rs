@@ -339,6 +339,13 @@ fn record_history(cy: &mut Cycle<'_>, job: &Job<'_>) {
     let known = cy.status.history.last().is_some_and(|h| h.revision == revision);
     if !known || job.kind != SyncKind::Heal {
         append_history(&mut cy.status.history, revision, source, &cy.now.stamp());
+        let approval = cy.status.approval.as_ref().filter(|a| {
+            a.revision == revision && a.phase == crate::approval::ApprovalPhase::Approved
+        });
+        if let (Some(a), Some(entry)) = (approval, cy.status.history.last_mut()) {
+            entry.author = a.author.clone();
+            entry.approved_by = a.approved_by.clone();
+        }
     }
 }
 
