@@ -68,12 +68,8 @@ pub struct CreateArgs {
     /// The project whose rules the app deploys under (`ferry project list`; default: `default`).
     #[arg(long)]
     pub project: Option<String>,
-    /// A new revision waits for `ferry app approve` before it is applied.
-    #[arg(long)]
-    pub require_approval: bool,
-    /// With --require-approval: the author of a commit may approve it.
-    #[arg(long, requires = "require_approval")]
-    pub allow_self_approval: bool,
+    #[command(flatten)]
+    pub approval: ApprovalFlags,
     /// Replace the spec of an existing Application of the same name.
     #[arg(long)]
     pub upsert: bool,
@@ -91,6 +87,26 @@ pub struct CreateArgs {
         require_equals = true
     )]
     pub validate: bool,
+}
+
+/// `--require-approval` and `--allow-self-approval`, for apps and projects alike.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ApprovalFlags {
+    /// A new revision waits for `ferry app approve` before it is applied.
+    #[arg(long)]
+    pub require_approval: bool,
+    /// With --require-approval: the author of a commit may approve it.
+    #[arg(long, requires = "require_approval")]
+    pub allow_self_approval: bool,
+}
+
+impl ApprovalFlags {
+    pub fn policy(&self) -> Option<ApprovalPolicy> {
+        self.require_approval.then_some(ApprovalPolicy {
+            required: true,
+            allow_self_approval: self.allow_self_approval,
+        })
+    }
 }
 
 /// The Application the flags describe (pure; the flags are the only input).
@@ -131,10 +147,7 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
             message: "they apply to automated sync only; add --sync-policy automated".into(),
         });
     }
-    let approval = args.require_approval.then_some(ApprovalPolicy {
-        required: true,
-        allow_self_approval: args.allow_self_approval,
-    });
+    let approval = args.approval.policy();
     let wanted = automated || !args.sync_options.is_empty() || approval.is_some();
     let sync_policy = wanted.then(|| SyncPolicy {
         automated: automated.then_some(Automated {

@@ -160,7 +160,8 @@ fn matches(w: &SyncWindow, app: &WindowApp<'_>) -> Result<bool, (String, String)
         || any(&w.clusters, &[&app.cluster.server, &app.cluster.name])?)
 }
 
-fn evaluate(
+/// One window at `now`: whether it is open and until when, and when it opens next.
+pub fn evaluate(
     project: &str,
     index: usize,
     w: &SyncWindow,
