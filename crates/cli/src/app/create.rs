@@ -276,7 +276,7 @@ pub async fn validate(conn: &Connection, app: &Application) -> Result<(), CliErr
 }
 
 /// The namespace the Application lives in, created when missing (a fresh cluster has no `ferry`).
-async fn ensure_namespace(conn: &Connection, ns: &str) -> Result<(), CliError> {
+pub async fn ensure_namespace(conn: &Connection, ns: &str) -> Result<(), CliError> {
     let api: Api<Namespace> = Api::all(conn.client.clone());
     let body =
         serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});

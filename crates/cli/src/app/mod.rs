@@ -36,7 +36,7 @@ use ferry_engine::Application;
 use kube::Api;
 
 pub use connect::{ClusterArgs, Connection, connect};
-pub use create::ApprovalFlags;
+pub use create::{ApprovalFlags, ensure_namespace};
 pub use diff::LocalDiffArgs;
 pub use error::CliError;
 pub use install::InstallArgs;

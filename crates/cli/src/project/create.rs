@@ -65,7 +65,10 @@ pub async fn run(
     };
     project.metadata.name = Some(args.name.clone());
     project.metadata.namespace = Some(namespace.to_owned());
-    let existing = api.get_opt(&args.name).await.context("reading the Project")?;
+    let existing = api
+        .get_opt(&args.name)
+        .await
+        .map_err(|e| crate::app::CliError::api(e, format!("reading project {}", args.name)))?;
     if existing.is_some_and(|e| e.spec != project.spec) && !args.upsert {
         bail!(
             "project {} already exists in namespace {namespace} with other rules; add --upsert to replace them",
@@ -76,9 +79,12 @@ pub async fn run(
     body["apiVersion"] = "ferry.dev/v1alpha1".into();
     body["kind"] = "Project".into();
     let params = PatchParams::apply(ferry_apply::FIELD_MANAGER).force();
-    api.patch(&args.name, &params, &Patch::Apply(&body))
-        .await
-        .with_context(|| format!("writing project {} in namespace {namespace}", args.name))?;
+    api.patch(&args.name, &params, &Patch::Apply(&body)).await.map_err(|e| {
+        crate::app::CliError::api(
+            e,
+            format!("writing project {} in namespace {namespace}", args.name),
+        )
+    })?;
     eprintln!("project {} written in namespace {namespace}", args.name);
     crate::app::hint(&format!("ferry app create NAME --project {} …", args.name));
     Ok(ExitCode::SUCCESS)

@@ -6,7 +6,6 @@ mod show;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use ferry_engine::project::Project;
 use kube::api::{Api, DeleteParams};
 
@@ -48,7 +47,10 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<ExitCode> {
     let conn = connect(&args.cluster).await?;
     let api: Api<Project> = Api::namespaced(conn.client.clone(), &args.namespace);
     match args.command {
-        ProjectCommand::Create(c) => create::run(&api, &args.namespace, *c).await,
+        ProjectCommand::Create(c) => {
+            crate::app::ensure_namespace(&conn, &args.namespace).await?;
+            create::run(&api, &args.namespace, *c).await
+        }
         ProjectCommand::Get { name, output } => show::get(&conn, &api, &name, output).await,
         ProjectCommand::List { output } => show::list(&conn, &api, output).await,
         ProjectCommand::Delete { name } => delete(&conn, &api, &name).await,
@@ -58,7 +60,10 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<ExitCode> {
 /// The Applications (all namespaces) that name `project`.
 async fn apps_of(conn: &Connection, project: &str) -> anyhow::Result<Vec<String>> {
     let apps: Api<ferry_engine::Application> = Api::all(conn.client.clone());
-    let listed = apps.list(&Default::default()).await.context("listing Applications")?;
+    let listed = apps
+        .list(&Default::default())
+        .await
+        .map_err(|e| crate::app::CliError::api(e, "listing Applications"))?;
     Ok(listed
         .items
         .iter()
@@ -83,7 +88,7 @@ async fn delete(conn: &Connection, api: &Api<Project>, name: &str) -> anyhow::Re
     }
     api.delete(name, &DeleteParams::default())
         .await
-        .with_context(|| format!("deleting project {name}"))?;
+        .map_err(|e| crate::app::CliError::api(e, format!("deleting project {name}")))?;
     eprintln!("project {name} deleted");
     Ok(ExitCode::SUCCESS)
 }

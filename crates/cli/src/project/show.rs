@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use ferry_engine::project::{GroupKind, Project, ProjectDestination, windows};
 use kube::api::Api;
 
@@ -15,7 +14,10 @@ pub async fn get(
     name: &str,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let found = api.get_opt(name).await.with_context(|| format!("reading project {name}"))?;
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|e| crate::app::CliError::api(e, format!("reading project {name}")))?;
     let project = match found {
         Some(p) => p,
         None if name == ferry_engine::project::DEFAULT_PROJECT => Project::builtin_default(),
@@ -36,7 +38,10 @@ pub async fn list(
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     let _ = conn;
-    let listed = api.list(&Default::default()).await.context("listing Projects")?;
+    let listed = api
+        .list(&Default::default())
+        .await
+        .map_err(|e| crate::app::CliError::api(e, "listing Projects"))?;
     if format.is_data() {
         let items: Vec<serde_json::Value> =
             listed.items.iter().map(object).collect::<anyhow::Result<_>>()?;
