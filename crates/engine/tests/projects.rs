@@ -222,3 +222,68 @@ async fn a_deny_window_holds_automated_syncs_says_when_it_opens_and_lets_manual_
     world.wait_synced_healthy("frozen-app", &world.head()).await;
     assert!(config_map_exists(&world, "frozen").await);
 }
+
+/// A namespace with a ServiceAccount `deployer` that may only manage ConfigMaps there.
+async fn tenant_namespace(world: &World, namespace: &str) {
+    world.create_namespace(namespace).await;
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "deployer", "namespace": namespace}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "metadata": {"name": "configmaps", "namespace": namespace},
+               "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "deployer-configmaps", "namespace": namespace},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "configmaps"},
+               "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": namespace}]}),
+    ];
+    for object in objects {
+        let object: kube::api::DynamicObject = serde_json::from_value(object).expect("an object");
+        let gvk = kube::api::GroupVersionKind::try_from(object.types.as_ref().expect("types"))
+            .expect("gvk");
+        let (resource, _) = kube::discovery::pinned_kind(&world.client, &gvk).await.expect("kind");
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(world.client.clone(), namespace, &resource);
+        api.create(&PostParams::default(), &object).await.expect("created");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_app_is_applied_as_its_service_account_and_gets_forbidden_for_other_kinds() {
+    let world = World::start(|repo| {
+        repo.write("app/cm.yaml", CONFIG_MAP).expect("write");
+    })
+    .await;
+    tenant_namespace(&world, "tenant-sa").await;
+    create_project(
+        &world,
+        "sa",
+        json!({"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "tenant-*"}],
+               "destinationServiceAccounts": [{"server": "*", "namespace": "tenant-*",
+                                               "defaultServiceAccount": "deployer"}]}),
+    )
+    .await;
+    let mut spec = app_spec(&world, "sa", "tenant-sa");
+    spec["syncPolicy"]["syncOptions"] = json!([]);
+    world.create_app("tenant", spec).await;
+    world.wait_synced_healthy("tenant", &world.head()).await;
+    assert!(config_map_exists(&world, "tenant-sa").await, "a kind the tenant may manage");
+
+    let service =
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n";
+    world.repo.commit_file("app/svc.yaml", service, "a Service").expect("commit");
+    let app = world
+        .wait_for("tenant", "refused by the tenant's RBAC", |a| {
+            a["status"]["operationState"]["phase"] == "Failed"
+        })
+        .await;
+    let said = app["status"]["operationState"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(said.contains("system:serviceaccount:tenant-sa:deployer"), "names the tenant: {said}");
+    assert!(said.to_lowercase().contains("forbidden"), "says it was forbidden: {said}");
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(world.client.clone(), "tenant-sa");
+    assert!(
+        services.get_opt("web").await.expect("get").is_none(),
+        "not created with Ferry's rights"
+    );
+}

@@ -13,7 +13,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use rules::{Violation, check_objects, check_spec};
+pub use rules::{Violation, check_objects, check_spec, service_account};
 pub use windows::{SyncWindow, WindowVerdict};
 
 /// The project an app without `spec.project` belongs to.

@@ -12,7 +12,9 @@ use kube::runtime::reflector::ObjectRef;
 use crate::application::{IN_CLUSTER_NAME, IN_CLUSTER_SERVER, SyncWindowState, SyncWindowsStatus};
 use crate::project::rules::{AppFacts, Cluster, ObjectFacts};
 use crate::project::windows::{WindowApp, verdict};
-use crate::project::{DEFAULT_PROJECT, Project, WindowVerdict, check_objects, check_spec};
+use crate::project::{
+    DEFAULT_PROJECT, Project, WindowVerdict, check_objects, check_spec, service_account,
+};
 
 use super::cycle::{Cycle, stamp};
 use super::stop::{Stage, Stop};
@@ -58,10 +60,13 @@ pub(crate) fn project(cy: &mut Cycle<'_>) -> Result<(), Stop> {
         cluster: cluster(cy),
         dest_namespace: &cy.app.spec.destination.namespace,
     };
-    check_spec(&project, &facts).map_err(|v| {
+    let refused = |v: crate::project::Violation| {
         Stop::new(Stage::Project, v.reason(), v.to_string())
             .hint(format!("Change the app, or ask an admin to extend project {name}"))
-    })?;
+    };
+    check_spec(&project, &facts).map_err(refused)?;
+    cy.apply_as =
+        service_account(&project, &facts.cluster, facts.dest_namespace).map_err(refused)?;
     cy.project = Some(project);
     cy.clear("ProjectPermitted");
     Ok(())

@@ -111,6 +111,9 @@ pub(crate) struct Cycle<'a> {
     pub cluster: Arc<Connection>,
     /// The app's project, once the project stage found it.
     pub project: Option<Arc<crate::project::Project>>,
+    /// The user the app's objects are applied as (the project's destinationServiceAccounts);
+    /// `None`: Ferry's own identity.
+    pub apply_as: Option<String>,
     requeue: Option<Duration>,
 }
 
@@ -136,6 +139,7 @@ impl<'a> Cycle<'a> {
             fallback: None,
             cluster: inner.clusters.local().clone(),
             project: None,
+            apply_as: None,
             requeue: None,
         }
     }

@@ -32,6 +32,14 @@ pub enum Violation {
     #[error("{object}: kind {group_kind} is refused by project {project}'s {field}")]
     Kind { project: String, object: String, group_kind: String, field: &'static str },
     #[error(
+        "project {project} lists destinationServiceAccounts, but none matches destination {server} namespace {namespace:?}; the app's objects are applied only as a ServiceAccount the project names"
+    )]
+    NoServiceAccount { project: String, server: String, namespace: String },
+    #[error(
+        "project {project}'s destinationServiceAccounts entry {entry:?} is not NAME or NAMESPACE:NAME"
+    )]
+    BadServiceAccount { project: String, entry: String },
+    #[error(
         "project {project}'s {field} has a pattern that does not parse, {pattern:?}: {message}"
     )]
     BadPattern { project: String, field: &'static str, pattern: String, message: String },
@@ -45,6 +53,8 @@ impl Violation {
             Violation::SourceRepo { .. } => "SourceRepoNotPermitted",
             Violation::Destination { .. } => "DestinationNotPermitted",
             Violation::Kind { .. } => "ResourceNotPermitted",
+            Violation::NoServiceAccount { .. } => "NoServiceAccount",
+            Violation::BadServiceAccount { .. } => "InvalidProject",
             Violation::BadPattern { .. } => "InvalidProject",
         }
     }
@@ -214,6 +224,52 @@ pub fn check_objects<'a>(
         }
     }
     Ok(())
+}
+
+/// The user the app's objects are applied as: `system:serviceaccount:NS:NAME` of the first
+/// `destinationServiceAccounts` entry matching the destination (Argo CD's rule), `None` when the
+/// project lists none (Ferry's own identity), and an error when it lists some but none matches.
+pub fn service_account(
+    project: &Project,
+    cluster: &Cluster,
+    dest_namespace: &str,
+) -> Result<Option<String>, Violation> {
+    let name = project_name(project);
+    let entries = &project.spec.destination_service_accounts;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let field = "destinationServiceAccounts";
+    for e in entries {
+        let server = if e.server.is_empty() { "*" } else { e.server.as_str() };
+        let matched = glob(&name, field, server, &cluster.server)?
+            && glob(&name, field, &e.namespace, dest_namespace)?;
+        if !matched {
+            continue;
+        }
+        let (ns, sa) = match e.default_service_account.split_once(':') {
+            Some((ns, sa)) => (ns, sa),
+            None => (dest_namespace, e.default_service_account.as_str()),
+        };
+        // Kubernetes names: what an `Impersonate-User` header can always carry.
+        let dns = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        };
+        if !dns(ns) || !dns(sa) {
+            return Err(Violation::BadServiceAccount {
+                project: name,
+                entry: e.default_service_account.clone(),
+            });
+        }
+        return Ok(Some(format!("system:serviceaccount:{ns}:{sa}")));
+    }
+    Err(Violation::NoServiceAccount {
+        project: name,
+        server: cluster.server.clone(),
+        namespace: dest_namespace.to_owned(),
+    })
 }
 
 fn check_kind(project: &Project, o: &ObjectFacts<'_>) -> Result<(), Violation> {

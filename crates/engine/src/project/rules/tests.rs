@@ -146,3 +146,19 @@ fn a_destination_matches_by_cluster_name_when_the_entry_names_no_server() {
     assert_eq!(check_spec(&p, &facts), Ok(()));
     assert!(check_spec(&p, &app("ferry", "git://x/a", "web")).is_err(), "in-cluster is not east");
 }
+
+#[test]
+fn the_first_matching_destination_service_account_is_the_user_objects_are_applied_as() {
+    let p = project(json!({"destinationServiceAccounts": [
+        {"server": "https://kubernetes.default.svc", "namespace": "team-a-*", "defaultServiceAccount": "deployer"},
+        {"server": "*", "namespace": "shared", "defaultServiceAccount": "ops:deployer"}
+    ]}));
+    let got = |ns: &str| service_account(&p, &local(), ns);
+    assert_eq!(got("team-a-dev"), Ok(Some("system:serviceaccount:team-a-dev:deployer".into())));
+    assert_eq!(got("shared"), Ok(Some("system:serviceaccount:ops:deployer".into())));
+    assert_eq!(got("elsewhere").expect_err("no match").reason(), "NoServiceAccount");
+    assert_eq!(service_account(&tenant(), &local(), "team-a-dev"), Ok(None), "none listed");
+    let bad = project(json!({"destinationServiceAccounts": [
+        {"server": "*", "namespace": "*", "defaultServiceAccount": "a:b:c"}]}));
+    assert_eq!(service_account(&bad, &local(), "x").expect_err("bad").reason(), "InvalidProject");
+}
