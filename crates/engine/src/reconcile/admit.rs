@@ -143,6 +143,10 @@ fn window_status(v: &WindowVerdict) -> SyncWindowsStatus {
 
 /// How long until `at`, at least a second and at most ten minutes (a window may change).
 pub(crate) fn until(at: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Duration {
-    let wait = at.map(|t| now.duration_until(t).unsigned_abs()).unwrap_or(Duration::from_secs(600));
+    let wait = match at {
+        Some(t) if t > now => now.duration_until(t).unsigned_abs(),
+        Some(_) => Duration::ZERO,
+        None => Duration::from_secs(600),
+    };
     wait.clamp(Duration::from_secs(1), Duration::from_secs(600))
 }
