@@ -92,7 +92,9 @@ fn outcome(app: &Application, name: &str, revision: &str) -> Result<ExitCode, Cl
         .filter(|a| a.phase == ApprovalPhase::Approved && a.revision.starts_with(revision.trim()));
     if let Some(a) = approved {
         println!("{} approved by {}", short(&a.revision), a.approved_by);
-        super::output::hint(&format!("ferry app wait {name} --sync"));
+        let automated = app.automated().is_some();
+        let next = if automated { "ferry app wait" } else { "ferry app sync" };
+        super::output::hint(&format!("{next} {name}{}", if automated { " --sync" } else { "" }));
         return Ok(ExitCode::SUCCESS);
     }
     let refused = status.conditions.iter().find(|c| c.type_ == "ApprovalRefused");

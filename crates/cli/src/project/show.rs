@@ -94,7 +94,7 @@ pub fn describe(p: &Project, apps: &[String], now: jiff::Timestamp) -> String {
         v.iter().map(|gk| format!("{}/{}", gk.group, gk.kind)).collect::<Vec<_>>()
     };
     let mut out = String::new();
-    let mut field = |k: &str, v: String| out.push_str(&format!("{:<28}{v}\n", format!("{k}:")));
+    let mut field = |k: &str, v: String| out.push_str(&row(k, &v));
     field("Name", name.clone());
     field("Description", s.description.clone());
     field("Source Repositories", list(s.source_repos.clone(), "none"));
@@ -132,6 +132,11 @@ pub fn describe(p: &Project, apps: &[String], now: jiff::Timestamp) -> String {
     out
 }
 
+/// One `Key:   value` line, values aligned past the longest key.
+fn row(key: &str, value: &str) -> String {
+    format!("{:<31}{value}\n", format!("{key}:"))
+}
+
 fn st_summary(w: &windows::SyncWindow) -> String {
     let zone = if w.time_zone.is_empty() { "UTC" } else { &w.time_zone };
     format!("{} {:?} for {} ({zone})", w.kind, w.schedule, w.duration)
@@ -140,4 +145,35 @@ fn st_summary(w: &windows::SyncWindow) -> String {
 fn destination(d: &ProjectDestination) -> String {
     let cluster = d.server.as_deref().or(d.name.as_deref()).unwrap_or("*");
     format!("{cluster},{}", d.namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_reads_as_its_rules_its_windows_now_and_its_apps() {
+        let project: Project = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Project",
+            "metadata": {"name": "team-a"},
+            "spec": {"description": "team A", "sourceRepos": ["git://x/*"],
+                     "destinations": [{"server": "*", "namespace": "team-a-*"}],
+                     "syncWindows": [{"kind": "deny", "schedule": "0 22 * * *", "duration": "8h"}]}
+        }))
+        .expect("a Project");
+        let now: jiff::Timestamp = "2026-03-02T23:00:00Z".parse().expect("time");
+        let text = describe(&project, &["ferry/web".into()], now);
+        for line in [
+            row("Destinations", "*,team-a-*"),
+            row("Allowed Cluster Resources", "none"),
+            row("Allowed Namespaced Resources", "all"),
+            row(
+                "Sync Window 0",
+                "deny \"0 22 * * *\" for 8h (UTC): active until 2026-03-03T06:00:00Z",
+            ),
+            row("Applications", "ferry/web"),
+        ] {
+            assert!(text.contains(&line), "{line:?} in:\n{text}");
+        }
+    }
 }

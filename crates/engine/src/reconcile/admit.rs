@@ -76,6 +76,16 @@ pub(crate) fn project(cy: &mut Cycle<'_>) -> Result<(), Stop> {
 pub(crate) fn objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     let Some(project) = cy.project.clone() else { return Ok(()) };
     let desired = cy.mem.prepared.desired.clone();
+    // A new render is a new allocation made while the old one is still held, so the same
+    // address means the same objects.
+    let checked = (
+        Arc::as_ptr(&desired) as usize,
+        project.metadata.resource_version.clone(),
+        cy.cluster.id.to_string(),
+    );
+    if cy.mem.admitted.as_ref() == Some(&checked) {
+        return Ok(());
+    }
     let keys: Vec<(String, String, Option<String>, String)> = desired
         .iter()
         .map(|d| {
@@ -101,7 +111,9 @@ pub(crate) fn objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
         Stop::new(Stage::Project, v.reason(), v.to_string()).hint(format!(
             "Remove the object from Git, or ask an admin to allow it in project {name}"
         ))
-    })
+    })?;
+    cy.mem.admitted = Some(checked);
+    Ok(())
 }
 
 /// The project's sync windows for this app now; written to `status.syncWindows`.
