@@ -34,6 +34,8 @@ pub(crate) async fn review(
             cy.status.approval = None;
         }
         cy.clear("AwaitingApproval");
+        // A refusal stays until the revision it concerned is applied or replaced.
+        cy.clear("ApprovalRefused");
         if let Some(raw) = request {
             refuse(
                 cy,
@@ -111,6 +113,7 @@ async fn awaiting(cy: &mut Cycle<'_>, target: &Target, cmp: &Comparison) -> Resu
         target.revision.short(),
         objects(diff.len())
     );
+    cy.clear("ApprovalRefused");
     cy.status.approval = Some(ApprovalStatus {
         phase: ApprovalPhase::AwaitingApproval,
         revision: revision.to_owned(),
