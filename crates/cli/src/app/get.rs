@@ -126,9 +126,17 @@ pub fn problem_note(type_: &str, reason: &str) -> String {
 
 /// Conditions are positive ("SourceReady") or negative ("SyncFailed"); both can signal trouble.
 pub fn is_problem(type_: &str, status: &str) -> bool {
-    let negative = type_.ends_with("Failed") || type_.ends_with("Refused");
-    let positive =
-        matches!(type_, "SourceReady" | "RenderReady" | "DestinationReady" | "HealthChecksValid");
+    let negative = type_.ends_with("Failed")
+        || type_.ends_with("Refused")
+        || matches!(type_, "AwaitingApproval" | "SyncWindowClosed");
+    let positive = matches!(
+        type_,
+        "SourceReady"
+            | "RenderReady"
+            | "DestinationReady"
+            | "HealthChecksValid"
+            | "ProjectPermitted"
+    );
     (negative && status == "True") || (positive && status == "False")
 }
 
