@@ -11,13 +11,14 @@ use ferry_engine::application::{
     ANNOTATION_REFRESH, ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_TERMINATE,
     ANNOTATION_UNPIN, RefreshRequest, RollbackRequest, SyncRequest,
 };
+use ferry_engine::approval::{ANNOTATION_APPROVE, ApprovalRequest};
 use ferry_source::short_revision as short;
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::FIELD_MANAGER;
-use crate::dto::{Accepted, RollbackBody, SyncBody};
+use crate::dto::{Accepted, ApproveBody, RollbackBody, SyncBody};
 use crate::error::ApiError;
 use crate::read::find;
 use crate::state::ApiState;
@@ -154,6 +155,48 @@ pub(crate) async fn refresh(
         "the app is compared with a fresh look at its source now".into(),
     )
     .polled(value, "refresh")
+}
+
+/// Who the request comes from, as the authentication layer put it into the request's
+/// extensions; without one, the holder of the API's token (or the local, token-less API).
+#[derive(Clone, Debug)]
+pub struct ApiUser(pub String);
+
+/// Approves the revision awaiting approval (or `revision`) as the request's user, through
+/// [`ANNOTATION_APPROVE`]; the engine checks the revision and self-approval. 409 when nothing
+/// awaits approval. Whether this user may approve at all is the authorization layer's
+/// (`approve` on the app's project), checked before this handler runs.
+pub(crate) async fn approve(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+    user: Option<axum::Extension<ApiUser>>,
+    body: Bytes,
+) -> Answer {
+    let app = find(&state, &namespace, &name)?;
+    let body: ApproveBody = parse_body(&body, "{\"revision\": \"<commit SHA>\"}")?;
+    let awaiting = app
+        .status
+        .as_ref()
+        .and_then(|s| s.approval.as_ref())
+        .filter(|a| a.phase == ferry_engine::approval::ApprovalPhase::AwaitingApproval);
+    let Some(revision) = body.revision.or(awaiting.map(|a| a.revision.clone())) else {
+        return Err(ApiError::Conflict {
+            message: format!("no revision of application {namespace}/{name} awaits approval"),
+            hint: format!("GET /api/v1/applications/{namespace}/{name} shows status.approval"),
+        });
+    };
+    let approver = user.map(|u| u.0.0).unwrap_or_else(|| "api".to_owned());
+    let value = ApprovalRequest::new(&revision, &approver).annotation_value();
+    patch(
+        &state,
+        &namespace,
+        &name,
+        "approve a revision of",
+        annotation(ANNOTATION_APPROVE, &value),
+    )
+    .await?;
+    let message = format!("approval of {} by {approver} was requested", short(&revision));
+    accepted(&namespace, &name, "approve", message).polled(value, "approve")
 }
 
 /// Stops the sync operation in progress through [`ANNOTATION_TERMINATE`]; refused with 409 when

@@ -322,6 +322,14 @@ pub struct SyncBody {
     pub dry_run: bool,
 }
 
+/// `POST .../approve`: the revision to approve (default: the one awaiting approval).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApproveBody {
+    #[serde(default)]
+    pub revision: Option<String>,
+}
+
 /// `POST .../rollback`: a history id or a revision (a commit SHA or a prefix of at least 4).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

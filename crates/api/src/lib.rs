@@ -28,6 +28,7 @@ mod ui;
 mod webhook;
 mod webhook_secret;
 
+pub use actions::ApiUser;
 pub use error::ApiError;
 pub use ferry_source::webhook::WebhookConfig;
 pub use metrics::ApiMetrics;

@@ -126,6 +126,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/v1/applications/{namespace}/{name}/approve",
+        "Approve the revision awaiting approval, or {\"revision\": SHA} (409 when none awaits)",
+        Some("object"),
+        202,
+        "Accepted",
+    ),
+    (
+        "post",
         "/api/webhook",
         "A Git provider's push webhook (provider detected from headers)",
         Some("object"),

@@ -33,6 +33,7 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{app}/resume"), post(actions::resume))
         .route(&format!("{app}/refresh"), post(actions::refresh))
         .route(&format!("{app}/terminate-op"), post(actions::terminate))
+        .route(&format!("{app}/approve"), post(actions::approve))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics::serve_metrics))
         .layer(DefaultBodyLimit::max(ACTION_BODY_LIMIT))

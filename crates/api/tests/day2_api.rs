@@ -71,3 +71,41 @@ async fn unknown_filters_array_bodies_and_wrong_methods_are_refused_with_a_json_
     assert!(body["error"].as_str().is_some_and(|e| e.contains("method DELETE is not allowed")));
     assert!(body["hint"].as_str().is_some_and(|h| h.contains("openapi")), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_takes_the_revision_awaiting_approval_and_refuses_when_none_awaits() {
+    let world = World::start(|repo| {
+        repo.copy_in(&corpus("argocd-example-apps/guestbook"), "guestbook")
+            .expect("copy the guestbook in")
+    })
+    .await;
+    let head = world.repo.git(&["rev-parse", "HEAD"]).expect("the head commit");
+    let mut spec = guestbook_spec(&world.repo_url());
+    spec["syncPolicy"]["approval"] = json!({"required": true});
+    world.create_app("guestbook", spec).await;
+    let app = "/api/v1/applications/ferry/guestbook";
+    world
+        .wait_api(app, "awaiting approval", |a| {
+            a["status"]["approval"]["phase"] == "AwaitingApproval"
+        })
+        .await;
+    let (status, body) =
+        world.post(&format!("{app}/approve"), json!({"revision": "0000000"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    world
+        .wait_api(app, "refusing the wrong revision", |a| {
+            a["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| c["type"] == "ApprovalRefused" && c["reason"] == "WrongRevision")
+            })
+        })
+        .await;
+    let (status, body) = world.post(&format!("{app}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["poll"], "status.handledRequests.approve");
+    let synced = world.wait_synced_healthy("guestbook", &head).await;
+    let last = synced["status"]["history"].as_array().and_then(|h| h.last()).cloned();
+    assert_eq!(last.unwrap_or_default()["approvedBy"], "api", "the token holder approved");
+    let (status, body) = world.post(&format!("{app}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("awaits approval")), "{body}");
+}

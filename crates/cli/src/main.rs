@@ -13,6 +13,7 @@ mod helm_shim;
 mod kubeconfig;
 mod logging;
 mod progress;
+mod project;
 mod repo;
 mod up;
 mod webhook;
@@ -61,6 +62,9 @@ enum Command {
         #[command(subcommand)]
         command: ferry_image::cli::ImageCommand,
     },
+    /// Projects (Argo CD's AppProjects): who may deploy what, where and when; create, get, list, delete.
+    #[command(visible_alias = "proj")]
+    Project(project::ProjectArgs),
     /// Manage Applications: create, list, get, set, patch, edit, diff, sync, refresh, wait, logs, manifests, resources, history, rollback, delete.
     App(app::AppArgs),
     /// Compare a local directory (a PR checkout) with an Application's live objects; exit 1 on a difference.
@@ -238,6 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(ferry_cluster::serve_command(data_dir, listen, kubeconfig))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Project(args) => tokio::runtime::Runtime::new()?.block_on(project::run(args)),
         Command::Cluster { command: ClusterCommand::Add(args) } => Ok(cluster::add(*args)),
         Command::Cluster { command: ClusterCommand::List(args) } => Ok(cluster::list(args)),
         Command::Cluster { command: ClusterCommand::Remove(args) } => Ok(cluster::remove(args)),

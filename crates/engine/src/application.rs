@@ -58,6 +58,9 @@ pub const FINALIZER_CASCADE_ARGO: &str = "resources-finalizer.argocd.argoproj.io
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {
+    /// The project whose rules the app deploys under (empty: `default`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub project: String,
     pub source: Source,
     pub destination: Destination,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +139,9 @@ pub struct SyncPolicy {
     pub sync_options: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// A new revision waits for `ferry app approve` before it is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::ApprovalPolicy>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -233,6 +239,42 @@ pub struct ApplicationStatus {
     /// The last sync request (annotation value) acted upon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled_requests: Option<HandledRequests>,
+    /// The revision awaiting approval, or the last one approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::ApprovalStatus>,
+    /// The project's sync windows that match the app, and whether syncs may run now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_windows: Option<SyncWindowsStatus>,
+}
+
+/// `status.syncWindows`: the matching windows and what they allow now.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindowsStatus {
+    /// Automated syncs (and self-heal) may run now.
+    pub automated: bool,
+    /// Manual syncs may run now.
+    pub manual: bool,
+    /// Which window keeps syncs out.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub closed_by: String,
+    /// When automated syncs may run again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub next_opening: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<SyncWindowState>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindowState {
+    /// `deny window "0 22 * * *" for 8h (UTC)`.
+    pub window: String,
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub active_until: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub next_start: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -248,6 +290,8 @@ pub struct HandledRequests {
     pub refresh: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -417,6 +461,12 @@ pub struct HistoryEntry {
     /// Whether the app was Healthy after this sync (known once health settles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
+    /// The commit's author (`Name <email>`), when the sync needed an approval.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    /// Who approved the revision, when it needed an approval.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub approved_by: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -523,6 +573,14 @@ impl RollbackRequest {
 }
 
 impl Application {
+    /// The project the app deploys under.
+    pub fn project(&self) -> &str {
+        match self.spec.project.as_str() {
+            "" => crate::project::DEFAULT_PROJECT,
+            p => p,
+        }
+    }
+
     pub fn automated(&self) -> Option<&Automated> {
         self.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref())
     }
@@ -547,13 +605,7 @@ impl Application {
 pub fn crd()
 -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
     use kube::CustomResourceExt;
-    let mut crd = Application::crd();
-    for version in &mut crd.spec.versions {
-        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
-            crate::crd_schema::make_structural(schema);
-        }
-    }
-    crd
+    crate::crd_schema::structural(Application::crd())
 }
 
 #[cfg(test)]

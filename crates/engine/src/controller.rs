@@ -161,6 +161,8 @@ pub(crate) struct Inner {
     /// Repository credentials (from `settings`) for every fetch and ref check.
     pub repos: Arc<crate::repos::Repos>,
     pub claims: Claims,
+    /// The Projects in Ferry's namespace.
+    pub projects: Store<crate::project::Project>,
     pub schedule: crate::poll::Schedule,
     /// The syncs running now, each stopped early by a terminate request.
     pub running: Mutex<HashMap<AppId, Arc<tokio::sync::Notify>>>,
@@ -205,6 +207,7 @@ impl Engine {
             None => Api::all(client.clone()),
         };
         let (store, writer) = reflector::store();
+        let (projects, projects_writer) = reflector::store();
         let mut tasks = JoinSet::new();
         let settings = Settings::start(&client, &config.home_namespace, &mut tasks);
         let clusters =
@@ -225,6 +228,7 @@ impl Engine {
             labels: RwLock::default(),
             repos,
             claims: Claims::default(),
+            projects,
             schedule: Default::default(),
             running: Mutex::default(),
             settings,
@@ -236,6 +240,11 @@ impl Engine {
                 namespace = %inner.config.home_namespace,
                 "the settings Secrets (repositories, clusters) were not listed in time; apps that need them will retry"
             );
+        }
+        tasks.spawn(crate::project::watch::projects(inner.clone(), projects_writer));
+        let ready = inner.projects.wait_until_ready();
+        if tokio::time::timeout(Duration::from_secs(10), ready).await.is_err() {
+            tracing::warn!("the Projects were not listed in time; apps wait for their project");
         }
         tasks.spawn(watch_applications(inner.clone(), apps_api, writer));
         tasks.spawn(watch_live(inner.clone(), live_events));
@@ -446,11 +455,20 @@ async fn work(inner: Arc<Inner>) {
     }
 }
 
-/// Server-side applies the Application CRD and waits until it is served.
+/// Server-side applies the Application and Project CRDs and waits until they are served.
 pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
+    for crd in [crate::application::crd(), crate::project::crd()] {
+        install_one(client, crd).await?;
+    }
+    Ok(())
+}
+
+async fn install_one(
+    client: &Client,
+    crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> Result<(), kube::Error> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = crate::application::crd();
     let name = crd.name_any();
     crds.patch(&name, &PatchParams::apply(ferry_apply::FIELD_MANAGER).force(), &Patch::Apply(&crd))
         .await?;

@@ -2,7 +2,19 @@
 //! requires: a property with no type (a free-form `serde_json::Value`) gets
 //! `x-kubernetes-preserve-unknown-fields: true`, and schemars' `nullable` unions are flattened.
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
+
+/// `crd` with every version's schema made structural.
+pub fn structural(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            make_structural(schema);
+        }
+    }
+    crd
+}
 
 pub fn make_structural(schema: &mut JSONSchemaProps) {
     let untyped = schema.type_.is_none()

@@ -6,6 +6,7 @@
 //! API calls.
 
 pub mod application;
+pub mod approval;
 mod claims;
 pub mod clusters;
 pub mod compare;
@@ -17,6 +18,7 @@ pub mod live;
 pub mod metrics;
 mod poll;
 pub mod prepare;
+pub mod project;
 pub mod queue;
 pub mod reconcile;
 pub mod repos;

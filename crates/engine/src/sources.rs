@@ -147,6 +147,15 @@ impl Sources {
         }
     }
 
+    /// The author of a fetched commit.
+    pub fn author(
+        &self,
+        url: &RepoUrl,
+        commit: &CommitId,
+    ) -> Result<ferry_source::Author, SourceError> {
+        Ok(self.cache.commit_author(url, commit)?)
+    }
+
     pub fn tree(&self, url: &RepoUrl, commit: &CommitId) -> Result<GitTree, SourceError> {
         Ok(self.cache.tree(url, commit)?)
     }

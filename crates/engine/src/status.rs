@@ -57,6 +57,8 @@ pub fn append_history(
         deployed_at: now.to_owned(),
         source,
         healthy: None,
+        author: String::new(),
+        approved_by: String::new(),
     });
     if history.len() > HISTORY_LIMIT {
         let excess = history.len() - HISTORY_LIMIT;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_apply::ObjKey;
-use ferry_apply::executor::SyncRequest as ExecRequest;
+use ferry_apply::executor::{Executor, SyncRequest as ExecRequest};
 use ferry_apply::plan::{PlanOptions, plan};
 use ferry_apply::prune::{InventoryEntry, Keep, Verdict, check_shrink, select};
 use ferry_apply::step::SyncPhase;
@@ -129,8 +129,15 @@ async fn execute(
 ) -> Option<ferry_apply::executor::SyncOutcome> {
     let stop = Arc::new(tokio::sync::Notify::new());
     cy.inner.running.lock().unwrap_or_else(|p| p.into_inner()).insert(cy.id.clone(), stop.clone());
+    let tenant = cy.apply_as.as_deref().map(|user| {
+        let client = crate::clusters::impersonate::as_user(&cy.cluster.client, user)
+            .expect("project::service_account admits Kubernetes names only: valid header values");
+        let config = cy.inner.config.executor.clone();
+        Executor::new(client, cy.cluster.discovery.clone(), config)
+    });
+    let executor = tenant.as_ref().unwrap_or(&cy.cluster.executor);
     let outcome = tokio::select! {
-        outcome = cy.cluster.executor.execute(request) => Some(outcome),
+        outcome = executor.execute(request) => Some(outcome),
         () = stop.notified() => None,
     };
     cy.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(cy.id);
@@ -339,6 +346,13 @@ fn record_history(cy: &mut Cycle<'_>, job: &Job<'_>) {
     let known = cy.status.history.last().is_some_and(|h| h.revision == revision);
     if !known || job.kind != SyncKind::Heal {
         append_history(&mut cy.status.history, revision, source, &cy.now.stamp());
+        let approval = cy.status.approval.as_ref().filter(|a| {
+            a.revision == revision && a.phase == crate::approval::ApprovalPhase::Approved
+        });
+        if let (Some(a), Some(entry)) = (approval, cy.status.history.last_mut()) {
+            entry.author = a.author.clone();
+            entry.approved_by = a.approved_by.clone();
+        }
     }
 }
 

@@ -119,6 +119,13 @@ impl CacheError {
     }
 }
 
+/// A commit's author, as git records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
 /// What a fetch did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchOutcome {
@@ -347,6 +354,21 @@ impl RepoCache {
         }
         GitTree::open(repo, commit)
             .map_err(|source| CacheError::Tree { url: url.to_string(), source })
+    }
+
+    /// Who wrote `commit` (which must have been fetched): its author's name and email, as git
+    /// records them (for approvals that refuse an author approving their own commit).
+    pub fn commit_author(&self, url: &RepoUrl, commit: &CommitId) -> Result<Author, CacheError> {
+        let repo = self.open(url)?.to_thread_local();
+        let not_fetched =
+            || CacheError::NotFetched { url: url.to_string(), commit: commit.clone() };
+        let found = repo.find_commit(oid(commit)).map_err(|_| not_fetched())?;
+        let author = found.author().map_err(|e| CacheError::Open {
+            url: url.to_string(),
+            path: self.repo_dir(url),
+            message: format!("commit {commit}: author does not parse: {e}"),
+        })?;
+        Ok(Author { name: author.name.to_string(), email: author.email.to_string() })
     }
 
     /// The file paths that differ between two fetched commits.

@@ -43,7 +43,7 @@ pub mod url;
 pub mod verify;
 pub mod webhook;
 
-pub use cache::{CacheError, FetchOutcome, Limits, RepoCache, ls_remote};
+pub use cache::{Author, CacheError, FetchOutcome, Limits, RepoCache, ls_remote};
 pub use changes::{ChangeError, affected};
 pub use check::{CheckArgs, CheckError, check};
 pub use constraint::{Constraint, ConstraintError};

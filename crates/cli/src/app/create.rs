@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use ferry_engine::application::{Automated, Destination, FINALIZER_CASCADE, Source, SyncPolicy};
+use ferry_engine::approval::ApprovalPolicy;
 use ferry_engine::{Application, ApplicationSpec};
 use ferry_render::{DirectoryOptions, HelmOptions, HelmParameter};
 use k8s_openapi::api::core::v1::Namespace;
@@ -64,6 +65,11 @@ pub struct CreateArgs {
     /// Read YAML files in subdirectories of the path too.
     #[arg(long)]
     pub directory_recurse: bool,
+    /// The project whose rules the app deploys under (`ferry project list`; default: `default`).
+    #[arg(long)]
+    pub project: Option<String>,
+    #[command(flatten)]
+    pub approval: ApprovalFlags,
     /// Replace the spec of an existing Application of the same name.
     #[arg(long)]
     pub upsert: bool,
@@ -81,6 +87,26 @@ pub struct CreateArgs {
         require_equals = true
     )]
     pub validate: bool,
+}
+
+/// `--require-approval` and `--allow-self-approval`, for apps and projects alike.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ApprovalFlags {
+    /// A new revision waits for `ferry app approve` before it is applied.
+    #[arg(long)]
+    pub require_approval: bool,
+    /// With --require-approval: the author of a commit may approve it.
+    #[arg(long, requires = "require_approval")]
+    pub allow_self_approval: bool,
+}
+
+impl ApprovalFlags {
+    pub fn policy(&self) -> Option<ApprovalPolicy> {
+        self.require_approval.then_some(ApprovalPolicy {
+            required: true,
+            allow_self_approval: self.allow_self_approval,
+        })
+    }
 }
 
 /// The Application the flags describe (pure; the flags are the only input).
@@ -121,7 +147,9 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
             message: "they apply to automated sync only; add --sync-policy automated".into(),
         });
     }
-    let sync_policy = (automated || !args.sync_options.is_empty()).then(|| SyncPolicy {
+    let approval = args.approval.policy();
+    let wanted = automated || !args.sync_options.is_empty() || approval.is_some();
+    let sync_policy = wanted.then(|| SyncPolicy {
         automated: automated.then_some(Automated {
             prune: args.auto_prune,
             self_heal: args.self_heal,
@@ -130,6 +158,7 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
         }),
         sync_options: args.sync_options.clone(),
         retry: None,
+        approval,
     });
     let destination = Destination {
         server: match (&args.dest_server, &args.dest_name) {
@@ -139,7 +168,8 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
         name: args.dest_name.clone(),
         namespace: args.dest_namespace.clone(),
     };
-    let spec = ApplicationSpec { source, destination, sync_policy, ..Default::default() };
+    let project = args.project.clone().unwrap_or_default();
+    let spec = ApplicationSpec { project, source, destination, sync_policy, ..Default::default() };
     let mut app = Application::new(&args.name, spec);
     app.metadata = ObjectMeta {
         name: Some(args.name.clone()),
@@ -246,7 +276,7 @@ pub async fn validate(conn: &Connection, app: &Application) -> Result<(), CliErr
 }
 
 /// The namespace the Application lives in, created when missing (a fresh cluster has no `ferry`).
-async fn ensure_namespace(conn: &Connection, ns: &str) -> Result<(), CliError> {
+pub async fn ensure_namespace(conn: &Connection, ns: &str) -> Result<(), CliError> {
     let api: Api<Namespace> = Api::all(conn.client.clone());
     let body =
         serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});

@@ -126,9 +126,17 @@ pub fn problem_note(type_: &str, reason: &str) -> String {
 
 /// Conditions are positive ("SourceReady") or negative ("SyncFailed"); both can signal trouble.
 pub fn is_problem(type_: &str, status: &str) -> bool {
-    let negative = type_.ends_with("Failed") || type_.ends_with("Refused");
-    let positive =
-        matches!(type_, "SourceReady" | "RenderReady" | "DestinationReady" | "HealthChecksValid");
+    let negative = type_.ends_with("Failed")
+        || type_.ends_with("Refused")
+        || matches!(type_, "AwaitingApproval" | "SyncWindowClosed");
+    let positive = matches!(
+        type_,
+        "SourceReady"
+            | "RenderReady"
+            | "DestinationReady"
+            | "HealthChecksValid"
+            | "ProjectPermitted"
+    );
     (negative && status == "True") || (positive && status == "False")
 }
 
@@ -176,6 +184,50 @@ fn sync_line(status: &ApplicationStatus) -> String {
     } else {
         format!("{} to {}", status.sync.status, short(&status.sync.revision))
     }
+}
+
+/// The project, the approval and the sync windows, as `describe` lines.
+fn gates(app: &Application, status: &ApplicationStatus) -> String {
+    let mut out = format!("{:<16}{}\n", "Project:", app.project());
+    let mut field = |k: &str, v: String| out.push_str(&format!("{:<16}{v}\n", format!("{k}:")));
+    if let Some(a) = &status.approval {
+        let who = match a.phase {
+            ferry_engine::approval::ApprovalPhase::Approved => {
+                format!("approved by {} at {}", a.approved_by, a.approved_at)
+            }
+            ferry_engine::approval::ApprovalPhase::AwaitingApproval => format!(
+                "awaiting approval since {} ({} objects would change); `ferry app approve {}`",
+                a.requested_at,
+                a.diff.len(),
+                app.name_any()
+            ),
+        };
+        field("Approval", format!("{} by {}: {who}", short(&a.revision), or_dash(&a.author)));
+    }
+    if let Some(w) = &status.sync_windows {
+        let now = match (w.automated, w.manual) {
+            (true, _) => "open".to_owned(),
+            (false, true) => {
+                format!("closed to automated syncs ({}), manual syncs allowed", w.closed_by)
+            }
+            (false, false) => format!("closed ({})", w.closed_by),
+        };
+        let next = if w.next_opening.is_empty() {
+            String::new()
+        } else {
+            format!("; opens at {}", w.next_opening)
+        };
+        field("Sync Windows", format!("{now}{next}"));
+        for s in &w.windows {
+            let state = if s.active {
+                format!("active until {}", s.active_until)
+            } else {
+                format!("next {}", or_dash(&s.next_start))
+            };
+            field("  Window", format!("{}: {state}", s.window));
+        }
+    }
+    out
 }
 
 /// The human view of one Application.
@@ -227,6 +279,7 @@ pub fn describe(app: &Application) -> String {
             ),
         );
     }
+    out.push_str(&gates(app, &status));
     if !status.conditions.is_empty() {
         out.push_str("\nCONDITIONS\n");
         let rows: Vec<Vec<String>> = status

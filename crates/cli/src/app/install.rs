@@ -36,21 +36,16 @@ const NAME: &str = "ferry-controller";
 /// The manifests, in the order they must be applied.
 pub fn manifests(namespace: &str, image: &str) -> Result<Vec<Value>, CliError> {
     let labels = json!({"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "ferry"});
-    let mut crd =
-        serde_json::to_value(ferry_engine::crd()).map_err(|e| CliError::Output(e.to_string()))?;
-    crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
-    crd["kind"] = "CustomResourceDefinition".into();
-    let mut objects = vec![
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-        crd,
-    ];
-    // Image automation: ImageRepository, ImagePolicy, ImageUpdateAutomation.
-    for image_crd in ferry_image::automation::crds() {
-        let mut image_crd =
-            serde_json::to_value(image_crd).map_err(|e| CliError::Output(e.to_string()))?;
-        image_crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
-        image_crd["kind"] = "CustomResourceDefinition".into();
-        objects.push(image_crd);
+    let mut objects =
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})];
+    // Application and Project; image automation: ImageRepository, ImagePolicy,
+    // ImageUpdateAutomation.
+    let engine_crds = [ferry_engine::crd(), ferry_engine::project::crd()];
+    for crd in engine_crds.into_iter().chain(ferry_image::automation::crds()) {
+        let mut crd = serde_json::to_value(crd).map_err(|e| CliError::Output(e.to_string()))?;
+        crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
+        crd["kind"] = "CustomResourceDefinition".into();
+        objects.push(crd);
     }
     objects.extend([
         json!({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -65,6 +60,7 @@ pub fn manifests(namespace: &str, image: &str) -> Result<Vec<Value>, CliError> {
             // Named for the reader; covered by the rule above.
             {"apiGroups": ["ferry.dev"], "resources": ["applications", "applications/status"],
                 "verbs": ["get", "list", "watch", "patch", "update"]},
+            {"apiGroups": ["ferry.dev"], "resources": ["projects"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["image.ferry.dev"], "resources": ["*"],
                 "verbs": ["get", "list", "watch", "patch", "update"]},
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
@@ -169,6 +165,7 @@ mod tests {
             kinds,
             [
                 "Namespace",
+                "CustomResourceDefinition",
                 "CustomResourceDefinition",
                 "CustomResourceDefinition",
                 "CustomResourceDefinition",

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 ok; 1 a difference, a timeout or a failed operation; 2 usage or other errors.
 
+mod approve;
 mod complete;
 pub(crate) mod connect;
 mod create;
@@ -35,11 +36,12 @@ use ferry_engine::Application;
 use kube::Api;
 
 pub use connect::{ClusterArgs, Connection, connect};
+pub use create::{ApprovalFlags, ensure_namespace};
 pub use diff::LocalDiffArgs;
 pub use error::CliError;
 pub use install::InstallArgs;
 pub use output::Format;
-pub use output::{hint, table};
+pub use output::{hint, table, write_data};
 
 /// `ferry app`: manage Applications.
 #[derive(clap::Args, Debug)]
@@ -102,6 +104,8 @@ pub enum AppCommand {
     Refresh(refresh::RefreshArgs),
     /// Ask the engine to sync now.
     Sync(sync::SyncArgs),
+    /// Approve the revision awaiting approval (as your Kubernetes user).
+    Approve(approve::ApproveArgs),
     /// Stop the sync operation in progress.
     TerminateOp(terminate::TerminateArgs),
     /// Go back to an earlier history entry (default: the previous one) and stay there.
@@ -148,6 +152,7 @@ pub fn run_app(args: AppArgs) -> ExitCode {
             AppCommand::Logs(l) => logs::run(&conn, ns, l).await,
             AppCommand::Refresh(r) => refresh::run(&conn, ns, r).await,
             AppCommand::Sync(s) => sync::run(&conn, ns, s).await,
+            AppCommand::Approve(a) => approve::run(&conn, ns, a).await,
             AppCommand::TerminateOp(t) => terminate::run(&conn, ns, t).await,
             AppCommand::Rollback(r) => rollback::run(&conn, ns, r).await,
             AppCommand::Suspend { name } => suspend::run(&conn, ns, &name, true).await,

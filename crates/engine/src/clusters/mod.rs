@@ -13,6 +13,7 @@
 //!   that lists again after a failed probe marks it back (its apps are reconciled at once).
 
 mod cause;
+pub mod impersonate;
 pub mod scope;
 pub mod secret;
 pub mod select;

@@ -68,6 +68,8 @@ pub struct Requests {
     pub refresh: Option<RefreshRequest>,
     /// A terminate request: the running operation (if any) stopped before this reconcile.
     pub terminate: bool,
+    /// An approval request (the raw annotation value: the approval stage judges it).
+    pub approve: Option<String>,
 }
 
 impl Requests {
@@ -88,6 +90,7 @@ impl Requests {
             refresh: fresh(ANNOTATION_REFRESH, &mut handled.refresh)
                 .map(|v| RefreshRequest::parse(&v)),
             terminate: fresh(ANNOTATION_TERMINATE, &mut handled.terminate).is_some(),
+            approve: fresh(crate::approval::ANNOTATION_APPROVE, &mut handled.approve),
         }
     }
 }
@@ -106,6 +109,11 @@ pub(crate) struct Cycle<'a> {
     pub fallback: Option<Stop>,
     /// The destination cluster (the one Ferry runs in until the destination stage resolves it).
     pub cluster: Arc<Connection>,
+    /// The app's project, once the project stage found it.
+    pub project: Option<Arc<crate::project::Project>>,
+    /// The user the app's objects are applied as (the project's destinationServiceAccounts);
+    /// `None`: Ferry's own identity.
+    pub apply_as: Option<String>,
     requeue: Option<Duration>,
 }
 
@@ -130,6 +138,8 @@ impl<'a> Cycle<'a> {
             requests,
             fallback: None,
             cluster: inner.clusters.local().clone(),
+            project: None,
+            apply_as: None,
             requeue: None,
         }
     }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::application::{Automated, OperationPhase, OperationState, Retry, SyncRequest};
+use crate::project::WindowVerdict;
 use crate::status::retry_delay;
 use ferry_source::short_revision as short;
 
@@ -31,6 +32,35 @@ pub(crate) enum Decision {
         reason: &'static str,
         message: String,
     },
+    /// Held back by a gate (an approval, a sync window): the condition `reason` says why, and
+    /// the reconcile comes back after `recheck` (a window opening) if set.
+    Held {
+        reason: &'static str,
+        message: String,
+        recheck: Option<Duration>,
+    },
+}
+
+/// What may hold a sync back: the project's sync windows now, and an approval not yet given.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gate<'a> {
+    pub window: &'a WindowVerdict,
+    pub awaiting_approval: bool,
+}
+
+/// No window and no approval in the way.
+static OPEN: WindowVerdict = WindowVerdict {
+    windows: Vec::new(),
+    automated: true,
+    manual: true,
+    closed_by: None,
+    opens_at: None,
+};
+
+impl Default for Gate<'_> {
+    fn default() -> Self {
+        Self { window: &OPEN, awaiting_approval: false }
+    }
 }
 
 /// What the decision depends on, gathered by the reconcile.
@@ -56,6 +86,7 @@ pub(crate) struct Facts<'a> {
     pub fallback: Option<&'a str>,
     /// `FailOnSharedResource=true` and an object is held by another app that declares it too.
     pub fail_on_shared: bool,
+    pub gate: Gate<'a>,
 }
 
 /// [`decide_sync`], with a sync refused when it would take an object over from another app and
@@ -66,8 +97,45 @@ pub(crate) fn decide(f: &Facts<'_>, now: Now) -> Decision {
             reason: "SharedResource",
             message: "the sync did not run: an object it declares is held by another app that declares it too, and FailOnSharedResource=true; see the SharedResource condition".to_owned(),
         },
+        Decision::Sync(kind) => gate(f, kind, now),
         d => d,
     }
+}
+
+/// A sync decided on, unless an approval or a sync window holds it back. Dry runs change
+/// nothing and pass; a rollback returns to a revision applied before and needs no approval.
+fn gate(f: &Facts<'_>, kind: SyncKind, now: Now) -> Decision {
+    if matches!(kind, SyncKind::Manual { dry_run: true, .. }) {
+        return Decision::Sync(kind);
+    }
+    if f.gate.awaiting_approval && !f.forced {
+        let message = format!(
+            "revision {} awaits approval; see the AwaitingApproval condition",
+            short(f.revision)
+        );
+        return Decision::Held { reason: "AwaitingApproval", message, recheck: None };
+    }
+    let w = f.gate.window;
+    let manual = f.forced || matches!(kind, SyncKind::Manual { .. });
+    if (manual && w.manual) || (!manual && w.automated) {
+        return Decision::Sync(kind);
+    }
+    let what = if manual { "the requested sync" } else { "automated syncs and self-heal" };
+    let closed_by = w.closed_by.as_deref().unwrap_or("a sync window");
+    let message = match (manual, w.opens_at) {
+        (false, Some(at)) => format!(
+            "{what} wait: {closed_by}; the window opens at {}, and Ferry syncs then",
+            super::cycle::stamp(at)
+        ),
+        (false, None) => format!("{what} wait: {closed_by}; no opening is scheduled"),
+        (true, at) => format!(
+            "{what} did not run: {closed_by}, and it does not allow manual syncs (manualSync: false){}; `ferry app sync {}` again once it opens",
+            at.map(|t| format!("; it opens at {}", super::cycle::stamp(t))).unwrap_or_default(),
+            f.app_name
+        ),
+    };
+    let recheck = (!manual).then(|| super::admit::until(w.opens_at, now.wall));
+    Decision::Held { reason: "SyncWindowClosed", message, recheck }
 }
 
 fn decide_sync(f: &Facts<'_>, now: Now) -> Decision {
@@ -296,5 +364,59 @@ mod tests {
         let keep = auto(false, false);
         let f = Facts { extraneous: true, ..facts(Some(&keep)) };
         assert_eq!(decide(&f, now()), Decision::None);
+    }
+
+    fn closed(manual: bool) -> WindowVerdict {
+        WindowVerdict {
+            automated: false,
+            manual,
+            closed_by: Some("deny window \"0 22 * * *\" for 8h (UTC) is active".into()),
+            opens_at: Some("2026-01-01T10:05:10Z".parse().unwrap()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_revision_awaiting_approval_is_held_but_its_drift_heal_and_dry_runs_are_not() {
+        let a = auto(true, false);
+        let gate = Gate { awaiting_approval: true, ..Default::default() };
+        let f = Facts { applied: false, gate, ..facts(Some(&a)) };
+        let Decision::Held { reason, recheck, .. } = decide(&f, now()) else { panic!() };
+        assert_eq!((reason, recheck), ("AwaitingApproval", None));
+        let req = SyncRequest { dry_run: true, ..Default::default() };
+        let f = Facts { request: Some(&req), ..f };
+        assert!(matches!(decide(&f, now()), Decision::Sync(SyncKind::Manual { .. })));
+        let f = Facts { forced: true, applied: false, gate, ..facts(Some(&a)) };
+        assert_eq!(decide(&f, now()), Decision::Sync(SyncKind::Auto), "a rollback needs none");
+    }
+
+    #[test]
+    fn a_closed_window_holds_automated_syncs_until_it_opens_and_says_when() {
+        let a = auto(true, false);
+        let window = closed(false);
+        let gate = Gate { window: &window, awaiting_approval: false };
+        let f = Facts { applied: false, gate, ..facts(Some(&a)) };
+        let Decision::Held { reason, message, recheck } = decide(&f, now()) else { panic!() };
+        assert_eq!(reason, "SyncWindowClosed");
+        assert_eq!(recheck, Some(Duration::from_secs(300)));
+        assert!(message.contains("opens at 2026-01-01T10:05:10Z"), "{message}");
+        let f = Facts { out_of_sync: true, gate, ..facts(Some(&a)) };
+        assert!(matches!(decide(&f, now()), Decision::Held { .. }), "self-heal waits too");
+    }
+
+    #[test]
+    fn a_manual_sync_passes_a_closed_window_only_when_it_allows_manual_syncs() {
+        let req = SyncRequest::default();
+        let shut = closed(false);
+        let f = Facts {
+            request: Some(&req),
+            gate: Gate { window: &shut, awaiting_approval: false },
+            ..facts(None)
+        };
+        let Decision::Held { message, recheck, .. } = decide(&f, now()) else { panic!() };
+        assert!(message.contains("manualSync: false") && recheck.is_none(), "{message}");
+        let manual = closed(true);
+        let f = Facts { gate: Gate { window: &manual, awaiting_approval: false }, ..f };
+        assert!(matches!(decide(&f, now()), Decision::Sync(SyncKind::Manual { .. })));
     }
 }

@@ -39,6 +39,10 @@ pub struct AppMemory {
     pub failures: u32,
     /// The last error logged, so a failure that repeats is logged once, not at every retry.
     pub last_error: Option<String>,
+    /// The objects (by their `prepared.desired` allocation), project (by resourceVersion) and
+    /// destination the project's object check last passed for: unchanged, it is not run again,
+    /// so a reconcile in which nothing changed checks nothing.
+    pub admitted: Option<(usize, Option<String>, String)>,
 }
 
 impl AppMemory {

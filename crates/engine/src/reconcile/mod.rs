@@ -5,6 +5,8 @@
 //! not render, drift is still healed from the last good render (never pruned from it). A cycle
 //! in which nothing changed reads only memory and the watch cache.
 
+mod admit;
+mod approve;
 mod cycle;
 mod decide;
 mod events;
@@ -32,7 +34,7 @@ use crate::sources::Sources;
 pub use cycle::Reasons;
 pub(crate) use cycle::{Cycle, stamp};
 pub(crate) use decide::SyncKind;
-use decide::{Decision, Facts, decide};
+use decide::{Decision, Facts, Gate, decide};
 pub use events::Recorder;
 pub use memory::AppMemory;
 pub use report::MAX_RESOURCES_IN_STATUS;
@@ -92,16 +94,21 @@ async fn reconcile_app(cy: &mut Cycle<'_>) {
 async fn pipeline(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     end_stale_operation(cy);
     target::destination(cy).await?;
+    admit::project(cy)?;
     let target = match target_rendered(cy).await {
         Ok(target) => target,
         Err(stop) => last_good(cy, stop).await?,
     };
     target::permitted(cy)?;
+    admit::objects(cy)?;
     watch(cy).await?;
     let mut cmp = comparison(cy);
     shared_condition(cy);
     notice_drift(cy, &cmp, &target.revision).await;
-    let decision = decide(&facts(cy, &cmp, &target), cy.now);
+    let window = admit::windows(cy)?;
+    let awaiting_approval = approve::review(cy, &target, &cmp).await?;
+    let gate = Gate { window: &window, awaiting_approval };
+    let decision = decide(&facts(cy, &cmp, &target, gate), cy.now);
     tracing::debug!(app = %cy.id, revision = %target.revision.short(), ?decision, "decided");
     act(cy, decision, &target.revision, &mut cmp).await?;
     let health = judge::health(cy, &mut cmp);
@@ -224,7 +231,7 @@ async fn notice_drift(cy: &mut Cycle<'_>, cmp: &Comparison, revision: &CommitId)
     cy.mem.diffs = cmp.diffs.clone();
 }
 
-fn facts<'a>(cy: &'a Cycle<'_>, cmp: &Comparison, target: &'a Target) -> Facts<'a> {
+fn facts<'a>(cy: &'a Cycle<'_>, cmp: &Comparison, target: &'a Target, gate: Gate<'a>) -> Facts<'a> {
     let policy = cy.app.spec.sync_policy.as_ref();
     Facts {
         app_name: cy.id.name.as_str(),
@@ -241,6 +248,7 @@ fn facts<'a>(cy: &'a Cycle<'_>, cmp: &Comparison, target: &'a Target) -> Facts<'
         next_heal: cy.mem.next_heal,
         fallback: cy.fallback.as_ref().map(|s| s.message.as_str()),
         fail_on_shared: cy.app.sync_option("FailOnSharedResource") && !cmp.shared.is_empty(),
+        gate,
     }
 }
 
@@ -251,9 +259,17 @@ async fn act(
     revision: &CommitId,
     cmp: &mut Comparison,
 ) -> Result<(), Stop> {
+    if !matches!(decision, Decision::Held { reason: "SyncWindowClosed", .. }) {
+        cy.clear("SyncWindowClosed");
+    }
     match decision {
         Decision::Wait(d) => cy.requeue(Some(d)),
         Decision::Refused { reason, message } => cy.set("SyncFailed", true, reason, message),
+        Decision::Held { reason: "AwaitingApproval", .. } => {}
+        Decision::Held { reason, message, recheck } => {
+            cy.set(reason, true, reason, message);
+            cy.requeue(recheck);
+        }
         Decision::None => {}
         Decision::Sync(kind) => {
             if kind == SyncKind::Heal {

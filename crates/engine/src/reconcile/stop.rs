@@ -14,6 +14,8 @@ use super::cycle::Cycle;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     Destination,
+    /// The app's project is missing or refuses the app or one of its objects.
+    Project,
     /// The destination cluster cannot be used: its Secret is wrong or it does not answer.
     Cluster,
     Source,
@@ -28,6 +30,7 @@ impl Stage {
     fn condition(self) -> (&'static str, bool) {
         match self {
             Stage::Destination => ("DestinationReady", false),
+            Stage::Project => ("ProjectPermitted", false),
             Stage::Cluster => ("ClusterReady", false),
             Stage::Source => ("SourceReady", false),
             Stage::Render => ("RenderReady", false),
@@ -40,6 +43,7 @@ impl Stage {
     pub fn label(self) -> &'static str {
         match self {
             Stage::Destination => "destination",
+            Stage::Project => "project",
             Stage::Cluster => "cluster",
             Stage::Source => "source",
             Stage::Render => "render",
@@ -124,6 +128,9 @@ pub fn message(stop: &Stop, next: Option<Duration>, attempt: u32) -> String {
         Some(d) => format!("Ferry retries in {}s (attempt {attempt})", d.as_secs().max(1)),
         None if matches!(stop.stage, Stage::Destination | Stage::Cluster) => {
             "Ferry tries again when the Application or a cluster Secret changes".to_owned()
+        }
+        None if stop.stage == Stage::Project => {
+            "Ferry tries again when the Application, its project or Git changes".to_owned()
         }
         None => "Ferry tries again when the Application or Git changes".to_owned(),
     };
