@@ -67,6 +67,18 @@ impl Keyring {
         self.age.len() + self.pgp.len()
     }
 
+    /// A digest of the ring's public halves (age recipients, OpenPGP fingerprints): equal for
+    /// equal rings, so a cache of renders can tell a change of keys. Reveals nothing secret.
+    pub fn id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for public in self.age_recipients().iter().chain(self.pgp_fingerprints().iter()) {
+            hash.update(public.as_bytes());
+            hash.update([0]);
+        }
+        hex::encode(hash.finalize())
+    }
+
     /// Where the keys came from (for error messages), e.g. `Secret apps/sops-keys key age.agekey`.
     pub fn sources(&self) -> &[String] {
         &self.sources
