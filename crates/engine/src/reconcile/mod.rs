@@ -7,6 +7,7 @@
 
 mod cycle;
 mod decide;
+pub(crate) mod decryption;
 mod events;
 mod judge;
 mod memory;
