@@ -14,6 +14,7 @@ mod kubeconfig;
 mod logging;
 mod progress;
 mod repo;
+mod secret;
 mod up;
 mod webhook;
 
@@ -67,6 +68,11 @@ enum Command {
     HelmShim {
         #[command(subcommand)]
         command: helm_shim::HelmShimCommand,
+    },
+    /// SOPS files without the sops binary: encrypt (honouring .sops.yaml), decrypt, keygen.
+    Secret {
+        #[command(subcommand)]
+        command: secret::SecretCommand,
     },
     /// Webhooks from Git providers: `ferry webhook test` sends a signed test delivery.
     Webhook {
@@ -185,6 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             say(&format!("ferry {}", env!("CARGO_PKG_VERSION")))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Secret { command } => secret::run(command),
         Command::Render(args) => {
             ferry_render::cli::run(&args, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

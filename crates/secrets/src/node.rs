@@ -71,7 +71,10 @@ impl Node {
             Node::Null => Value::Null,
             Node::Bool(b) => Value::Bool(*b),
             Node::Int(i) => Value::from(*i),
-            Node::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Node::Float(f) => match whole(*f) {
+                Some(i) => Value::from(i),
+                None => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            },
             Node::Str(s) => Value::String(s.clone()),
             Node::Bytes(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
             Node::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
@@ -118,13 +121,23 @@ pub fn go_float(f: f64) -> String {
     }
 }
 
+/// A float with no fraction, as the integer `sops` prints for it (Go's encoders write the
+/// float64 `1` as `1`, and JSON numbers are float64 in `sops`).
+fn whole(f: f64) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact.
+    (f.fract() == 0.0 && f.abs() < EXACT).then_some(f as i64)
+}
+
 impl Serialize for Node {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Node::Null => s.serialize_unit(),
             Node::Bool(b) => s.serialize_bool(*b),
             Node::Int(i) => s.serialize_i64(*i),
-            Node::Float(f) => s.serialize_f64(*f),
+            Node::Float(f) => match whole(*f) {
+                Some(i) => s.serialize_i64(i),
+                None => s.serialize_f64(*f),
+            },
             Node::Str(v) => s.serialize_str(v),
             Node::Bytes(b) => s.serialize_str(&String::from_utf8_lossy(b)),
             Node::Seq(items) => {
