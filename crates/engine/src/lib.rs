@@ -11,6 +11,7 @@ pub mod clusters;
 pub mod compare;
 pub mod controller;
 mod crd_schema;
+pub mod decryption;
 mod finalize;
 pub mod leader;
 pub mod live;
