@@ -229,3 +229,24 @@ fn assert_no_scratch_copy_holds(needle: &str) {
         }
     }
 }
+
+#[test]
+fn ferry_render_decrypts_with_a_key_file_and_says_what_is_missing_without_one() {
+    let f = Fixture::new();
+    f.write_encrypted("app/secret.yaml", SECRET, &["--encrypted-regex", "^stringData$"]);
+    let app = f.root().join("app");
+    let key = f.root().join("keys.txt");
+    std::fs::write(&key, &f.identity).expect("write key");
+    let out = support::ferry_render(&[
+        app.to_str().expect("UTF-8"),
+        "--sops-age-key-file",
+        key.to_str().expect("UTF-8"),
+        "-o",
+        "json",
+    ])
+    .expect("renders");
+    let objects: Vec<Value> = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(objects[0]["stringData"]["password"], CANARY);
+    let err = support::ferry_render(&[app.to_str().expect("UTF-8")]).expect_err("no key");
+    assert!(err.to_string().contains("secret.yaml"), "{err}");
+}

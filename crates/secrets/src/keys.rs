@@ -231,3 +231,38 @@ pub(crate) fn seal_for_pgp(armored: &str, data_key: &[u8; 32]) -> Result<PgpStan
     }
     Err(bad(format!("key {fingerprint} has no subkey that can encrypt")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_quantum_age_keys_are_refused_with_a_clear_error() {
+        let err =
+            Keyring::new().add_age("# pq\nAGE-SECRET-KEY-PQ-1ABC\n", "keys.txt").expect_err("pq");
+        assert!(err.to_string().contains("keys.txt: line 2 is a post-quantum"), "{err}");
+        let err = age_recipient("age1pq1abcdef").expect_err("pq recipient");
+        assert!(err.to_string().contains("post-quantum"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_identity_names_its_source_and_line_but_not_its_text() {
+        let err = Keyring::new()
+            .add_age("AGE-SECRET-KEY-1NOTAKEY", "Secret a/b key x.agekey")
+            .expect_err("bad");
+        let text = err.to_string();
+        assert!(
+            text.contains("Secret a/b key x.agekey: line 1") && !text.contains("NOTAKEY"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_keyring_debug_shows_counts_and_sources_only() {
+        let (identity, _) = generate_age();
+        let mut ring = Keyring::new();
+        ring.add_age(&identity, "keys.txt").expect("valid");
+        let shown = format!("{ring:?}");
+        assert!(shown.contains("keys.txt") && !shown.contains("AGE-SECRET-KEY"), "{shown}");
+    }
+}
