@@ -184,6 +184,12 @@ fn plain_documents(format: Format, bytes: &[u8]) -> Result<Vec<Node>, SopsError>
     if parsed.metadata.is_some() {
         return Err(SopsError::Metadata("it is already SOPS-encrypted".into()));
     }
+    if parsed.documents.iter().any(|d| !matches!(d, Node::Map(_))) {
+        return Err(SopsError::Parse {
+            format: format.name(),
+            message: "a document is not a map (SOPS encrypts maps)".into(),
+        });
+    }
     Ok(parsed.documents)
 }
 

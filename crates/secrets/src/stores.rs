@@ -67,11 +67,9 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Parsed, SopsError> {
     };
     let mut metadata = None;
     for doc in &mut documents {
+        // A list or scalar document carries no metadata (and `encrypt` refuses it).
         if !matches!(doc, Node::Map(_)) {
-            return Err(SopsError::Parse {
-                format: format.name(),
-                message: "a document is not a map (SOPS encrypts maps)".into(),
-            });
+            continue;
         }
         let found = match format {
             Format::Dotenv => take_flat_metadata(doc)?,

@@ -232,6 +232,11 @@ fn plain_files_are_not_sops_files() {
     let ring = Keyring::new();
     assert!(decrypt(Format::Yaml, b"kind: ConfigMap\n", &ring).expect("plain").is_none());
     assert!(decrypt(Format::Binary, b"\x00\x01 \"sops\"", &ring).expect("plain").is_none());
+    let dashboard = br#"[{"title": "sops", "panels": []}]"#;
+    assert!(
+        decrypt(Format::Json, dashboard, &ring).expect("plain").is_none(),
+        "a JSON list is plain"
+    );
 }
 
 #[test]
