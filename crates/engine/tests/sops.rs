@@ -132,3 +132,17 @@ async fn a_tampered_commit_stops_the_app_and_prunes_nothing() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(config_map_exists(&world).await, "the ConfigMap was not pruned");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_secret_changed_after_sync_renders_the_app_again_at_once() {
+    let (world, identity) = sops_world().await;
+    put_keys(&world, &identity).await;
+    world.create_app("app", spec(&world)).await;
+    world.wait_synced_healthy("app", &world.head()).await;
+    let (wrong, _) = ferry_secrets::generate_age();
+    put_keys(&world, &wrong).await;
+    let message =
+        wait_render_error(&world, "rendering again with the replaced key", "none of the").await;
+    assert!(message.contains("app/secret.enc.yaml"), "names the file: {message}");
+    assert!(config_map_exists(&world).await, "the last good render stays applied");
+}

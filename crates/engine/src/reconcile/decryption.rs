@@ -1,9 +1,9 @@
 //! The render stage's key ring: [`crate::decryption::keyring`] for the app, a failure turned
 //! into a stop with its reason and hint (retried soon: a key Secret is fixed outside Git).
 //!
-//! The Secrets are read when the app renders (Flux reads them at every reconcile too); the
-//! ring's public digest is part of what decides whether to render again, so a changed key Secret
-//! re-renders its apps at their next reconcile.
+//! The Secrets are read at every reconcile of an app with `spec.decryption` (as Flux does); the
+//! ring's public digest is part of what decides whether to render again, and
+//! [`crate::decryption::follow`] reconciles the apps of a key Secret as soon as it changes.
 
 use std::sync::Arc;
 use std::time::Duration;

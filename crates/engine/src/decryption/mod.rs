@@ -11,6 +11,9 @@ use kube::api::Api;
 
 use crate::application::Decryption;
 
+mod follow;
+pub(crate) use follow::follow;
+
 /// Ferry's own default key Secret, in its home namespace: its keys open every app's SOPS files.
 pub const DEFAULT_KEYS_SECRET: &str = "ferry-sops-keys";
 
