@@ -43,14 +43,13 @@ impl Fixture {
     /// Writes `content` to `path` encrypted by the real `sops` with `args`.
     fn write_encrypted(&self, path: &str, content: &str, args: &[&str]) {
         self.write(path, content);
-        let out = support::run(
+        support::run(
             Command::new("sops")
                 .current_dir(self.root())
                 .args(["-e", "-i", "--age", &self.recipient])
                 .args(args)
                 .arg(path),
         );
-        drop(out);
     }
 
     fn keys(&self) -> Arc<Keyring> {

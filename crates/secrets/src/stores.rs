@@ -46,7 +46,7 @@ impl Format {
         };
         match self {
             Format::Yaml => has_line(b"sops:"),
-            Format::Dotenv => has_line(b"sops_"),
+            Format::Dotenv => has_line(b"sops_mac=") || has_line(b"sops_version="),
             Format::Json | Format::Binary => bytes.windows(6).any(|w| w == b"\"sops\""),
         }
     }
@@ -131,6 +131,11 @@ fn parse_dotenv(bytes: &[u8]) -> Result<Node, SopsError> {
 /// Takes the `sops_…` keys out of a dotenv document and unflattens them (`__map_`, `__list_N`).
 fn take_flat_metadata(doc: &mut Node) -> Result<Option<Node>, SopsError> {
     let Node::Map(entries) = doc else { return Ok(None) };
+    // Plain files may have their own `sops_…` variables; metadata has a MAC or a version.
+    let is_metadata = |k: &Key| matches!(k, Key::Name(n) if n == "sops_mac" || n == "sops_version");
+    if !entries.iter().any(|(k, _)| is_metadata(k)) {
+        return Ok(None);
+    }
     let mut flat = Vec::new();
     entries.retain(|(k, v)| match k {
         Key::Name(name) if name.starts_with("sops_") => {
@@ -347,6 +352,13 @@ mod tests {
         assert_eq!(md["age"][0]["recipient"], "age1x");
         assert_eq!(md["age"][0]["enc"], "E\nF");
         assert_eq!(parsed.documents[0].to_json(), serde_json::json!({"A": "1"}));
+    }
+
+    #[test]
+    fn a_plain_dotenv_file_may_have_sops_variables() {
+        let parsed = parse(Format::Dotenv, b"sops_enabled=true\n").expect("valid dotenv");
+        assert!(parsed.metadata.is_none());
+        assert!(!Format::Dotenv.sniff(b"sops_enabled=true\n"));
     }
 
     #[test]
