@@ -137,3 +137,47 @@ fn add_keys(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+
+    fn secret(pairs: &[(&str, &str)]) -> Secret {
+        let mut s = Secret::default();
+        s.data = Some(
+            pairs.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect(),
+        );
+        s
+    }
+
+    #[test]
+    fn agekey_entries_join_the_ring_and_other_keys_are_ignored() {
+        let (identity, recipient) = ferry_secrets::generate_age();
+        let mut ring = Keyring::new();
+        let s = secret(&[("age.agekey", &identity), ("README", "not a key")]);
+        add_keys(&mut ring, &s, "apps", "keys").expect("one age key");
+        assert_eq!(ring.age_recipients(), vec![recipient]);
+        assert_eq!(ring.sources(), ["Secret apps/keys key age.agekey"]);
+    }
+
+    #[test]
+    fn a_secret_without_key_entries_or_with_a_broken_one_is_named_without_its_value() {
+        let err = add_keys(&mut Keyring::new(), &secret(&[("token", "x")]), "apps", "keys")
+            .expect_err("no keys");
+        assert_eq!(err.to_string(), "Secret apps/keys has no key ending .agekey or .asc");
+        let err = add_keys(
+            &mut Keyring::new(),
+            &secret(&[("a.agekey", "AGE-SECRET-KEY-1BROKEN")]),
+            "apps",
+            "keys",
+        )
+        .expect_err("broken");
+        let text = err.to_string();
+        assert!(
+            text.contains("Secret apps/keys key a.agekey") && !text.contains("BROKEN"),
+            "{text}"
+        );
+        assert_eq!(err.reason(), "DecryptionKeyInvalid");
+    }
+}
