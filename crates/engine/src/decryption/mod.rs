@@ -144,11 +144,9 @@ mod tests {
     use k8s_openapi::ByteString;
 
     fn secret(pairs: &[(&str, &str)]) -> Secret {
-        let mut s = Secret::default();
-        s.data = Some(
-            pairs.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect(),
-        );
-        s
+        let data =
+            pairs.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect();
+        Secret { data: Some(data), ..Secret::default() }
     }
 
     #[test]
