@@ -249,3 +249,49 @@ fn ferry_render_decrypts_with_a_key_file_and_says_what_is_missing_without_one() 
     let err = support::ferry_render(&[app.to_str().expect("UTF-8")]).expect_err("no key");
     assert!(err.to_string().contains("secret.yaml"), "{err}");
 }
+
+#[test]
+fn kustomize_components_and_config_map_generators_are_decrypted_too() {
+    support::require("kubectl", "install kubectl");
+    let f = Fixture::new();
+    f.write(
+        "app/kustomization.yaml",
+        "components:\n- ../extra\nconfigMapGenerator:\n- name: settings\n  files:\n  - settings.yaml\ngeneratorOptions:\n  disableNameSuffixHash: true\n",
+    );
+    f.write_encrypted("app/settings.yaml", "mode: prod\nlevel: 3\n", &[]);
+    f.write(
+        "extra/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n- secret.yaml\n",
+    );
+    f.write_encrypted("extra/secret.yaml", SECRET, &["--encrypted-regex", "^stringData$"]);
+    let opts = RenderOptions { kind: Some(SourceKind::Kustomize), ..Default::default() };
+    let r = f.render("app", &opts).expect("renders");
+    assert_eq!(object(&r, "Secret", "db")["stringData"]["password"], CANARY);
+    let settings =
+        object(&r, "ConfigMap", "settings")["data"]["settings.yaml"].as_str().expect("text");
+    assert!(settings.contains("mode: prod") && !settings.contains("sops"), "{settings}");
+}
+
+#[test]
+fn a_chart_whose_own_values_file_is_encrypted_renders() {
+    let f = Fixture::new();
+    support::copy_dir(
+        &support::corpus().join("argocd-example-apps/helm-guestbook"),
+        &f.root().join("chart"),
+    );
+    let values = std::fs::read_to_string(f.root().join("chart/values.yaml")).expect("values");
+    f.write_encrypted(
+        "chart/values.yaml",
+        &values.replace("replicaCount: 1", "replicaCount: 2"),
+        &[],
+    );
+    let opts = RenderOptions { kind: Some(SourceKind::Helm), ..Default::default() };
+    let r = f.render("chart", &opts).expect("renders");
+    let deployment = r
+        .objects
+        .iter()
+        .map(|o| &o.object)
+        .find(|o| o["kind"] == "Deployment")
+        .expect("a Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+}
