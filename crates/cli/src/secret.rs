@@ -193,6 +193,17 @@ struct CreationRule {
     unencrypted_suffix: Option<String>,
     #[serde(default)]
     mac_only_encrypted: bool,
+    /// One group is a list of recipients; more would split the data key (Shamir).
+    #[serde(default)]
+    key_groups: Vec<RuleKeyGroup>,
+}
+
+#[derive(Deserialize, Default)]
+struct RuleKeyGroup {
+    #[serde(default)]
+    age: Vec<String>,
+    #[serde(default)]
+    pgp: Vec<String>,
 }
 
 impl CreationRule {
@@ -208,6 +219,10 @@ impl CreationRule {
         };
         opts.age = split(self.age);
         *pgp = split(self.pgp);
+        for group in self.key_groups {
+            opts.age.extend(group.age);
+            pgp.extend(group.pgp);
+        }
         opts.encrypted_regex = opts.encrypted_regex.take().or(self.encrypted_regex);
         opts.unencrypted_regex = opts.unencrypted_regex.take().or(self.unencrypted_regex);
         opts.encrypted_suffix = opts.encrypted_suffix.take().or(self.encrypted_suffix);
@@ -241,6 +256,13 @@ fn creation_rule(file: &Path) -> anyhow::Result<CreationRule> {
                 .is_match(&path),
         };
         if matches {
+            if rule.key_groups.len() > 1 {
+                bail!(
+                    "{}: creation_rules[{i}] splits the data key over {} key groups (Shamir), which Ferry does not write; use one group or sops",
+                    config.display(),
+                    rule.key_groups.len()
+                );
+            }
             return Ok(rule);
         }
     }

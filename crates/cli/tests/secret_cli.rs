@@ -98,3 +98,15 @@ fn a_file_sops_encrypts_decrypts_with_ferry_and_a_wrong_key_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("c.enc.json") && stderr.contains(&recipient), "{stderr}");
 }
+
+#[test]
+fn a_creation_rule_with_one_key_group_is_honoured() {
+    let (dir, key, recipient) = setup();
+    let config =
+        format!("creation_rules:\n  - key_groups:\n      - age:\n          - {recipient}\n");
+    std::fs::write(dir.path().join(".sops.yaml"), config).expect("write");
+    std::fs::write(dir.path().join("g.yaml"), "token: abc\n").expect("write");
+    let enc = ok(ferry(dir.path(), &["secret", "encrypt", "g.yaml"], None));
+    std::fs::write(dir.path().join("g.enc.yaml"), enc).expect("write");
+    assert_eq!(sops(dir.path(), &["-d", "g.enc.yaml"], &key), "token: abc\n");
+}
