@@ -131,3 +131,14 @@ fn soak_keeps_changing_things_samples_the_process_and_converges() {
     assert!(!samples.is_empty() && samples.iter().all(|s| s["rss_mib"].as_f64() > Some(0.0)));
     assert!(num(&r, "/open_files_first_last/1") > 0.0 && num(&r, "/threads_first_last/1") > 0.0);
 }
+
+#[test]
+fn sops_decrypts_every_value_and_renders_the_encrypted_app() {
+    let json = quick(Scenario::Sops).to_json();
+    let r = &json["results"];
+    let n = num(r, "/secrets");
+    assert_eq!(num(r, "/decrypt/files"), n);
+    assert_eq!(num(r, "/decrypt/values"), n * num(r, "/values_per_secret"), "{r:#}");
+    assert!(num(r, "/decrypt/per_file_ms") > 0.0 && num(r, "/render/sops_median_ms") > 0.0);
+    assert!(num(&json, "/ratios/sops_render_vs_plain") > 0.0, "{json:#}");
+}

@@ -10,7 +10,7 @@ use ferry_bench::{Options, Scenario};
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// commit-to-applied, fan-out, steady-state, drift-heal, monorepo-one-line, render,
-    /// apply-vs-kubectl, or all.
+    /// apply-vs-kubectl, multi-cluster, sops, soak, or all (all but soak).
     pub scenario: String,
     /// Small inputs, seconds per scenario (the CI smoke test); numbers are not comparable.
     #[arg(long)]

@@ -15,6 +15,7 @@ mod logging;
 mod progress;
 mod project;
 mod repo;
+mod secret;
 mod up;
 mod webhook;
 
@@ -78,6 +79,11 @@ enum Command {
     HelmShim {
         #[command(subcommand)]
         command: helm_shim::HelmShimCommand,
+    },
+    /// SOPS files without the sops binary: encrypt (honouring .sops.yaml), decrypt, keygen.
+    Secret {
+        #[command(subcommand)]
+        command: secret::SecretCommand,
     },
     /// Webhooks from Git providers: `ferry webhook test` sends a signed test delivery.
     Webhook {
@@ -196,6 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             say(&format!("ferry {}", env!("CARGO_PKG_VERSION")))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Secret { command } => secret::run(command),
         Command::Render(args) => {
             ferry_render::cli::run(&args, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

@@ -1,4 +1,5 @@
-//! Secret canaries: values planted in Secrets (plain `stringData`, base64 `data`, Helm values)
+//! Secret canaries: values planted in Secrets (plain `stringData`, base64 `data`, Helm values, a
+//! SOPS-encrypted Secret decrypted by the engine)
 //! must not reach any sink Ferry writes — its logs at TRACE, Application status, Events, every
 //! API response, the metrics, the engine's data directory outside the repository cache, and the
 //! CLI's outputs — while the apps sync, drift, heal and go OutOfSync on a changed Secret.
@@ -24,12 +25,19 @@ const BASE64: &str = "canary-b64-91c2";
 const HELM: &str = "canary-helm-55d0";
 const DRIFT: &str = "canary-drift-0be4";
 const CHANGED: &str = "canary-changed-c81e";
+const SOPS: &str = "canary-sops-3b7d";
+
+/// The age key the SOPS app's Secret is encrypted for (identity, recipient).
+fn age_key() -> &'static (String, String) {
+    static KEY: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEY.get_or_init(ferry_secrets::generate_age)
+}
 
 /// Each canary as planted and as base64 (how `data` and the API carry it).
 fn forms() -> Vec<(String, &'static str)> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    [PLAIN, BASE64, HELM, DRIFT, CHANGED]
+    [PLAIN, BASE64, HELM, DRIFT, CHANGED, SOPS]
         .into_iter()
         .flat_map(|c| [(c.to_owned(), c), (b64.encode(c), c)])
         .collect()
@@ -77,6 +85,7 @@ fn capture_logs() -> Capture {
                 "ferry_render",
                 "ferry_apply",
                 "ferry_diff",
+                "ferry_secrets",
             ]
             .map(|t| (t, LevelFilter::TRACE)),
         );
@@ -95,6 +104,19 @@ fn write_repo(repo: &Repo) {
     );
     repo.write("plain/secret.yaml", &secret).expect("write");
     repo.write("manual/secret.yaml", &secret.replace("name: db", "name: manual")).expect("write");
+    let sops_secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-db\nstringData:\n  password: {SOPS}\n"
+    );
+    let opts = ferry_secrets::EncryptOptions {
+        age: vec![age_key().1.clone()],
+        encrypted_regex: Some("^(data|stringData)$".into()),
+        ..Default::default()
+    };
+    let encrypted =
+        ferry_secrets::encrypt(ferry_secrets::Format::Yaml, sops_secret.as_bytes(), &opts)
+            .expect("encrypts");
+    repo.write("sops/secret.enc.yaml", &String::from_utf8(encrypted).expect("YAML"))
+        .expect("write");
     repo.write("chart/Chart.yaml", "apiVersion: v2\nname: canary\nversion: 0.1.0\n")
         .expect("write");
     repo.write("chart/values.yaml", &format!("password: {HELM}\n")).expect("write");
@@ -110,7 +132,7 @@ async fn api_texts(world: &mut World) -> Vec<(String, String)> {
     let router =
         ferry_api::router(ferry_api::ApiState::builder(world.engine.clone(), registry).build());
     let mut paths = vec!["/api/v1/applications".to_owned(), "/metrics".to_owned()];
-    for app in ["plain", "helm", "manual"] {
+    for app in ["plain", "helm", "manual", "sops"] {
         let base = format!("/api/v1/applications/ferry/{app}");
         for tail in ["", "/resources", "/diff", "/history", "/events"] {
             paths.push(format!("{base}{tail}"));
@@ -128,7 +150,7 @@ async fn api_texts(world: &mut World) -> Vec<(String, String)> {
 
 async fn cli_texts(world: &World) -> Vec<(String, String)> {
     let mut texts = Vec::new();
-    for app in ["plain", "helm", "manual"] {
+    for app in ["plain", "helm", "manual", "sops"] {
         for args in [
             vec!["app", "get", app],
             vec!["app", "get", app, "-o", "json"],
@@ -171,6 +193,17 @@ fn data_dir_texts(dir: &Path) -> Vec<(String, String)> {
     texts
 }
 
+/// The SOPS app's key Secret, in the Applications' namespace.
+async fn put_sops_keys(world: &World) {
+    world.create_namespace("ferry").await;
+    let api: Api<Secret> = Api::namespaced(world.client.clone(), "ferry");
+    let mut secret = Secret::default();
+    secret.metadata.name = Some("sops-age".into());
+    let identity = k8s_openapi::ByteString(age_key().0.as_bytes().to_vec());
+    secret.data = Some([("age.agekey".to_owned(), identity)].into());
+    api.create(&kube::api::PostParams::default(), &secret).await.expect("key Secret created");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn secret_canaries_reach_no_log_status_event_api_response_metric_file_or_cli_output() {
     let logs = capture_logs();
@@ -181,7 +214,20 @@ async fn secret_canaries_reach_no_log_status_event_api_response_metric_file_or_c
     let mut manual = automated_spec(&url, "manual", "shop");
     manual["syncPolicy"]["automated"] = Value::Null;
     world.create_app("manual", manual).await;
+    put_sops_keys(&world).await;
+    let mut sops = automated_spec(&url, "sops", "shop");
+    sops["decryption"] = json!({"provider": "sops", "secretRef": {"name": "sops-age"}});
+    world.create_app("sops", sops).await;
     let head = world.head();
+    world.wait_synced_healthy("sops", &head).await;
+    let applied: Api<Secret> = Api::namespaced(world.client.clone(), "shop");
+    let applied = applied.get("sops-db").await.expect("the decrypted Secret is applied");
+    let data = applied.data.unwrap_or_default();
+    assert_eq!(
+        data.get("password").map(|b| b.0.as_slice()),
+        Some(SOPS.as_bytes()),
+        "the cluster holds the cleartext"
+    );
     world.wait_synced_healthy("plain", &head).await;
     world.wait_synced_healthy("helm", &head).await;
     world.request_sync("manual").await;

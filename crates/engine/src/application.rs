@@ -74,6 +74,27 @@ pub struct ApplicationSpec {
     /// Stop syncing and healing; status stays fresh.
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspend: bool,
+    /// SOPS decryption of the app's files (Flux's `spec.decryption`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Decryption>,
+}
+
+/// How to decrypt the app's SOPS files (Flux Kustomization's field names): `provider: sops` and
+/// a Secret in the Application's namespace whose keys ending `.agekey` hold age identities and
+/// ending `.asc` hold armored OpenPGP secret keys.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Decryption {
+    /// Only `sops`.
+    pub provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalSecretRef>,
+}
+
+/// A Secret in the Application's own namespace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LocalSecretRef {
+    pub name: String,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -251,6 +251,7 @@ impl Engine {
         tasks.spawn(crate::clusters::watch::settings(inner.clone()));
         tasks.spawn(poll(inner.clone()));
         tasks.spawn(crate::repos::follow(inner.clone()));
+        tasks.spawn(crate::decryption::follow(inner.clone()));
         tasks.spawn(resync(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));

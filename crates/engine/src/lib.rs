@@ -12,6 +12,7 @@ pub mod clusters;
 pub mod compare;
 pub mod controller;
 mod crd_schema;
+pub mod decryption;
 mod finalize;
 pub mod leader;
 pub mod live;

@@ -162,6 +162,7 @@ fn cache_key(
         &kind.to_string(),
         &tool,
         &format!("{:?}", ctx.config.limits),
+        &ctx.decryption.as_ref().map(|k| k.id()).unwrap_or_default(),
         env!("CARGO_PKG_VERSION"),
     ] {
         hasher.update(part.as_bytes());

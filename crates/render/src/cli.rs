@@ -79,6 +79,12 @@ pub struct RenderArgs {
     /// helm executable.
     #[arg(long, env = "FERRY_HELM", default_value = "helm")]
     pub helm: PathBuf,
+    /// age identities for SOPS-encrypted files (as `sops` reads them).
+    #[arg(long, env = "SOPS_AGE_KEY_FILE", value_name = "FILE")]
+    pub sops_age_key_file: Option<PathBuf>,
+    /// An armored OpenPGP secret key for SOPS-encrypted files (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub sops_pgp_key: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +101,8 @@ pub enum CliError {
     Pair { flag: &'static str, value: String },
     #[error("writing output: {0}")]
     Output(String),
+    #[error("reading the key file {path}: {message}")]
+    Key { path: String, message: String },
     #[error("--helm-values {path}: {message}")]
     Values { path: String, message: String },
 }
@@ -195,7 +203,8 @@ pub fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<(), CliError> {
     if let Some(k) = &args.kustomize {
         config = config.with_kustomize(k);
     }
-    let mut ctx = RenderContext::new(app_name).with_config(config);
+    let mut ctx =
+        RenderContext::new(app_name).with_config(config).with_decryption(keyring(args)?.into());
     if let Some(ns) = &args.namespace {
         ctx = ctx.with_namespace(ns);
     }
@@ -302,4 +311,18 @@ fn pair(raw: &str, flag: &'static str) -> Result<(String, String), CliError> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(CliError::Pair { flag, value: raw.to_owned() }),
     }
+}
+
+/// The SOPS keys named on the command line (or by `SOPS_AGE_KEY_FILE`).
+fn keyring(args: &RenderArgs) -> Result<ferry_secrets::Keyring, CliError> {
+    let mut ring = ferry_secrets::Keyring::new();
+    let files = args.sops_age_key_file.iter().map(|p| (p, true));
+    for (path, age) in files.chain(args.sops_pgp_key.iter().map(|p| (p, false))) {
+        let name = path.display().to_string();
+        let fail = |message: String| CliError::Key { path: name.clone(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let added = if age { ring.add_age(&text, &name) } else { ring.add_pgp(&text, &name) };
+        added.map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(ring)
 }

@@ -2,6 +2,9 @@
 //! much they may read. Not part of any Application.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry_secrets::Keyring;
 use std::time::Duration;
 
 /// Hard caps. Every one exists because a repository is untrusted input.
@@ -96,12 +99,14 @@ impl RenderConfig {
 }
 
 /// Who is rendering: the app's name (Helm's default release name) and destination namespace
-/// (Helm's default release namespace), and the operator configuration.
+/// (Helm's default release namespace), the operator configuration, and the keys that open the
+/// app's SOPS files (in memory only; `Debug` shows where they came from, never a key).
 #[derive(Clone, Debug, Default)]
 pub struct RenderContext {
     pub app_name: String,
     pub namespace: Option<String>,
     pub config: RenderConfig,
+    pub decryption: Option<Arc<Keyring>>,
 }
 
 impl RenderContext {
@@ -116,6 +121,12 @@ impl RenderContext {
 
     pub fn with_config(mut self, config: RenderConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Keys for the app's SOPS-encrypted files.
+    pub fn with_decryption(mut self, keys: Arc<Keyring>) -> Self {
+        self.decryption = Some(keys);
         self
     }
 }

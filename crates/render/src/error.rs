@@ -116,6 +116,13 @@ pub enum RenderError {
     #[error("{what}: {message}")]
     InvalidOption { what: String, message: String },
 
+    #[error("{file}: cannot decrypt this SOPS file: {source}")]
+    Decrypt {
+        file: RepoPath,
+        #[source]
+        source: ferry_secrets::SopsError,
+    },
+
     #[error("preparing a working copy for {app}: {source}")]
     WorkDir {
         app: RepoPath,

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::config::RenderConfig;
 use crate::error::RenderError;
 use crate::exec::{self, Invocation};
-use crate::materialize::Reader;
+use crate::materialize::{Reader, write_file};
 use crate::object::Origin;
 use crate::options::HelmOptions;
 use crate::yaml;
@@ -68,9 +68,9 @@ pub(crate) fn render(
     }
     for (i, value_file) in opts.value_files.iter().enumerate() {
         let path = values_file_path(app, &chart_file, value_file)?;
-        let bytes = reader.read(&path)?;
+        let content = reader.read_content(&path)?;
         let target = values_dir.join(format!("{i:03}-file.yaml"));
-        std::fs::write(&target, bytes).map_err(work_err)?;
+        write_file(&target, &content).map_err(work_err)?;
         args.extend(["--values".into(), path_arg(&target)]);
     }
     if let Some(values) = opts.values.as_deref().filter(|v| !v.trim().is_empty()) {

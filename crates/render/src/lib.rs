@@ -32,6 +32,7 @@ pub use cache::{CacheStats, Lookup, RenderCache};
 pub use config::{Limits, RenderConfig, RenderContext, Tools};
 pub use detect::detect_kind;
 pub use error::RenderError;
+pub use ferry_secrets::Keyring;
 pub use ferry_source::{RepoPath, Tree};
 pub use helm::{HELM_INSTALL_HINT, HELM_SHIM};
 pub use kustomize::KUSTOMIZATION_FILES;
@@ -63,7 +64,8 @@ pub fn render(
     ctx: &RenderContext,
 ) -> Result<Rendered, RenderError> {
     let limits = &ctx.config.limits;
-    let mut reader = Reader::new(tree, limits);
+    let keys = ctx.decryption.clone().unwrap_or_default();
+    let mut reader = Reader::new(tree, limits).with_keys(keys);
     let kind = detect::detect(&mut reader, app_path, opts)?;
     let pairs = match kind {
         SourceKind::Directory | SourceKind::Jsonnet => {

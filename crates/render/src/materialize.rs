@@ -4,6 +4,9 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
+
+use ferry_secrets::{Format, Keyring};
 
 use ferry_source::{EntryKind, RepoPath, Tree};
 
@@ -21,15 +24,53 @@ pub(crate) struct Reader<'a> {
     pub read_set: BTreeSet<RepoPath>,
     files: usize,
     bytes: u64,
+    /// Keys for SOPS files: `Some` in a render (an encrypted file is decrypted, or the render
+    /// fails), `None` to copy files as they are.
+    keys: Option<Arc<Keyring>>,
+}
+
+/// A file's content, and whether it was decrypted on the way.
+pub(crate) struct Content {
+    pub bytes: Vec<u8>,
+    pub decrypted: bool,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(tree: &'a dyn Tree, limits: &'a Limits) -> Self {
-        Self { tree, limits, read_set: BTreeSet::new(), files: 0, bytes: 0 }
+        Self { tree, limits, read_set: BTreeSet::new(), files: 0, bytes: 0, keys: None }
     }
 
-    /// Reads a file through the tree, counting it against the render's limits.
+    /// Decrypts SOPS files with `keys` as they are read (an empty ring still finds them, and
+    /// fails: an encrypted file is never used as it is).
+    pub fn with_keys(mut self, keys: Arc<Keyring>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Reads a file through the tree, decrypting it when it is a SOPS file.
     pub fn read(&mut self, path: &RepoPath) -> Result<Vec<u8>, RenderError> {
+        self.read_content(path).map(|c| c.bytes)
+    }
+
+    /// [`Reader::read`], saying whether the content was decrypted.
+    pub fn read_content(&mut self, path: &RepoPath) -> Result<Content, RenderError> {
+        let bytes = self.read_raw(path)?;
+        let Some(keys) = &self.keys else { return Ok(Content { bytes, decrypted: false }) };
+        let format = Format::from_path(path.as_str());
+        match ferry_secrets::decrypt(format, &bytes, keys) {
+            Ok(None) => Ok(Content { bytes, decrypted: false }),
+            Ok(Some(plain)) => {
+                let bytes = plain
+                    .to_bytes()
+                    .map_err(|source| RenderError::Decrypt { file: path.clone(), source })?;
+                Ok(Content { bytes, decrypted: true })
+            }
+            Err(source) => Err(RenderError::Decrypt { file: path.clone(), source }),
+        }
+    }
+
+    /// Reads a file through the tree as it is, counting it against the render's limits.
+    fn read_raw(&mut self, path: &RepoPath) -> Result<Vec<u8>, RenderError> {
         self.files += 1;
         if self.files > self.limits.max_files {
             return Err(RenderError::LimitExceeded {
@@ -116,15 +157,30 @@ impl<'a> Reader<'a> {
         path: &RepoPath,
         dest_root: &Path,
     ) -> Result<(), RenderError> {
-        let bytes = self.read(path)?;
+        let content = self.read_content(path)?;
         let target = dest_root.join(path.as_str());
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|source| RenderError::WorkDir { app: path.clone(), source })?;
         }
-        std::fs::write(&target, bytes)
+        write_file(&target, &content)
             .map_err(|source| RenderError::WorkDir { app: path.clone(), source })
     }
+}
+
+/// Writes a materialised file; a decrypted one only its owner may read (0600), and it lives no
+/// longer than the scratch directory (0700) the tool runs in.
+pub(crate) fn write_file(target: &Path, content: &Content) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mode = if content.decrypted { 0o600 } else { 0o644 };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(target)?;
+    file.write_all(&content.bytes)
 }
 
 /// Writes the directory `dir` of `tree` (recursively) below `dest`, at its repository path.

@@ -10,6 +10,7 @@ mod monorepo;
 mod multi_cluster;
 mod render;
 mod soak;
+mod sops;
 mod steady_state;
 
 use std::str::FromStr;
@@ -33,12 +34,13 @@ pub enum Scenario {
     Render,
     ApplyVsKubectl,
     MultiCluster,
+    Sops,
     /// Not in [`Scenario::ALL`] (`all`): an hour by default.
     Soak,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::CommitToApplied,
         Scenario::FanOut,
         Scenario::SteadyState,
@@ -47,6 +49,7 @@ impl Scenario {
         Scenario::Render,
         Scenario::ApplyVsKubectl,
         Scenario::MultiCluster,
+        Scenario::Sops,
     ];
 
     /// Scenarios run only when named.
@@ -63,6 +66,7 @@ impl Scenario {
             Scenario::Render => "render",
             Scenario::ApplyVsKubectl => "apply-vs-kubectl",
             Scenario::MultiCluster => "multi-cluster",
+            Scenario::Sops => "sops",
         }
     }
 
@@ -117,6 +121,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::Render => render::run(opts, &mut report)?,
         Scenario::ApplyVsKubectl => apply_vs_kubectl::run(opts, &mut report)?,
         Scenario::MultiCluster => multi_cluster::run(opts, &mut report)?,
+        Scenario::Sops => sops::run(opts, &mut report)?,
         Scenario::Soak => soak::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();

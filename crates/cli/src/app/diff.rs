@@ -131,7 +131,20 @@ pub(crate) async fn desired(
     let name = app.metadata.name.clone().unwrap_or_default();
     let ns = app.metadata.namespace.clone().unwrap_or_default();
     let id = AppId::new(&ns, &name);
-    let mut ctx = RenderContext::new(&name).with_config(RenderConfig::default());
+    // The same keys as the engine's: the app's decryption Secret and Ferry's default one (in
+    // Ferry's namespace, as `ferry cluster` finds it).
+    let home = std::env::var("FERRY_NAMESPACE")
+        .unwrap_or_else(|_| ferry_engine::DEFAULT_HOME_NAMESPACE.to_owned());
+    let keys =
+        ferry_engine::decryption::keyring(&conn.client, &ns, app.spec.decryption.as_ref(), &home)
+            .await
+            .map_err(|e| CliError::Render {
+                app: name.clone(),
+                message: format!("{e} ({})", e.hint()),
+            })?;
+    let mut ctx = RenderContext::new(&name)
+        .with_config(RenderConfig::default())
+        .with_decryption(std::sync::Arc::new(keys));
     if !app.spec.destination.namespace.is_empty() {
         ctx = ctx.with_namespace(&app.spec.destination.namespace);
     }

@@ -9,6 +9,7 @@ mod admit;
 mod approve;
 mod cycle;
 mod decide;
+pub(crate) mod decryption;
 mod events;
 mod judge;
 mod memory;

@@ -10,6 +10,7 @@ use crate::metrics::{CacheLabel, CacheResult};
 use crate::prepare::{PrepareError, prepare};
 
 use super::cycle::Cycle;
+use super::decryption;
 use super::stop::{Stage, Stop};
 
 /// Makes `cy.mem.prepared` the prepared render of `revision`.
@@ -18,15 +19,26 @@ pub(crate) async fn render(
     url: &RepoUrl,
     revision: &CommitId,
 ) -> Result<(), Stop> {
+    // An app with spec.decryption reads its keys at every reconcile, so that a changed key
+    // Secret renders again; other apps read Ferry's default keys only when they render.
+    let keys = match cy.app.spec.decryption {
+        Some(_) => Some(decryption::keyring(cy).await?),
+        None => None,
+    };
     // The cluster is part of the key: discovery there says which kinds are namespaced.
     let source = format!(
-        "{}@{}",
+        "{}@{}#{}",
         serde_json::to_string(&cy.app.spec.source).unwrap_or_default(),
-        cy.cluster.id
+        cy.cluster.id,
+        keys.as_ref().map(|k| k.id()).unwrap_or_default()
     );
     let key = (revision.clone(), cy.app.metadata.generation, source);
     if cy.mem.rendered_for.as_ref() != Some(&key) {
-        let rendered = run(cy, url, revision).await?;
+        let keys = match keys {
+            Some(keys) => keys,
+            None => decryption::keyring(cy).await?,
+        };
+        let rendered = run(cy, url, revision, keys).await?;
         let prepared = prepare(&cy.cluster.client, &cy.cluster.discovery, cy.app, cy.id, &rendered)
             .await
             .map_err(invalid_object)?;
@@ -45,6 +57,7 @@ async fn run(
     cy: &mut Cycle<'_>,
     url: &RepoUrl,
     revision: &CommitId,
+    keys: std::sync::Arc<ferry_render::Keyring>,
 ) -> Result<std::sync::Arc<ferry_render::Rendered>, Stop> {
     let inner = cy.inner;
     let path = RepoPath::new(&cy.app.spec.source.path).map_err(|e| {
@@ -54,7 +67,9 @@ async fn run(
     let tree = inner.sources.tree(url, revision).map_err(|e| {
         Stop::new(Stage::Source, "TreeUnreadable", e.to_string()).backoff(Duration::from_secs(15))
     })?;
-    let mut ctx = RenderContext::new(&cy.id.name).with_config(inner.config.render.clone());
+    let mut ctx = RenderContext::new(&cy.id.name)
+        .with_config(inner.config.render.clone())
+        .with_decryption(keys);
     if !cy.app.spec.destination.namespace.is_empty() {
         ctx = ctx.with_namespace(&cy.app.spec.destination.namespace);
     }
@@ -84,6 +99,9 @@ async fn run(
 }
 
 fn render_failed(e: &RenderError, revision: &CommitId) -> Stop {
+    if let RenderError::Decrypt { source, .. } = e {
+        return decrypt_failed(e, source, revision);
+    }
     let stop =
         Stop::new(Stage::Render, "RenderFailed", format!("revision {}: {e}", revision.short()));
     if e.is_installation_problem() {
@@ -93,6 +111,20 @@ fn render_failed(e: &RenderError, revision: &CommitId) -> Stop {
             .backoff(Duration::from_secs(30));
     }
     stop.hint("Fix it in Git and commit")
+}
+
+/// A SOPS file did not decrypt: a missing or wrong key is fixed in the key Secret (and retried
+/// soon), anything else in Git.
+fn decrypt_failed(e: &RenderError, source: &ferry_secrets::SopsError, revision: &CommitId) -> Stop {
+    use ferry_secrets::SopsError;
+    let stop =
+        Stop::new(Stage::Render, "DecryptionFailed", format!("revision {}: {e}", revision.short()));
+    match source {
+        SopsError::NoKeys | SopsError::WrongKey { .. } => stop
+            .hint("Add the matching key to the Secret spec.decryption.secretRef names")
+            .backoff(Duration::from_secs(10)),
+        _ => stop.hint("Fix the file in Git (re-encrypt it with sops or ferry secret encrypt)"),
+    }
 }
 
 fn invalid_object(e: PrepareError) -> Stop {
