@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use ferry_engine::Application;
 use ferry_engine::application::{
@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::FIELD_MANAGER;
+use crate::access::Caller;
 use crate::dto::{Accepted, RollbackBody, SyncBody};
 use crate::error::ApiError;
 use crate::read::find;
@@ -26,12 +27,14 @@ type Answer = Result<(StatusCode, Json<Accepted>), ApiError>;
 
 pub(crate) async fn sync(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Answer {
     find(&state, &namespace, &name)?;
     let body: SyncBody = parse_body(&body, "{\"prune\": false, \"dryRun\": false}")?;
-    let request = SyncRequest { at: now(), prune: body.prune, dry_run: body.dry_run };
+    let request =
+        SyncRequest { at: now(), prune: body.prune, dry_run: body.dry_run, by: Some(caller.user) };
     let value = serde_json::to_string(&request).expect("a SyncRequest serializes");
     patch(
         &state,

@@ -114,6 +114,7 @@ async fn receive(
         }
         Err(e) => return Err(ApiError::Webhook(e)),
     }
+    let event_delivery = event.delivery.clone();
     Ok(match event.kind {
         WebhookKind::Ping => WebhookResult {
             provider,
@@ -130,8 +131,13 @@ async fn receive(
             message: format!("Ferry acts on pushes only; {event:?} events are ignored"),
         },
         WebhookKind::Push(push) => {
-            let triggered: usize =
-                push.repo_keys.iter().map(|k| state.engine.notify_push(&url_of_key(k))).sum();
+            let triggered: usize = push
+                .repo_keys
+                .iter()
+                .map(|k| {
+                    state.engine.notify_webhook_push(&url_of_key(k), event_delivery.as_deref())
+                })
+                .sum();
             tracing::info!(provider = %provider, repositories = ?push.repo_keys, triggered, "webhook push");
             WebhookResult {
                 provider,

@@ -41,6 +41,9 @@ pub const FINALIZER_CASCADE: &str = "ferry.dev/resources-finalizer";
 /// Argo CD's finalizer of the same meaning, honoured too.
 pub const FINALIZER_CASCADE_ARGO: &str = "resources-finalizer.argocd.argoproj.io";
 
+/// The project of an app that names none.
+pub const DEFAULT_PROJECT: &str = "default";
+
 /// What to deploy, where, and how.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -58,6 +61,10 @@ pub const FINALIZER_CASCADE_ARGO: &str = "resources-finalizer.argocd.argoproj.io
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {
+    /// The project the app belongs to (Argo CD's `spec.project`); empty means `default`. RBAC
+    /// objects name apps as `project/namespace/name`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub project: String,
     pub source: Source,
     pub destination: Destination,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -452,6 +459,9 @@ pub struct SyncRequest {
     pub prune: bool,
     #[serde(default)]
     pub dry_run: bool,
+    /// Who asked (the API's authenticated user), for the audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl SyncRequest {
@@ -523,6 +533,11 @@ impl RollbackRequest {
 }
 
 impl Application {
+    /// `spec.project`, or `default` when it is not set.
+    pub fn project(&self) -> &str {
+        if self.spec.project.is_empty() { DEFAULT_PROJECT } else { &self.spec.project }
+    }
+
     pub fn automated(&self) -> Option<&Automated> {
         self.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref())
     }

@@ -6,6 +6,7 @@
 //! API calls.
 
 pub mod application;
+pub mod audit;
 mod claims;
 pub mod clusters;
 pub mod compare;
@@ -25,6 +26,7 @@ pub mod settings;
 pub mod sources;
 pub mod status;
 mod sync;
+mod sync_audit;
 
 pub use application::{Application, ApplicationSpec, ApplicationStatus, crd};
 pub use controller::{
