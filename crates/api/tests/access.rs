@@ -94,7 +94,8 @@ impl Served {
             .await
             .expect("token Secret");
         self.until(&format!("token {name} known"), || async {
-            self.get("/api/v1/account", Some(&token)).await.0 != 401 || expires.is_some()
+            let (status, body) = self.get("/api/v1/account", Some(&token)).await;
+            status != 401 || !body["error"].as_str().is_some_and(|e| e.contains("not known"))
         })
         .await;
         token
@@ -381,4 +382,48 @@ async fn a_sync_asked_for_through_the_api_is_audited_with_the_user_and_the_commi
         .expect("the API request too");
     assert_eq!(request["actor"]["user"], "token:release-bot");
     assert_eq!(request["request"]["permission"], "applications sync default/ferry/guestbook");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_secret_value_never_reaches_the_audit_trail_its_log_or_its_events() {
+    const CANARY: &str = "canary-7f3a9c-never-shown";
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let log = dir.path().join("audit.log");
+    let trail = ferry_engine::audit::AuditTrail::with_log(
+        100,
+        ferry_engine::audit::LogTarget::parse(&log.display().to_string()),
+    )
+    .expect("log");
+    let kit = ferry_testkit::world::Options { audit: Some(trail), ..Default::default() };
+    let world = ferry_testkit::world::World::start_with(
+        |repo| {
+            let secret = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {CANARY}\n");
+            repo.write("app/secret.yaml", &secret).expect("write the Secret");
+        },
+        kit,
+    )
+    .await;
+    world
+        .create_app("app", ferry_testkit::world::automated_spec(&world.repo_url(), "app", "canary"))
+        .await;
+    world.wait_synced_healthy("app", &world.head()).await;
+    let records = world.engine.audit().query(&Default::default());
+    let sync = records.iter().find(|r| r.sync.is_some()).expect("the sync is recorded");
+    let changes = &sync.sync.as_ref().expect("sync details").changes;
+    assert!(changes.objects.iter().any(|o| o.contains("Secret canary/db")), "{changes:?}");
+    let all = serde_json::to_string(&records).expect("serializes");
+    assert!(!all.contains(CANARY), "the audit trail holds a Secret value");
+    let logged = std::fs::read_to_string(&log).expect("the log is written");
+    assert!(logged.contains("Secret canary/db") && !logged.contains(CANARY), "{logged}");
+    let events =
+        kube::Api::<k8s_openapi::api::events::v1::Event>::namespaced(world.client.clone(), "ferry");
+    let notes: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(!notes.is_empty() && notes.iter().all(|n| !n.contains(CANARY)), "{notes:?}");
 }

@@ -187,3 +187,56 @@ fn rotate(path: &Path, keep: usize) {
     }
     let _ = std::fs::rename(path, numbered(1));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::record::{Actor, Outcome, RecordKind};
+
+    fn record(n: usize) -> AuditRecord {
+        let actor = Actor { user: format!("user-{n}"), via: "token".into(), ..Default::default() };
+        AuditRecord::new(RecordKind::Api, "sync", actor, Outcome::Allowed)
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_records_and_a_query_returns_them_oldest_first() {
+        let trail = AuditTrail::in_memory(3);
+        for n in 0..5 {
+            trail.record(record(n));
+        }
+        let users: Vec<String> =
+            trail.query(&AuditQuery::default()).into_iter().map(|r| r.actor.user).collect();
+        assert_eq!(users, ["user-2", "user-3", "user-4"]);
+        let last = AuditQuery { limit: 1, ..Default::default() };
+        assert_eq!(trail.query(&last)[0].actor.user, "user-4");
+    }
+
+    #[test]
+    fn the_log_is_json_lines_rotated_by_size_keeping_n_files_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("audit.log");
+        let line = serde_json::to_string(&record(0)).expect("serializes").len() as u64 + 1;
+        let target = LogTarget::File { path: path.clone(), max_bytes: line * 2, keep: 2 };
+        let trail = AuditTrail::with_log(10, target).expect("the log opens");
+        for n in 0..7 {
+            trail.record(record(n));
+        }
+        let read = |p: &Path| -> Vec<String> {
+            std::fs::read_to_string(p)
+                .expect("readable")
+                .lines()
+                .map(|l| {
+                    let r: AuditRecord = serde_json::from_str(l).expect("each line is a record");
+                    r.actor.user
+                })
+                .collect()
+        };
+        assert_eq!(read(&path), ["user-6"]);
+        assert_eq!(read(&dir.path().join("audit.log.1")), ["user-4", "user-5"]);
+        assert_eq!(read(&dir.path().join("audit.log.2")), ["user-2", "user-3"]);
+        assert!(!dir.path().join("audit.log.3").exists(), "only `keep` rotated files stay");
+        let mode = std::fs::metadata(&path).expect("exists").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
