@@ -60,6 +60,7 @@ pub(crate) async fn sync(
 
 pub(crate) async fn rollback(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Answer {
@@ -93,7 +94,7 @@ pub(crate) async fn rollback(
         entry.id,
         short(&entry.revision)
     );
-    let value = RollbackRequest::new(entry.id.to_string()).annotation_value();
+    let value = RollbackRequest::new(entry.id.to_string()).by(Some(caller.user)).annotation_value();
     patch(
         &state,
         &namespace,

@@ -134,9 +134,7 @@ async fn receive(
             let triggered: usize = push
                 .repo_keys
                 .iter()
-                .map(|k| {
-                    state.engine.notify_webhook_push(&url_of_key(k), event_delivery.as_deref())
-                })
+                .map(|k| notify(state, &url_of_key(k), event_delivery.as_deref(), &push))
                 .sum();
             tracing::info!(provider = %provider, repositories = ?push.repo_keys, triggered, "webhook push");
             WebhookResult {
@@ -176,6 +174,17 @@ fn same_family(expected: Provider, got: Provider) -> bool {
             (expected, got),
             (BitbucketCloud, BitbucketServer) | (BitbucketServer, BitbucketCloud)
         )
+}
+
+/// Tells the engine of a push; with a delivery id, its syncs name the delivery in the audit trail.
+fn notify(state: &ApiState, url: &str, delivery: Option<&str>, push: &webhook::Push) -> usize {
+    match delivery {
+        Some(id) => {
+            let commits: Vec<String> = push.refs.iter().filter_map(|r| r.after.clone()).collect();
+            state.engine.notify_webhook_push(url, id, &commits)
+        }
+        None => state.engine.notify_push(url),
+    }
 }
 
 /// The engine matches repositories by [`ferry_source::RepoUrl::key`] (host and path, no scheme or

@@ -36,9 +36,10 @@ impl Drop for Served {
     }
 }
 
-async fn serve(
-    configure: impl FnOnce(ferry_api::ApiStateBuilder) -> ferry_api::ApiStateBuilder + 'static,
-) -> Served {
+/// How a test configures the API beyond the address it listens on.
+type Configure = Box<dyn FnOnce(ferry_api::ApiStateBuilder) -> ferry_api::ApiStateBuilder>;
+
+async fn serve(configure: Configure) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let options =
@@ -54,7 +55,8 @@ async fn serve(
         let _ = stopped.await;
     }));
     let http = reqwest::Client::new();
-    Served { world, base: format!("http://{addr}"), addr, http, stop: Some(stop), watch }
+    let base = format!("http://{addr}");
+    Served { world, base, addr, http, stop: Some(stop), watch }
 }
 
 impl Served {
@@ -133,7 +135,7 @@ async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_readonly_token_lists_apps_but_gets_403_on_sync_naming_the_permission() {
-    let api = serve(|b| b.require_auth(true)).await;
+    let api = serve(Box::new(|b| b.require_auth(true))).await;
     let (status, body) = api.get("/api/v1/applications", None).await;
     assert_eq!(status, 401, "no token, no answer: {body}");
     assert!(body["hint"].as_str().is_some_and(|h| h.contains("ferry token create")), "{body}");
@@ -170,7 +172,7 @@ async fn a_readonly_token_lists_apps_but_gets_403_on_sync_naming_the_permission(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_role_from_ferry_rbac_cm_may_sync_and_a_policy_that_does_not_parse_keeps_the_last_good_one()
  {
-    let api = serve(|b| b.require_auth(true)).await;
+    let api = serve(Box::new(|b| b.require_auth(true))).await;
     let dev = api.token("dev", "role:dev", None).await;
     let (status, _) = api.post(&format!("{APP}/sync"), Some(&dev)).await;
     assert_eq!(status, 403, "role:dev grants nothing before the policy names it");
@@ -205,7 +207,7 @@ async fn a_role_from_ferry_rbac_cm_may_sync_and_a_policy_that_does_not_parse_kee
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_open_loopback_server_refuses_cross_site_writes_and_foreign_host_names() {
-    let api = serve(|b| b).await;
+    let api = serve(Box::new(|b| b)).await;
     let (status, body) = api.post(&format!("{APP}/refresh"), None).await;
     assert_eq!(status, 202, "loopback without a token stays open: {body}");
 
@@ -300,7 +302,7 @@ async fn an_oidc_token_from_the_issuer_is_accepted_and_forged_foreign_or_expired
     let idp = issuer().await;
     let mut config = OidcConfig::new(&idp.url, "ferry");
     config.min_refetch = Duration::ZERO;
-    let api = serve(move |b| b.oidc(Some(config))).await;
+    let api = serve(Box::new(move |b| b.oidc(Some(config)))).await;
     api.policy("g, platform-team, role:admin\n", "role:readonly").await;
     let now = jiff::Timestamp::now().as_second();
     let claims = |aud: &str, exp: i64| {
@@ -349,7 +351,7 @@ async fn an_oidc_token_from_the_issuer_is_accepted_and_forged_foreign_or_expired
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sync_asked_for_through_the_api_is_audited_with_the_user_and_the_commit_author() {
-    let api = serve(|b| b.require_auth(true)).await;
+    let api = serve(Box::new(|b| b.require_auth(true))).await;
     let admin = api.token("release-bot", "role:admin", None).await;
     let (status, body) = api.post(&format!("{APP}/sync"), Some(&admin)).await;
     assert_eq!(status, 202, "{body}");
@@ -382,6 +384,26 @@ async fn a_sync_asked_for_through_the_api_is_audited_with_the_user_and_the_commi
         .expect("the API request too");
     assert_eq!(request["actor"]["user"], "token:release-bot");
     assert_eq!(request["request"]["permission"], "applications sync default/ferry/guestbook");
+
+    let rollback = api
+        .http
+        .post(format!("{}{APP}/rollback", api.base))
+        .bearer_auth(&admin)
+        .json(&json!({"id": 1}))
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(rollback.status().as_u16(), 202);
+    api.until("the rollback's sync in the audit trail", || async {
+        let (_, audit) = api.get("/api/v1/audit?app=guestbook&action=sync", Some(&admin)).await;
+        audit["items"].as_array().is_some_and(|items| {
+            items.iter().any(|r| {
+                r["sync"]["trigger"]["kind"] == "rollback"
+                    && r["sync"]["trigger"]["user"] == "token:release-bot"
+            })
+        })
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -510,12 +510,21 @@ pub struct RollbackRequest {
     /// When it was asked for: what makes a repeated request to the same entry a new one.
     #[serde(default)]
     pub at: String,
+    /// Who asked, for the audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl RollbackRequest {
     /// A request to roll back to `to`, stamped now.
     pub fn new(to: impl Into<String>) -> Self {
-        Self { to: to.into(), at: jiff::Timestamp::now().to_string() }
+        Self { to: to.into(), at: jiff::Timestamp::now().to_string(), by: None }
+    }
+
+    /// The same request, naming who asked.
+    pub fn by(mut self, user: Option<String>) -> Self {
+        self.by = user;
+        self
     }
 
     /// Reads the annotation: a JSON object with `to`, or a bare id or revision.
@@ -523,7 +532,11 @@ impl RollbackRequest {
         serde_json::from_str::<RollbackRequest>(raw)
             .ok()
             .filter(|r| !r.to.is_empty())
-            .unwrap_or_else(|| RollbackRequest { to: raw.trim().to_owned(), at: String::new() })
+            .unwrap_or_else(|| RollbackRequest {
+                to: raw.trim().to_owned(),
+                at: String::new(),
+                by: None,
+            })
     }
 
     /// The annotation value to write.
@@ -581,7 +594,7 @@ mod tests {
         assert_eq!(RollbackRequest::parse(&stamped.annotation_value()), stamped);
         assert_eq!(
             RollbackRequest::parse("ab12cd3"),
-            RollbackRequest { to: "ab12cd3".into(), at: String::new() }
+            RollbackRequest { to: "ab12cd3".into(), at: String::new(), by: None }
         );
         // A JSON value without a target is taken as it is, not as an empty request.
         assert_eq!(RollbackRequest::parse(r#"{"at":"x"}"#).to, r#"{"at":"x"}"#);
@@ -589,8 +602,10 @@ mod tests {
 
     #[test]
     fn two_requests_for_the_same_entry_are_distinct_values() {
-        let first = RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.1Z".into() };
-        let again = RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.2Z".into() };
+        let first =
+            RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.1Z".into(), by: None };
+        let again =
+            RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.2Z".into(), by: None };
         assert_ne!(first.annotation_value(), again.annotation_value());
     }
 }

@@ -176,7 +176,7 @@ pub(crate) struct Inner {
     pub settings: Arc<Settings>,
     /// The webhook delivery that last moved each app's repository, until a sync names it as
     /// its trigger (audit trail).
-    pub deliveries: Mutex<HashMap<AppId, String>>,
+    pub deliveries: Mutex<HashMap<AppId, crate::sync_audit::Delivery>>,
 }
 
 impl Inner {
@@ -266,10 +266,12 @@ impl Engine {
         crate::poll::notify_push(&self.inner, repo_url, None)
     }
 
-    /// [`Engine::notify_push`] for a webhook delivery: the syncs it leads to name `delivery`
-    /// as their trigger in the audit trail.
-    pub fn notify_webhook_push(&self, repo_url: &str, delivery: Option<&str>) -> usize {
-        crate::poll::notify_push(&self.inner, repo_url, delivery)
+    /// [`Engine::notify_push`] for a webhook delivery that pushed `commits` (empty when the
+    /// payload does not say): the syncs it leads to name its id as their trigger in the audit
+    /// trail.
+    pub fn notify_webhook_push(&self, repo_url: &str, delivery: &str, commits: &[String]) -> usize {
+        let delivery = crate::sync_audit::Delivery::new(delivery, commits);
+        crate::poll::notify_push(&self.inner, repo_url, Some(delivery))
     }
 
     /// The audit trail (syncs, and whatever the API records in it).

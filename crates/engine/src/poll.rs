@@ -139,7 +139,11 @@ async fn poll_repo(inner: &Arc<Inner>, (url, raw): (RepoUrl, String), apps: Vec<
 }
 
 /// Reconciles, now, the apps of the repository `raw_url` names; returns how many.
-pub(crate) fn notify_push(inner: &Arc<Inner>, raw_url: &str, delivery: Option<&str>) -> usize {
+pub(crate) fn notify_push(
+    inner: &Arc<Inner>,
+    raw_url: &str,
+    delivery: Option<crate::sync_audit::Delivery>,
+) -> usize {
     let Ok(url) = Sources::parse_url(raw_url) else { return 0 };
     inner.sources.invalidate(&url);
     let key = url.key();
@@ -147,9 +151,9 @@ pub(crate) fn notify_push(inner: &Arc<Inner>, raw_url: &str, delivery: Option<&s
     for app in inner.apps.state() {
         if Sources::parse_url(&app.spec.source.repo_url).is_ok_and(|u| u.key() == key) {
             let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-            if let Some(delivery) = delivery {
+            if let Some(delivery) = &delivery {
                 let mut deliveries = inner.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-                deliveries.insert(id.clone(), delivery.to_owned());
+                deliveries.insert(id.clone(), delivery.clone());
             }
             inner.trigger(&id, |r| r.poll = true);
             n += 1;

@@ -74,6 +74,17 @@ pub(crate) async fn run(
     let plan = match make_plan(cy, &job, prunes) {
         Ok(plan) => plan,
         Err(message) => {
+            let summary = String::from("nothing applied");
+            let finished = crate::sync_audit::Finished {
+                kind,
+                revision,
+                dry_run,
+                succeeded: false,
+                summary,
+                message: format!("{message}. Nothing was applied."),
+                items: &[],
+            };
+            crate::sync_audit::record(cy, finished);
             finish_failed(
                 &mut cy.status,
                 revision,

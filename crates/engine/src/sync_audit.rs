@@ -1,6 +1,8 @@
 //! The audit record of a sync: the revision and who wrote it, what triggered the sync, and
 //! what changed (object names and counts only, never content).
 
+use std::time::{Duration, Instant};
+
 use ferry_source::CommitId;
 use kube::ResourceExt;
 
@@ -10,6 +12,33 @@ use crate::audit::{
 };
 use crate::reconcile::{Cycle, SyncKind};
 use crate::sources::Sources;
+
+/// A webhook push's delivery id wins the credit for a sync only this long after it arrived
+/// (when the payload named no commits): an older one did not cause the sync.
+const DELIVERY_CREDIT: Duration = Duration::from_secs(300);
+
+/// A webhook delivery that moved an app's repository.
+#[derive(Clone, Debug)]
+pub(crate) struct Delivery {
+    id: String,
+    commits: Vec<String>,
+    at: Instant,
+}
+
+impl Delivery {
+    pub(crate) fn new(id: &str, commits: &[String]) -> Self {
+        Self { id: id.to_owned(), commits: commits.to_vec(), at: Instant::now() }
+    }
+
+    /// Whether this delivery brought `revision`: one of its commits, or (when it named none) a
+    /// recent one.
+    fn brought(&self, revision: &CommitId) -> bool {
+        if self.commits.is_empty() {
+            return self.at.elapsed() < DELIVERY_CREDIT;
+        }
+        self.commits.iter().any(|c| c == revision.as_str())
+    }
+}
 
 /// What a finished sync reports to the trail.
 pub(crate) struct Finished<'a> {
@@ -50,7 +79,7 @@ fn sync_record(cy: &Cycle<'_>, done: &Finished<'_>) -> AuditRecord {
         revision: done.revision.as_str().to_owned(),
         commit,
         signature: signature.into(),
-        trigger: trigger(cy, done.kind),
+        trigger: trigger(cy, done.kind, done.revision),
         changes: changes(&done.summary, done.items),
         dry_run: done.dry_run,
     });
@@ -59,10 +88,10 @@ fn sync_record(cy: &Cycle<'_>, done: &Finished<'_>) -> AuditRecord {
 
 /// Why the sync ran: the user of the sync request, the webhook delivery that moved the
 /// revision, or the engine's own policy.
-fn trigger(cy: &Cycle<'_>, kind: SyncKind) -> Trigger {
+fn trigger(cy: &Cycle<'_>, kind: SyncKind, revision: &CommitId) -> Trigger {
     let delivery = {
         let mut deliveries = cy.inner.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-        deliveries.remove(cy.id)
+        deliveries.remove(cy.id).filter(|d| d.brought(revision)).map(|d| d.id)
     };
     match kind {
         SyncKind::Manual { .. } => Trigger {
@@ -71,6 +100,11 @@ fn trigger(cy: &Cycle<'_>, kind: SyncKind) -> Trigger {
             delivery: None,
         },
         SyncKind::Heal => Trigger { kind: "heal".into(), ..Default::default() },
+        SyncKind::Auto if cy.requests.rollback.is_some() => Trigger {
+            kind: "rollback".into(),
+            user: cy.requests.rollback.as_ref().and_then(|r| r.by.clone()),
+            delivery: None,
+        },
         SyncKind::Auto if delivery.is_some() => {
             Trigger { kind: "webhook".into(), user: None, delivery }
         }
@@ -90,4 +124,19 @@ fn changes(summary: &str, items: &[ChangeSetItem]) -> Changes {
         })
         .collect();
     Changes { summary: summary.to_owned(), objects }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_gets_the_credit_only_for_a_commit_it_pushed() {
+        let pushed = "a".repeat(40);
+        let other = CommitId::parse(&"b".repeat(40)).expect("a commit id");
+        let delivery = Delivery::new("d-1", std::slice::from_ref(&pushed));
+        assert!(delivery.brought(&CommitId::parse(&pushed).expect("a commit id")));
+        assert!(!delivery.brought(&other));
+        assert!(Delivery::new("d-2", &[]).brought(&other), "a push that names no commit, just now");
+    }
 }
