@@ -29,6 +29,7 @@ pub(crate) async fn whoami(
         roles,
         via: caller.via.to_owned(),
         auth_required: state.access.required(),
+        policy_problem: state.access.policy_problem(),
     })
 }
 

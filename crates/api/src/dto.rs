@@ -35,6 +35,9 @@ pub struct AccountInfo {
     pub via: String,
     /// Whether the server refuses requests without a token.
     pub auth_required: bool,
+    /// Why the policy in ConfigMap ferry-rbac-cm is not in force (a line that does not parse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_problem: Option<String>,
 }
 
 /// `GET /api/v1/account/can-i`: the policy's answer for the caller.

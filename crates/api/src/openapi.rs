@@ -251,7 +251,7 @@ fn schemas() -> Value {
         "AuditList": list_of("AuditRecord"),
         "Account": object(&["user", "groups", "roles", "via", "authRequired"], json!({
             "user": string(), "groups": {"type": "array", "items": string()}, "roles": {"type": "array", "items": string()},
-            "via": string(), "authRequired": {"type": "boolean"}
+            "via": string(), "authRequired": {"type": "boolean"}, "policyProblem": string()
         })),
         "CanI": object(&["allowed", "user", "resource", "action", "object"], json!({
             "allowed": {"type": "boolean"}, "user": string(), "resource": string(), "action": string(), "object": string()

@@ -159,6 +159,19 @@ async fn a_readonly_token_lists_apps_but_gets_403_on_sync_naming_the_permission(
     assert_eq!(denial["actor"]["address"], "127.0.0.1");
     assert_eq!(denial["app"]["name"], "guestbook");
     assert!(!audit.to_string().contains(&readonly), "a token never appears in the audit trail");
+    api.until("the refusal posted as an Event on the app", || async {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(api.world.client.clone(), "ferry");
+        let list = events.list(&Default::default()).await.expect("events");
+        list.items.iter().any(|e| {
+            e.reason.as_deref() == Some("Audit")
+                && e.type_.as_deref() == Some("Warning")
+                && e.note.as_deref().is_some_and(|n| {
+                    n.starts_with("token:viewer sync ferry/guestbook from 127.0.0.1: denied")
+                })
+        })
+    })
+    .await;
 
     let (status, _) = api.get("/api/v1/applications", Some("ferry_not-a-token")).await;
     assert_eq!(status, 401);
@@ -203,6 +216,18 @@ async fn a_role_from_ferry_rbac_cm_may_sync_and_a_policy_that_does_not_parse_kee
     );
     let (_, me) = api.get("/api/v1/account", Some(&dev)).await;
     assert_eq!(me["roles"], json!(["role:dev"]), "{me}");
+    let problem = me["policyProblem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("ferry-rbac-cm policy.csv line 1") && problem.contains("6 fields"),
+        "{me}"
+    );
+    api.policy("p, role:dev, applications, get, */*, allow\n", "").await;
+    api.until("the fixed policy in force", || async {
+        api.post(&format!("{APP}/sync"), Some(&dev)).await.0 == 403
+    })
+    .await;
+    let (_, me) = api.get("/api/v1/account", Some(&dev)).await;
+    assert!(me.get("policyProblem").is_none(), "{me}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

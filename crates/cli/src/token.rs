@@ -182,3 +182,16 @@ async fn revoke(name: &str, target: &Target) -> anyhow::Result<String> {
         Err(e) => Err(e).with_context(|| format!("deleting token {name}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_read_days_and_go_durations_and_refuse_zero() {
+        assert_eq!(parse_lifetime("30d"), Ok(jiff::SignedDuration::from_hours(720)));
+        assert_eq!(parse_lifetime("1h30m"), Ok(jiff::SignedDuration::from_mins(90)));
+        assert!(parse_lifetime("0d").is_err());
+        assert!(parse_lifetime("soon").is_err_and(|e| e.contains("30d")));
+    }
+}

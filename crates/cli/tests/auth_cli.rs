@@ -183,3 +183,66 @@ async fn a_readonly_login_may_not_sync_and_an_api_sync_shows_in_ferry_audit_with
     .await;
     server.abort();
 }
+
+/// Starts `ferry up` (no demo, free ports) and reads its start-up output up to the API access
+/// line: the API's URL and that line.
+async fn ferry_up(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (tokio::process::Child, String, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["up", "--no-demo", "--listen", "127.0.0.1:0", "--cluster-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(extra)
+        .env("HOME", dir)
+        .env_remove("FERRY_API_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ferry up starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut url, mut access) = (String::new(), String::new());
+    let read = async {
+        while let Some(line) = lines.next_line().await.expect("stdout reads") {
+            if let Some(rest) = line.trim().strip_prefix("Web UI and API") {
+                url = rest.trim().to_owned();
+            }
+            if let Some(rest) = line.trim().strip_prefix("API access") {
+                access = rest.trim().to_owned();
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), read).await.expect("ferry up reports its API");
+    (child, url, access)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_up_says_its_loopback_api_is_open_and_an_api_token_closes_it() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let (mut open, url, access) = ferry_up(&tmp.path().join("open"), &[]).await;
+    assert!(access.starts_with("OPEN"), "{access}");
+    let http = reqwest::Client::new();
+    let answer = http.get(format!("{url}/api/v1/applications")).send().await.expect("answer");
+    assert_eq!(answer.status().as_u16(), 200);
+    open.kill().await.expect("ferry up stops");
+
+    let token = "0123456789abcdef0123456789abcdef";
+    let (mut closed, url, access) =
+        ferry_up(&tmp.path().join("closed"), &["--api-token", token]).await;
+    assert!(access.starts_with("authentication required"), "{access}");
+    let refused = http.get(format!("{url}/api/v1/applications")).send().await.expect("answer");
+    assert_eq!(refused.status().as_u16(), 401);
+    let me =
+        http.get(format!("{url}/api/v1/account")).bearer_auth(token).send().await.expect("answer");
+    let me: serde_json::Value = me.json().await.expect("JSON");
+    assert_eq!(
+        (me["user"].as_str(), me["via"].as_str()),
+        (Some("admin"), Some("api-token")),
+        "{me}"
+    );
+    closed.kill().await.expect("ferry up stops");
+}

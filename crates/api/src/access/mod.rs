@@ -98,6 +98,8 @@ pub(crate) struct Inner {
     pub api_token: Option<Arc<str>>,
     pub tokens: RwLock<TokenIndex>,
     pub policy: RwLock<Arc<Policy>>,
+    /// Why the last policy read was refused (the one in force is older), until one loads.
+    pub policy_problem: RwLock<Option<String>>,
     pub oidc: Option<Oidc>,
     /// The address the server is bound to: on loopback, `Host` must name it.
     pub listen: Option<SocketAddr>,
@@ -115,6 +117,7 @@ impl Access {
             api_token,
             tokens: RwLock::default(),
             policy: RwLock::new(Arc::new(Policy::default())),
+            policy_problem: RwLock::default(),
             oidc: oidc.map(Oidc::new),
             listen,
         };
@@ -134,6 +137,17 @@ impl Access {
     /// Replaces the policy (the watch of `ferry-rbac-cm` calls this with parsed policies only).
     pub fn set_policy(&self, policy: Policy) {
         *self.inner.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+        *self.inner.policy_problem.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Records why a policy was refused; the one in force stays.
+    pub fn refuse_policy(&self, problem: String) {
+        *self.inner.policy_problem.write().unwrap_or_else(|p| p.into_inner()) = Some(problem);
+    }
+
+    /// Why the latest policy in `ferry-rbac-cm` is not in force, if it is not.
+    pub fn policy_problem(&self) -> Option<String> {
+        self.inner.policy_problem.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Replaces the known tokens.

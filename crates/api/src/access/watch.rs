@@ -73,7 +73,13 @@ impl Access {
                 tracing::info!(%namespace, "RBAC policy loaded from ConfigMap {RBAC_CONFIGMAP}");
                 self.set_policy(policy);
             }
-            Err(e) => tracing::warn!(error = %e, hint = e.hint(), "RBAC policy refused"),
+            Err(e) => {
+                tracing::warn!(error = %e, hint = e.hint(), "RBAC policy refused");
+                self.refuse_policy(format!(
+                    "{e}; the previous policy stays in force ({})",
+                    e.hint()
+                ));
+            }
         }
     }
 
