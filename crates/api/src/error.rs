@@ -26,9 +26,9 @@ pub enum ApiError {
     #[error("a request that changes something must be JSON (Content-Type: application/json), not {}", content_type.as_deref().unwrap_or("a body without a content type"))]
     NotJson { content_type: Option<String> },
     #[error(
-        "this server listens on loopback and answers only to 127.0.0.1:{port}, localhost:{port} or [::1]:{port}, not Host {host:?}"
+        "this server listens on loopback and answers only to the names 127.0.0.1, localhost or [::1], not Host {host:?}"
     )]
-    WrongHost { host: String, port: u16 },
+    WrongHost { host: String },
     #[error("{0}")]
     Webhook(#[source] WebhookError),
     #[error("webhook body is over the limit of {limit} bytes")]
@@ -101,7 +101,7 @@ impl ApiError {
             ),
             ApiError::CrossOrigin { .. } => "use the Ferry UI served by this server, the CLI, or send a bearer token without an Origin header".into(),
             ApiError::NotJson { .. } => "send Content-Type: application/json (an empty body is fine), or a bearer token".into(),
-            ApiError::WrongHost { port, .. } => format!("open http://127.0.0.1:{port}/ (a name that resolves to loopback is refused: DNS rebinding)"),
+            ApiError::WrongHost { .. } => "open it as http://127.0.0.1:PORT/ or http://localhost:PORT/ (another name that resolves to loopback is refused: DNS rebinding)".into(),
             ApiError::Webhook(e) => match e {
                 WebhookError::TooLarge { .. } => "the provider sent more than Ferry accepts; push fewer commits at once".into(),
                 WebhookError::UnknownProvider => "send the provider's event header (e.g. X-GitHub-Event) or sign with X-Ferry-Signature".into(),

@@ -46,27 +46,39 @@ pub fn need(method: &Method, path: &str) -> Need {
     }
 }
 
-/// Refuses a loopback server's requests whose `Host` is not the server (DNS rebinding).
+/// Refuses a loopback server's requests whose `Host` is not a loopback name (DNS rebinding:
+/// a page of `evil.example`, rebound to 127.0.0.1, sends `Host: evil.example`). The port is not
+/// checked: `kubectl port-forward` and SSH tunnels reach the server under another port.
 pub(crate) async fn check_host(
     State(state): State<ApiState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(listen) = state.access.inner.listen.filter(|a| a.ip().is_loopback()) else {
+    if !state.access.inner.listen.is_some_and(|a| a.ip().is_loopback()) {
         return next.run(request).await;
-    };
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if loopback_host_ok(host, listen.port()) {
+    }
+    // HTTP/2 carries the authority in the URI rather than a Host header.
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    if loopback_host_ok(&host) {
         next.run(request).await
     } else {
-        ApiError::WrongHost { host: host.to_owned(), port: listen.port() }.into_response()
+        ApiError::WrongHost { host }.into_response()
     }
 }
 
-pub(crate) fn loopback_host_ok(host: &str, port: u16) -> bool {
-    [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")]
-        .iter()
-        .any(|ok| host.eq_ignore_ascii_case(ok))
+/// `127.0.0.1`, `localhost` or `[::1]`, with or without a port.
+pub(crate) fn loopback_host_ok(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h).to_owned(),
+    };
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|ok| name.eq_ignore_ascii_case(ok))
 }
 
 /// What the audit record of a request needs to know of it.
@@ -242,12 +254,14 @@ mod tests {
     }
 
     #[test]
-    fn a_loopback_server_answers_only_to_its_own_names() {
-        assert!(loopback_host_ok("127.0.0.1:8080", 8080));
-        assert!(loopback_host_ok("LOCALHOST:8080", 8080));
-        assert!(loopback_host_ok("[::1]:8080", 8080));
-        assert!(!loopback_host_ok("evil.example:8080", 8080));
-        assert!(!loopback_host_ok("127.0.0.1:9090", 8080));
-        assert!(!loopback_host_ok("", 8080));
+    fn a_loopback_server_answers_only_to_loopback_names() {
+        for ok in ["127.0.0.1:8080", "LOCALHOST:9090", "[::1]:8080", "localhost", "[::1]"] {
+            assert!(loopback_host_ok(ok), "{ok}");
+        }
+        for bad in
+            ["evil.example:8080", "127.0.0.1.evil.example", "localhost.evil:80", "", "[::2]:80"]
+        {
+            assert!(!loopback_host_ok(bad), "{bad}");
+        }
     }
 }

@@ -124,10 +124,21 @@ impl Oidc {
     async fn key(&self, kid: &str) -> Result<Jwk, OidcError> {
         let mut keys = self.keys.lock().await;
         let find = |set: &JwkSet| -> Option<Jwk> {
-            if kid.is_empty() && set.keys.len() == 1 {
-                return set.keys.first().cloned();
+            // Keys published for encryption never verify a signature.
+            let signing: Vec<&Jwk> = set
+                .keys
+                .iter()
+                .filter(|k| {
+                    !matches!(
+                        k.common.public_key_use,
+                        Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+                    )
+                })
+                .collect();
+            if kid.is_empty() && signing.len() == 1 {
+                return signing.first().map(|k| (*k).clone());
             }
-            set.keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned()
+            signing.into_iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned()
         };
         if let Some(k) = keys.as_ref().and_then(|k| find(&k.set)) {
             return Ok(k);
