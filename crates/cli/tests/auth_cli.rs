@@ -173,6 +173,15 @@ async fn a_readonly_login_may_not_sync_and_an_api_sync_shows_in_ferry_audit_with
     let table = ferry_api(&world, &["audit", "--user", "token:viewer"]).await;
     assert!(table.stdout.contains("denied"), "the refused sync is in the table:\n{}", table.stdout);
 
+    let cli_sync = world.ferry(&["app", "sync", "guestbook", "--wait", "--timeout", "60s"]).await;
+    assert_eq!(cli_sync.code, 0, "{cli_sync:?}");
+    let run = ferry_api(&world, &["audit", "--app", "guestbook", "-o", "json"]).await;
+    let by_cli =
+        run.json().as_array().expect("a list").iter().rev().find(|r| r["kind"] == "sync").cloned();
+    let by_cli = by_cli.expect("the CLI's sync is recorded");
+    let user = by_cli["sync"]["trigger"]["user"].as_str().unwrap_or_default().to_owned();
+    assert!(user.starts_with("kube:"), "the kube user who asked: {by_cli}");
+
     let revoked = world.ferry(&["token", "revoke", "viewer"]).await;
     assert_eq!(revoked.code, 0, "{revoked:?}");
     eventually("the revoked token refused", || async {
