@@ -17,8 +17,16 @@ pub enum ApiError {
     Conflict { message: String, hint: String },
     #[error("{message}")]
     Unauthenticated { message: String, hint: String },
-    #[error("{user} may not {action} {resource} {object}")]
-    Forbidden { user: String, resource: String, action: String, object: String },
+    #[error("{user} may not {action} {resource} {object}{}", undefined.as_ref().map(|r| format!(" (its role {r} is not defined in the policy)")).unwrap_or_default())]
+    Forbidden {
+        user: String,
+        resource: String,
+        action: String,
+        object: String,
+        /// A role the caller's credential names that no policy line defines (a typo, or a role
+        /// removed from ferry-rbac-cm).
+        undefined: Option<String>,
+    },
     #[error(
         "a request from the web page at {origin} may not change anything here (cross-site request refused)"
     )]
@@ -127,7 +135,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody { error: self.to_string(), hint: self.hint() };
         let mut response = match &self {
-            ApiError::Forbidden { user, resource, action, object } => {
+            ApiError::Forbidden { user, resource, action, object, .. } => {
                 let denied = crate::dto::DeniedBody {
                     error: body.error,
                     hint: body.hint,

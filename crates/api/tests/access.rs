@@ -187,8 +187,10 @@ async fn a_role_from_ferry_rbac_cm_may_sync_and_a_policy_that_does_not_parse_kee
  {
     let api = serve(Box::new(|b| b.require_auth(true))).await;
     let dev = api.token("dev", "role:dev", None).await;
-    let (status, _) = api.post(&format!("{APP}/sync"), Some(&dev)).await;
+    let (status, body) = api.post(&format!("{APP}/sync"), Some(&dev)).await;
     assert_eq!(status, 403, "role:dev grants nothing before the policy names it");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains("its role role:dev is not defined in the policy"), "{body}");
 
     api.policy("p, role:dev, applications, *, default/ferry/*, allow\np, role:dev, applications, update, */*, deny\n", "").await;
     api.until("the policy loaded", || async {

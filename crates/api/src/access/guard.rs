@@ -124,11 +124,14 @@ pub(crate) async fn guard(
         Some((app, resource, action, object)) => {
             let described = Some(format!("{resource} {action} {object}"));
             if !state.access.allows(&caller, resource, action, &object) {
+                let policy = state.access.policy();
+                let undefined = caller.roles.iter().find(|r| !policy.defines(r)).cloned();
                 let err = ApiError::Forbidden {
                     user: caller.user.clone(),
                     resource: resource.to_owned(),
                     action: action.to_owned(),
                     object,
+                    undefined,
                 };
                 return audited(&state, &caller, &asked, app, described, err.into_response()).await;
             }
