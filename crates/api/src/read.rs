@@ -58,11 +58,11 @@ pub(crate) async fn list(
             && query.get("health").is_none_or(|v| v.eq_ignore_ascii_case(&s.health.status))
     };
     let policy = state.access.policy();
-    let subjects = caller.subjects();
+    let grants = policy.grants(&caller.subjects());
     let visible = |a: &&Arc<Application>| {
         let object =
             format!("{}/{}/{}", a.project(), a.namespace().unwrap_or_default(), a.name_any());
-        policy.allows(&subjects, "applications", "get", &object)
+        grants.allows("applications", "get", &object)
     };
     let mut items: Vec<AppSummary> = state
         .engine

@@ -12,7 +12,7 @@
 //! Written here rather than with casbin: the model is five fields and two rules, and casbin
 //! would bring its own model language, a Rhai interpreter and an async adapter layer for it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use globset::{Glob, GlobMatcher};
 
@@ -71,8 +71,10 @@ struct Rule {
 /// OIDC claims that hold groups.
 #[derive(Clone, Debug)]
 pub struct Policy {
-    rules: Vec<Rule>,
-    groupings: Vec<(String, String)>,
+    /// Rules by subject, so a check reads only the caller's (a policy may have thousands).
+    rules: HashMap<String, Vec<Rule>>,
+    /// Roles by subject (`g` lines).
+    groupings: HashMap<String, Vec<String>>,
     default_role: Option<String>,
     scopes: Vec<String>,
 }
@@ -94,8 +96,8 @@ impl Policy {
         source_name: &str,
     ) -> Result<Self, PolicyError> {
         let mut policy = Policy {
-            rules: builtin_rules(),
-            groupings: Vec::new(),
+            rules: builtin_rules().into_iter().map(|r| (r.subject.clone(), vec![r])).collect(),
+            groupings: HashMap::new(),
             default_role: None,
             scopes: parse_scopes(scopes),
         };
@@ -130,7 +132,7 @@ impl Policy {
         match fields.as_slice() {
             ["p", subject, resource, action, object, effect] => {
                 let rule = rule(subject, resource, action, object, effect)?;
-                self.rules.push(rule);
+                self.rules.entry(rule.subject.clone()).or_default().push(rule);
                 Ok(())
             }
             ["p", ..] => Err(format!(
@@ -138,7 +140,8 @@ impl Policy {
                 fields.len()
             )),
             ["g", subject, role] if !subject.is_empty() && !role.is_empty() => {
-                self.groupings.push(((*subject).to_owned(), (*role).to_owned()));
+                let roles = self.groupings.entry((*subject).to_owned()).or_default();
+                roles.push((*role).to_owned());
                 Ok(())
             }
             ["g", ..] => Err(format!(
@@ -154,8 +157,7 @@ impl Policy {
 
     /// Whether `role` is built in or named by a `p` or `g` line.
     pub fn defines(&self, role: &str) -> bool {
-        self.rules.iter().any(|r| r.subject == role)
-            || self.groupings.iter().any(|(_, r)| r == role)
+        self.rules.contains_key(role) || self.groupings.values().flatten().any(|r| r == role)
     }
 
     /// The claims of an OIDC token whose values are subjects (groups) for `g` lines.
@@ -166,9 +168,42 @@ impl Policy {
     /// Whether any of `subjects` (a user, its groups, its roles), with the default role, may do
     /// `action` on `resource` `object`. Deny wins; nothing granted means no.
     pub fn allows(&self, subjects: &[String], resource: &str, action: &str, object: &str) -> bool {
+        self.grants(subjects).allows(resource, action, object)
+    }
+
+    /// The rules that apply to `subjects` (roles followed once), to ask many questions of.
+    pub fn grants(&self, subjects: &[String]) -> Grants<'_> {
         let all = self.expand(subjects);
+        Grants { rules: all.iter().filter_map(|s| self.rules.get(s)).flatten().collect() }
+    }
+
+    /// The subjects with every role they reach through `g` lines (roles of roles too), and the
+    /// default role.
+    pub fn expand(&self, subjects: &[String]) -> BTreeSet<String> {
+        let mut all: BTreeSet<String> = subjects.iter().cloned().collect();
+        all.extend(self.default_role.clone());
+        let mut todo: Vec<String> = all.iter().cloned().collect();
+        while let Some(subject) = todo.pop() {
+            for role in self.groupings.get(&subject).into_iter().flatten() {
+                if all.insert(role.clone()) {
+                    todo.push(role.clone());
+                }
+            }
+        }
+        all
+    }
+}
+
+/// The rules of one caller: [`Policy::grants`].
+pub struct Grants<'p> {
+    rules: Vec<&'p Rule>,
+}
+
+impl Grants<'_> {
+    /// Deny wins; nothing granted means no.
+    pub fn allows(&self, resource: &str, action: &str, object: &str) -> bool {
         let mut allowed = false;
-        for rule in self.rules.iter().filter(|r| all.contains(&r.subject)) {
+        for rule in &self.rules {
             if rule.resource.is_match(resource)
                 && rule.action.is_match(action)
                 && rule.object.is_match(object)
@@ -180,24 +215,6 @@ impl Policy {
             }
         }
         allowed
-    }
-
-    /// The subjects with every role they reach through `g` lines (roles of roles too), and the
-    /// default role.
-    pub fn expand(&self, subjects: &[String]) -> BTreeSet<String> {
-        let mut all: BTreeSet<String> = subjects.iter().cloned().collect();
-        all.extend(self.default_role.clone());
-        loop {
-            let before = all.len();
-            for (subject, role) in &self.groupings {
-                if all.contains(subject) {
-                    all.insert(role.clone());
-                }
-            }
-            if all.len() == before {
-                return all;
-            }
-        }
     }
 }
 
