@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use ferry_engine::Application;
 use ferry_engine::application::{
@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::FIELD_MANAGER;
+use crate::access::Caller;
 use crate::dto::{Accepted, ApproveBody, RollbackBody, SyncBody};
 use crate::error::ApiError;
 use crate::read::find;
@@ -27,12 +28,14 @@ type Answer = Result<(StatusCode, Json<Accepted>), ApiError>;
 
 pub(crate) async fn sync(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Answer {
     find(&state, &namespace, &name)?;
     let body: SyncBody = parse_body(&body, "{\"prune\": false, \"dryRun\": false}")?;
-    let request = SyncRequest { at: now(), prune: body.prune, dry_run: body.dry_run };
+    let request =
+        SyncRequest { at: now(), prune: body.prune, dry_run: body.dry_run, by: Some(caller.user) };
     let value = serde_json::to_string(&request).expect("a SyncRequest serializes");
     patch(
         &state,
@@ -58,6 +61,7 @@ pub(crate) async fn sync(
 
 pub(crate) async fn rollback(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Answer {
@@ -91,7 +95,7 @@ pub(crate) async fn rollback(
         entry.id,
         short(&entry.revision)
     );
-    let value = RollbackRequest::new(entry.id.to_string()).annotation_value();
+    let value = RollbackRequest::new(entry.id.to_string()).by(Some(caller.user)).annotation_value();
     patch(
         &state,
         &namespace,
@@ -157,19 +161,14 @@ pub(crate) async fn refresh(
     .polled(value, "refresh")
 }
 
-/// Who the request comes from, as the authentication layer put it into the request's
-/// extensions; without one, the holder of the API's token (or the local, token-less API).
-#[derive(Clone, Debug)]
-pub struct ApiUser(pub String);
-
 /// Approves the revision awaiting approval (or `revision`) as the request's user, through
 /// [`ANNOTATION_APPROVE`]; the engine checks the revision and self-approval. 409 when nothing
-/// awaits approval. Whether this user may approve at all is the authorization layer's
-/// (`approve` on the app's project), checked before this handler runs.
+/// awaits approval. Whether this caller may approve at all is the access guard's (`approve` on
+/// `applications`, object `project/namespace/name`), checked before this handler runs.
 pub(crate) async fn approve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((namespace, name)): Path<(String, String)>,
-    user: Option<axum::Extension<ApiUser>>,
     body: Bytes,
 ) -> Answer {
     let app = find(&state, &namespace, &name)?;
@@ -185,7 +184,7 @@ pub(crate) async fn approve(
             hint: format!("GET /api/v1/applications/{namespace}/{name} shows status.approval"),
         });
     };
-    let approver = user.map(|u| u.0.0).unwrap_or_else(|| "api".to_owned());
+    let approver = caller.user;
     let value = ApprovalRequest::new(&revision, &approver).annotation_value();
     patch(
         &state,

@@ -12,6 +12,51 @@ pub struct ErrorBody {
     pub hint: String,
 }
 
+/// A 403: what was refused, to whom, and what to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeniedBody {
+    pub error: String,
+    pub hint: String,
+    pub user: String,
+    pub resource: String,
+    pub action: String,
+    pub object: String,
+}
+
+/// `GET /api/v1/account`: who the server takes the caller for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountInfo {
+    pub user: String,
+    pub groups: Vec<String>,
+    /// The roles the caller has (directly, through `g` lines and the default role).
+    pub roles: Vec<String>,
+    /// How the caller was authenticated: `api-token`, `token`, `oidc` or `open`.
+    pub via: String,
+    /// Whether the server refuses requests without a token.
+    pub auth_required: bool,
+    /// Why the policy in ConfigMap ferry-rbac-cm is not in force (a line that does not parse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_problem: Option<String>,
+}
+
+/// `GET /api/v1/account/can-i`: the policy's answer for the caller.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanI {
+    pub allowed: bool,
+    pub user: String,
+    pub resource: String,
+    pub action: String,
+    pub object: String,
+}
+
+/// `GET /api/v1/audit`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditList {
+    pub items: Vec<ferry_engine::audit::AuditRecord>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppList {

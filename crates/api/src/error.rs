@@ -15,8 +15,28 @@ pub enum ApiError {
     BadRequest { message: String, hint: String },
     #[error("{message}")]
     Conflict { message: String, hint: String },
-    #[error("missing or wrong bearer token")]
-    Unauthorized,
+    #[error("{message}")]
+    Unauthenticated { message: String, hint: String },
+    #[error("{user} may not {action} {resource} {object}{}", undefined.as_ref().map(|r| format!(" (its role {r} is not defined in the policy)")).unwrap_or_default())]
+    Forbidden {
+        user: String,
+        resource: String,
+        action: String,
+        object: String,
+        /// A role the caller's credential names that no policy line defines (a typo, or a role
+        /// removed from ferry-rbac-cm).
+        undefined: Option<String>,
+    },
+    #[error(
+        "a request from the web page at {origin} may not change anything here (cross-site request refused)"
+    )]
+    CrossOrigin { origin: String },
+    #[error("a request that changes something must be JSON (Content-Type: application/json), not {}", content_type.as_deref().unwrap_or("a body without a content type"))]
+    NotJson { content_type: Option<String> },
+    #[error(
+        "this server listens on loopback and answers only to the names 127.0.0.1, localhost or [::1], not Host {host:?}"
+    )]
+    WrongHost { host: String },
     #[error("{0}")]
     Webhook(#[source] WebhookError),
     #[error("webhook body is over the limit of {limit} bytes")]
@@ -45,7 +65,11 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } | ApiError::Body(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. }
+            | ApiError::CrossOrigin { .. }
+            | ApiError::WrongHost { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotJson { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Webhook(e) => match e {
@@ -79,9 +103,13 @@ impl ApiError {
                 "GET /api/v1/applications lists the applications; check the name and the namespace ({namespace})"
             ),
             ApiError::BadRequest { hint, .. } | ApiError::Conflict { hint, .. } => hint.clone(),
-            ApiError::Unauthorized => {
-                "send the header `Authorization: Bearer <token>` with the token `ferry up` printed".into()
-            }
+            ApiError::Unauthenticated { hint, .. } => hint.clone(),
+            ApiError::Forbidden { resource, action, object, .. } => format!(
+                "ask an admin for a role with `p, ROLE, {resource}, {action}, {object}, allow` in ConfigMap ferry-rbac-cm (`ferry auth can-i {action} {resource} {object}` checks)"
+            ),
+            ApiError::CrossOrigin { .. } => "use the Ferry UI served by this server, the CLI, or send a bearer token without an Origin header".into(),
+            ApiError::NotJson { .. } => "send Content-Type: application/json (an empty body is fine), or a bearer token".into(),
+            ApiError::WrongHost { .. } => "open it as http://127.0.0.1:PORT/ or http://localhost:PORT/ (another name that resolves to loopback is refused: DNS rebinding)".into(),
             ApiError::Webhook(e) => match e {
                 WebhookError::TooLarge { .. } => "the provider sent more than Ferry accepts; push fewer commits at once".into(),
                 WebhookError::UnknownProvider => "send the provider's event header (e.g. X-GitHub-Event) or sign with X-Ferry-Signature".into(),
@@ -106,8 +134,21 @@ impl IntoResponse for ApiError {
             tracing::warn!(error = %self, "API request failed");
         }
         let body = ErrorBody { error: self.to_string(), hint: self.hint() };
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::Unauthorized) {
+        let mut response = match &self {
+            ApiError::Forbidden { user, resource, action, object, .. } => {
+                let denied = crate::dto::DeniedBody {
+                    error: body.error,
+                    hint: body.hint,
+                    user: user.clone(),
+                    resource: resource.clone(),
+                    action: action.clone(),
+                    object: object.clone(),
+                };
+                (status, Json(denied)).into_response()
+            }
+            _ => (status, Json(body)).into_response(),
+        };
+        if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer realm=\"ferry\""),

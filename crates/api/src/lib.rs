@@ -6,15 +6,18 @@
 //! [`FIELD_MANAGER`], so the CLI, `kubectl` and the API all ask the engine the same way.
 //!
 //! # Guarantees
-//! - Every `/api` route except the webhook (which has its own signatures) requires the bearer
-//!   token when one is set; the comparison is constant time.
+//! - Every `/api` route except the webhook (which has its own signatures) authenticates the
+//!   caller and checks the route's RBAC permission ([`access`]); writes are JSON or carry a
+//!   token and come from no other site's page; a loopback server checks `Host`.
+//! - Every write and every refusal is recorded in the audit trail.
 //! - Webhook bodies are capped before they are read.
 //! - Responses are DTOs ([`dto`]), never the engine's internal types, except `GET
 //!   /api/v1/applications/{ns}/{name}` which is the Application object itself (as `kubectl get -o json`).
 //! - Secret values never appear: diffs come masked from the engine.
 
+pub mod access;
+mod account;
 mod actions;
-mod auth;
 pub mod dto;
 mod error;
 mod events;
@@ -28,7 +31,7 @@ mod ui;
 mod webhook;
 mod webhook_secret;
 
-pub use actions::ApiUser;
+pub use access::{Access, Caller, OidcConfig, Policy};
 pub use error::ApiError;
 pub use ferry_source::webhook::WebhookConfig;
 pub use metrics::ApiMetrics;

@@ -125,6 +125,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "Accepted",
     ),
     (
+        "get",
+        "/api/v1/audit",
+        "The audit trail: API actions and syncs (filters: app, since, user, action, limit); needs `audit get`",
+        None,
+        200,
+        "AuditList",
+    ),
+    (
+        "get",
+        "/api/v1/account",
+        "Who the server takes the caller for, and its roles",
+        None,
+        200,
+        "Account",
+    ),
+    (
+        "get",
+        "/api/v1/account/can-i",
+        "Whether the caller may do ?action= on ?resource= ?object= (RBAC)",
+        None,
+        200,
+        "CanI",
+    ),
+    (
         "post",
         "/api/v1/applications/{namespace}/{name}/approve",
         "Approve the revision awaiting approval, or {\"revision\": SHA} (409 when none awaits)",
@@ -219,6 +243,30 @@ fn schemas() -> Value {
             "provider": string(), "event": {"type": "string", "enum": ["push", "ping", "ignored", "duplicate"]},
             "triggered": {"type": "integer"}, "repositories": {"type": "array", "items": string()}, "message": string()
         })),
+        "AuditRecord": object(&["time", "kind", "action", "actor", "outcome", "message"], json!({
+            "time": string(), "kind": {"type": "string", "enum": ["api", "sync", "approval"]}, "action": string(),
+            "actor": object(&["user", "via"], json!({"user": string(), "groups": {"type": "array", "items": string()}, "via": string(), "address": string()})),
+            "app": object(&["namespace", "name", "project"], json!({"namespace": string(), "name": string(), "project": string()})),
+            "outcome": {"type": "string", "enum": ["allowed", "denied", "failed", "succeeded"]}, "message": string(),
+            "request": object(&["method", "path", "status"], json!({"method": string(), "path": string(), "status": {"type": "integer"}, "permission": string()})),
+            "sync": object(&["revision", "signature", "trigger", "changes", "dryRun"], json!({
+                "revision": string(), "signature": string(), "dryRun": {"type": "boolean"},
+                "commit": object(&["author", "committer", "message"], json!({"author": string(), "committer": string(), "authoredAt": string(), "message": string(), "signed": {"type": "boolean"}})),
+                "trigger": object(&["kind"], json!({"kind": string(), "user": string(), "delivery": string()})),
+                "changes": object(&["summary"], json!({"summary": string(), "objects": {"type": "array", "items": string()}}))
+            }))
+        })),
+        "AuditList": list_of("AuditRecord"),
+        "Account": object(&["user", "groups", "roles", "via", "authRequired"], json!({
+            "user": string(), "groups": {"type": "array", "items": string()}, "roles": {"type": "array", "items": string()},
+            "via": string(), "authRequired": {"type": "boolean"}, "policyProblem": string()
+        })),
+        "CanI": object(&["allowed", "user", "resource", "action", "object"], json!({
+            "allowed": {"type": "boolean"}, "user": string(), "resource": string(), "action": string(), "object": string()
+        })),
+        "Denied": object(&["error", "hint", "user", "resource", "action", "object"], json!({
+            "error": string(), "hint": string(), "user": string(), "resource": string(), "action": string(), "object": string()
+        })),
         "Readiness": object(&["ready", "message", "applications"], json!({"ready": {"type": "boolean"}, "message": string(), "applications": {"type": "integer"}})),
     })
 }
@@ -256,7 +304,17 @@ pub fn openapi() -> Value {
                 .insert("403".into(), error_response("No secret is configured for this provider"));
             responses.insert("413".into(), error_response("The body is over the limit"));
         } else if !PUBLIC.contains(path) {
-            responses.insert("401".into(), error_response("A bearer token is required"));
+            responses.insert(
+                "401".into(),
+                error_response("No valid bearer token (API token, `ferry token create`, or OIDC)"),
+            );
+            responses.insert("403".into(), json!({"description": "The caller's roles do not allow this (RBAC); or a cross-site write; or a foreign Host on loopback", "content": {"application/json": {"schema": schema_ref("Denied")}}}));
+        }
+        if *method == "post" && !path.starts_with("/api/webhook") {
+            responses.insert(
+                "415".into(),
+                error_response("A write without a bearer token must be JSON"),
+            );
         }
         let mut op = json!({
             "summary": summary,
@@ -283,7 +341,7 @@ pub fn openapi() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas(),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Required when Ferry listens beyond loopback"}}
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "The server's --api-token, a token from `ferry token create`, or an OIDC ID token of the configured issuer; required when Ferry listens beyond loopback"}}
         },
         "security": [{"bearer": []}],
     })

@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_engine::Application;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
+use crate::access::Caller;
 use crate::dto::*;
 use crate::error::ApiError;
 use crate::state::ApiState;
@@ -36,8 +37,10 @@ pub(crate) fn find(
 /// than ignored, so a misspelt filter does not silently return everything.
 const LIST_FILTERS: &[&str] = &["namespace", "sync", "health"];
 
+/// Lists the apps the caller may `get` (Argo CD's list filters the same way).
 pub(crate) async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Query(query): Query<std::collections::BTreeMap<String, String>>,
 ) -> Result<Json<AppList>, ApiError> {
     if let Some(unknown) = query.keys().find(|k| !LIST_FILTERS.contains(&k.as_str())) {
@@ -54,10 +57,18 @@ pub(crate) async fn list(
             && query.get("sync").is_none_or(|v| v.eq_ignore_ascii_case(&s.sync.status))
             && query.get("health").is_none_or(|v| v.eq_ignore_ascii_case(&s.health.status))
     };
+    let policy = state.access.policy();
+    let grants = policy.grants(&caller.subjects());
+    let visible = |a: &&Arc<Application>| {
+        let object =
+            format!("{}/{}/{}", a.project(), a.namespace().unwrap_or_default(), a.name_any());
+        grants.allows("applications", "get", &object)
+    };
     let mut items: Vec<AppSummary> = state
         .engine
         .applications()
         .iter()
+        .filter(visible)
         .map(|a| AppSummary::from(a.as_ref()))
         .filter(keep)
         .collect();

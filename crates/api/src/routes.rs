@@ -9,14 +9,19 @@ use axum::middleware;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 
+use crate::access::guard;
 use crate::dto::ErrorBody;
 use crate::state::ApiState;
-use crate::{actions, auth, events, metrics, read, ui, webhook};
+use crate::{account, actions, events, metrics, read, ui, webhook};
 
 /// Bodies of API actions are a few bytes; webhooks have their own cap in [`webhook`].
 const ACTION_BODY_LIMIT: usize = 64 << 10;
 
 /// The whole HTTP surface: REST API, webhooks, `/metrics`, health probes and the web UI.
+///
+/// `/metrics` and `/api/openapi.json` need an authenticated caller (any role) when the server
+/// requires authentication; `/healthz`, `/readyz` and the UI's static files never do (they hold
+/// no data: the UI's API calls carry the token).
 pub fn router(state: ApiState) -> Router {
     let app = "/api/v1/applications/{namespace}/{name}";
     let guarded = Router::new()
@@ -34,21 +39,29 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{app}/refresh"), post(actions::refresh))
         .route(&format!("{app}/terminate-op"), post(actions::terminate))
         .route(&format!("{app}/approve"), post(actions::approve))
+        .route("/api/v1/audit", get(account::audit))
+        .route("/api/v1/account", get(account::whoami))
+        .route("/api/v1/account/can-i", get(account::can_i))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics::serve_metrics))
         .layer(DefaultBodyLimit::max(ACTION_BODY_LIMIT))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::guard));
+    let pages = Router::new().route("/", get(ui::index)).route("/ui/{file}", get(ui::asset));
+    // DNS rebinding reads data through a name that resolves to 127.0.0.1: the API and the UI
+    // answer only to the loopback names. Webhooks (signed, often tunnelled under another name)
+    // and probes are left out.
+    let host_checked = guarded
+        .merge(pages)
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::check_host));
     let open = Router::new()
         .route("/healthz", get(read::healthz))
         .route("/readyz", get(read::readyz))
         // Webhooks authenticate with the provider's signature, which a provider can send and a
         // bearer token it cannot.
         .route("/api/webhook", post(webhook::any))
-        .route("/api/webhook/{provider}", post(webhook::named))
-        .route("/", get(ui::index))
-        .route("/ui/{file}", get(ui::asset));
+        .route("/api/webhook/{provider}", post(webhook::named));
     Router::new()
-        .merge(guarded)
+        .merge(host_checked)
         .merge(open)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -62,7 +75,9 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    // The peer address is what the audit trail records as "from where".
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 async fn openapi() -> Json<serde_json::Value> {

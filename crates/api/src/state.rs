@@ -7,6 +7,7 @@ use ferry_engine::Engine;
 use ferry_source::webhook::{Dedupe, WebhookConfig};
 use prometheus_client::registry::Registry;
 
+use crate::access::{Access, OidcConfig};
 use crate::metrics::ApiMetrics;
 
 /// Webhook bodies larger than this are refused before they are read (GitHub's pushes are a few
@@ -19,7 +20,8 @@ pub struct ApiState {
     pub(crate) engine: Engine,
     pub(crate) registry: Arc<Registry>,
     pub(crate) metrics: ApiMetrics,
-    pub(crate) token: Option<Arc<str>>,
+    /// Authentication (API token, stored tokens, OIDC) and the RBAC policy.
+    pub(crate) access: Access,
     /// The webhook secrets in use: the start-up configuration, replaced by what the Secret
     /// `ferry-webhook` says while it is watched.
     pub(crate) webhook: Arc<RwLock<Arc<WebhookConfig>>>,
@@ -34,7 +36,15 @@ impl ApiState {
     pub fn builder(engine: Engine, registry: Registry) -> ApiStateBuilder {
         let webhook =
             WebhookConfig { max_body_bytes: DEFAULT_WEBHOOK_BODY_LIMIT, ..Default::default() };
-        ApiStateBuilder { engine, registry, token: None, webhook }
+        ApiStateBuilder {
+            engine,
+            registry,
+            token: None,
+            webhook,
+            require_auth: false,
+            oidc: None,
+            listen: None,
+        }
     }
 
     /// Whether a server bound to `addr` must require a token: anything but loopback.
@@ -50,8 +60,23 @@ impl ApiState {
         &self.registry
     }
 
+    /// Whether a request without a token is refused.
     pub fn token_required(&self) -> bool {
-        self.token.is_some()
+        self.access.required()
+    }
+
+    /// Authentication and the RBAC policy.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// Watches the RBAC ConfigMap `ferry-rbac-cm` and the API token Secrets in `namespace`.
+    pub fn watch_access(
+        &self,
+        client: kube::Client,
+        namespace: &str,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.access.clone().watch(client, namespace.to_owned())
     }
 
     /// The webhook secrets in use now.
@@ -65,12 +90,34 @@ pub struct ApiStateBuilder {
     registry: Registry,
     token: Option<String>,
     webhook: WebhookConfig,
+    require_auth: bool,
+    oidc: Option<OidcConfig>,
+    listen: Option<SocketAddr>,
 }
 
 impl ApiStateBuilder {
     /// Require `Authorization: Bearer TOKEN` on the API. An empty token means none.
     pub fn token(mut self, token: Option<String>) -> Self {
         self.token = token.filter(|t| !t.is_empty());
+        self
+    }
+
+    /// Refuse requests without a token even when no `--api-token` is set (tokens from `ferry
+    /// token create` and OIDC then are the only way in). Implied by a token or an OIDC issuer.
+    pub fn require_auth(mut self, required: bool) -> Self {
+        self.require_auth = required;
+        self
+    }
+
+    /// Accept OIDC ID tokens from this issuer.
+    pub fn oidc(mut self, config: Option<OidcConfig>) -> Self {
+        self.oidc = config;
+        self
+    }
+
+    /// The address the server is bound to: on loopback, `Host` must name it (DNS rebinding).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
         self
     }
 
@@ -91,7 +138,12 @@ impl ApiStateBuilder {
             engine: self.engine,
             registry: Arc::new(self.registry),
             metrics,
-            token: self.token.map(Arc::from),
+            access: Access::new(
+                self.require_auth || self.token.is_some() || self.oidc.is_some(),
+                self.token.map(Arc::from),
+                self.oidc,
+                self.listen,
+            ),
             webhook: Arc::new(RwLock::new(Arc::new(self.webhook.clone()))),
             webhook_base: Arc::new(self.webhook),
             dedupe: Arc::new(Mutex::new(Dedupe::default())),

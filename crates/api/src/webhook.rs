@@ -114,6 +114,7 @@ async fn receive(
         }
         Err(e) => return Err(ApiError::Webhook(e)),
     }
+    let event_delivery = event.delivery.clone();
     Ok(match event.kind {
         WebhookKind::Ping => WebhookResult {
             provider,
@@ -130,8 +131,11 @@ async fn receive(
             message: format!("Ferry acts on pushes only; {event:?} events are ignored"),
         },
         WebhookKind::Push(push) => {
-            let triggered: usize =
-                push.repo_keys.iter().map(|k| state.engine.notify_push(&url_of_key(k))).sum();
+            let triggered: usize = push
+                .repo_keys
+                .iter()
+                .map(|k| notify(state, &url_of_key(k), event_delivery.as_deref(), &push))
+                .sum();
             tracing::info!(provider = %provider, repositories = ?push.repo_keys, triggered, "webhook push");
             WebhookResult {
                 provider,
@@ -170,6 +174,17 @@ fn same_family(expected: Provider, got: Provider) -> bool {
             (expected, got),
             (BitbucketCloud, BitbucketServer) | (BitbucketServer, BitbucketCloud)
         )
+}
+
+/// Tells the engine of a push; with a delivery id, its syncs name the delivery in the audit trail.
+fn notify(state: &ApiState, url: &str, delivery: Option<&str>, push: &webhook::Push) -> usize {
+    match delivery {
+        Some(id) => {
+            let commits: Vec<String> = push.refs.iter().filter_map(|r| r.after.clone()).collect();
+            state.engine.notify_webhook_push(url, id, &commits)
+        }
+        None => state.engine.notify_push(url),
+    }
 }
 
 /// The engine matches repositories by [`ferry_source::RepoUrl::key`] (host and path, no scheme or

@@ -70,6 +70,15 @@ async fn a_signed_github_push_reconciles_the_app_of_that_repository_now() {
     assert_eq!(answer["provider"], "GitHub");
     assert_eq!(answer["triggered"], 1, "{answer}");
     world.wait_synced_healthy("guestbook", &second).await;
+    let synced = world.engine.audit().query(&Default::default());
+    let by_webhook = synced
+        .iter()
+        .find(|r| r.sync.as_ref().is_some_and(|s| s.revision == second))
+        .and_then(|r| r.sync.as_ref())
+        .expect("the sync of the pushed commit is in the audit trail");
+    assert_eq!(by_webhook.trigger.kind, "webhook", "{by_webhook:?}");
+    assert_eq!(by_webhook.trigger.delivery.as_deref(), Some("d-1"));
+    assert_eq!(by_webhook.commit.as_ref().map(|c| c.message.as_str()), Some("two replicas"));
 
     // The provider redelivers: nothing more to do.
     let request =

@@ -28,9 +28,8 @@ pub struct ControllerArgs {
     /// Address of the API, metrics and web UI.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// Bearer token required by the API (required when --listen is not loopback).
-    #[arg(long, env = "FERRY_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<String>,
+    #[command(flatten)]
+    pub access: crate::serve_access::AccessArgs,
     /// How often Git repositories are checked for new commits.
     #[arg(long, default_value = "10s", value_parser = crate::up::parse_duration)]
     pub poll_interval: std::time::Duration,
@@ -52,7 +51,8 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let mut config = crate::up::with_helm_from_env(
         EngineConfig::new(&args.data_dir)
             .poll_interval(args.poll_interval)
-            .home_namespace(&args.namespace),
+            .home_namespace(&args.namespace)
+            .audit(args.access.audit_trail()?),
     );
     let mut automation_config =
         ferry_image::automation::AutomationConfig::new(args.data_dir.join("image-automation"));
@@ -68,22 +68,18 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    if args.api_token.is_none() && ferry_api::ApiState::requires_token(&args.listen) {
-        anyhow::bail!(
-            "--listen {} is not a loopback address: set --api-token (or FERRY_API_TOKEN) so the API is not open to the network",
-            args.listen
-        );
-    }
-    let state =
-        ferry_api::ApiState::builder(engine.clone(), registry).token(args.api_token).build();
     // The bound address, not the requested one: with port 0 only this says where the API is.
     let bound = listener.local_addr().context("reading the API listener's address")?;
-    tracing::info!(api = %bound, "controller running");
+    let builder = ferry_api::ApiState::builder(engine.clone(), registry);
+    let state = args.access.apply(builder, bound)?.build();
+    tracing::info!(api = %bound, access = %crate::serve_access::describe(&state), "controller running");
     let webhook_secrets = state.watch_webhook_secret(engine.client().clone(), &args.namespace);
+    let access = state.watch_access(engine.client().clone(), &args.namespace);
     let mut leadership = _leadership;
     tokio::select! {
         r = ferry_api::serve(listener, state, std::future::pending::<()>()) => r?,
         _ = webhook_secrets => {}
+        _ = access => {}
         _ = async { match leadership.as_mut() { Some(l) => l.lost().await, None => std::future::pending().await } } => {
             anyhow::bail!("lost the controller lease to another replica; exiting so that only one replica acts");
         }

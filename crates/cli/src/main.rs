@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod app;
+mod audit;
 mod bench;
 mod cluster;
 mod controller;
@@ -14,8 +15,11 @@ mod kubeconfig;
 mod logging;
 mod progress;
 mod project;
+mod remote;
 mod repo;
 mod secret;
+mod serve_access;
+mod token;
 mod up;
 mod webhook;
 
@@ -90,6 +94,20 @@ enum Command {
         #[command(subcommand)]
         command: webhook::WebhookCommand,
     },
+    /// API tokens: create (printed once, stored as a hash), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Store a Ferry API URL and token for the commands that call the API (0600 config file).
+    Login(remote::LoginArgs),
+    /// Ask the API what you may do: `ferry auth can-i sync applications default/NS/NAME`, `ferry auth whoami`.
+    Auth {
+        #[command(subcommand)]
+        command: audit::AuthCommand,
+    },
+    /// The audit trail: API actions and syncs (who, from where, what, result; commit author, trigger).
+    Audit(audit::AuditArgs),
     /// Run a benchmark scenario (synthetic repos, a git daemon, the embedded cluster); see BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -265,6 +283,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => Ok(app::run_local_diff(args)),
         Command::Install(args) => Ok(app::run_install(args)),
         Command::Bench(args) => bench::run(args),
+        Command::Token { command } => {
+            say(&tokio::runtime::Runtime::new()?.block_on(token::run(command))?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Login(args) => {
+            say(&tokio::runtime::Runtime::new()?.block_on(remote::login(args))?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Auth { command } => tokio::runtime::Runtime::new()?.block_on(audit::auth(command)),
+        Command::Audit(args) => {
+            say(&tokio::runtime::Runtime::new()?.block_on(audit::audit(args))?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Webhook { command } => webhook::run(command),
         Command::HelmShim { command } => {
             helm_shim::run(command)?;

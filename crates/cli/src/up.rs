@@ -31,6 +31,8 @@ pub struct UpArgs {
     /// How often Git repositories are checked for new commits.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+    #[command(flatten)]
+    pub access: crate::serve_access::AccessArgs,
 }
 
 /// A duration flag: a Go duration (`500ms`, `10s`, `2m`, `1h30m`) or whole seconds.
@@ -60,8 +62,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     progress.step("starting the engine");
     let mut registry = Registry::default();
-    let engine_config =
-        EngineConfig::new(data_dir.join("engine")).poll_interval(args.poll_interval);
+    let engine_config = EngineConfig::new(data_dir.join("engine"))
+        .poll_interval(args.poll_interval)
+        .audit(args.access.audit_trail()?);
     let engine_config = with_helm_from_env(engine_config);
     let engine = Engine::start(client.clone(), engine_config, &mut registry).await?;
     let automation = ferry_image::automation::start(
@@ -76,8 +79,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         format!("listening on {} (is the port taken? try --listen 127.0.0.1:0)", args.listen)
     })?;
     let api_addr = listener.local_addr()?;
-    let state = ferry_api::ApiState::builder(engine.clone(), registry).build();
+    let builder = ferry_api::ApiState::builder(engine.clone(), registry);
+    let state = args.access.apply(builder, api_addr)?.build();
+    let access = crate::serve_access::describe(&state);
     let webhook_secrets = tokio::spawn(state.watch_webhook_secret(client.clone(), home));
+    let access_watch = tokio::spawn(state.watch_access(client.clone(), home));
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(ferry_api::serve(listener, state, async move {
         let _ = api_stopped.await;
@@ -99,12 +105,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         demo_repo = Some(demo::repo_dir(&data_dir));
     }
     progress.finish();
-    print_next_steps(cluster.url(), &kubeconfig, api_addr, demo_repo.as_deref());
+    print_next_steps(cluster.url(), &kubeconfig, (api_addr, &access), demo_repo.as_deref());
 
     shutdown_signal().await;
     eprintln!("stopping…");
     let _ = stop_api.send(());
     webhook_secrets.abort();
+    access_watch.abort();
     automation.shutdown().await;
     engine.shutdown().await;
     let _ = api.await;
@@ -155,12 +162,13 @@ async fn wait_demo(apps: &Api<Application>, progress: &Progress) {
 fn print_next_steps(
     cluster_url: &str,
     kubeconfig: &Path,
-    api: SocketAddr,
+    (api, access): (SocketAddr, &str),
     demo_repo: Option<&Path>,
 ) {
     println!("Ferry is up.");
     println!("  Kubernetes API  {cluster_url}  (kubeconfig: {})", kubeconfig.display());
     println!("  Web UI and API  http://{api}");
+    println!("  API access      {access}");
     println!(
         "  Webhooks        http://{api}/api/webhook  (secrets: Secret {}/{}; `ferry webhook test`)",
         ferry_engine::DEFAULT_HOME_NAMESPACE,

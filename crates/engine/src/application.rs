@@ -41,6 +41,9 @@ pub const FINALIZER_CASCADE: &str = "ferry.dev/resources-finalizer";
 /// Argo CD's finalizer of the same meaning, honoured too.
 pub const FINALIZER_CASCADE_ARGO: &str = "resources-finalizer.argocd.argoproj.io";
 
+/// The project of an app that names none.
+pub use crate::project::DEFAULT_PROJECT;
+
 /// What to deploy, where, and how.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -58,7 +61,8 @@ pub const FINALIZER_CASCADE_ARGO: &str = "resources-finalizer.argocd.argoproj.io
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {
-    /// The project whose rules the app deploys under (empty: `default`).
+    /// The project the app belongs to (Argo CD's `spec.project`); empty means `default`. RBAC
+    /// objects name apps as `project/namespace/name`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub project: String,
     pub source: Source,
@@ -523,6 +527,9 @@ pub struct SyncRequest {
     pub prune: bool,
     #[serde(default)]
     pub dry_run: bool,
+    /// Who asked (the API's authenticated user), for the audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl SyncRequest {
@@ -571,12 +578,21 @@ pub struct RollbackRequest {
     /// When it was asked for: what makes a repeated request to the same entry a new one.
     #[serde(default)]
     pub at: String,
+    /// Who asked, for the audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl RollbackRequest {
     /// A request to roll back to `to`, stamped now.
     pub fn new(to: impl Into<String>) -> Self {
-        Self { to: to.into(), at: jiff::Timestamp::now().to_string() }
+        Self { to: to.into(), at: jiff::Timestamp::now().to_string(), by: None }
+    }
+
+    /// The same request, naming who asked.
+    pub fn by(mut self, user: Option<String>) -> Self {
+        self.by = user;
+        self
     }
 
     /// Reads the annotation: a JSON object with `to`, or a bare id or revision.
@@ -584,7 +600,11 @@ impl RollbackRequest {
         serde_json::from_str::<RollbackRequest>(raw)
             .ok()
             .filter(|r| !r.to.is_empty())
-            .unwrap_or_else(|| RollbackRequest { to: raw.trim().to_owned(), at: String::new() })
+            .unwrap_or_else(|| RollbackRequest {
+                to: raw.trim().to_owned(),
+                at: String::new(),
+                by: None,
+            })
     }
 
     /// The annotation value to write.
@@ -594,12 +614,9 @@ impl RollbackRequest {
 }
 
 impl Application {
-    /// The project the app deploys under.
+    /// `spec.project`, or `default` when it is not set.
     pub fn project(&self) -> &str {
-        match self.spec.project.as_str() {
-            "" => crate::project::DEFAULT_PROJECT,
-            p => p,
-        }
+        if self.spec.project.is_empty() { DEFAULT_PROJECT } else { &self.spec.project }
     }
 
     pub fn automated(&self) -> Option<&Automated> {
@@ -639,7 +656,7 @@ mod tests {
         assert_eq!(RollbackRequest::parse(&stamped.annotation_value()), stamped);
         assert_eq!(
             RollbackRequest::parse("ab12cd3"),
-            RollbackRequest { to: "ab12cd3".into(), at: String::new() }
+            RollbackRequest { to: "ab12cd3".into(), at: String::new(), by: None }
         );
         // A JSON value without a target is taken as it is, not as an empty request.
         assert_eq!(RollbackRequest::parse(r#"{"at":"x"}"#).to, r#"{"at":"x"}"#);
@@ -647,8 +664,10 @@ mod tests {
 
     #[test]
     fn two_requests_for_the_same_entry_are_distinct_values() {
-        let first = RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.1Z".into() };
-        let again = RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.2Z".into() };
+        let first =
+            RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.1Z".into(), by: None };
+        let again =
+            RollbackRequest { to: "3".into(), at: "2026-01-01T00:00:00.2Z".into(), by: None };
         assert_ne!(first.annotation_value(), again.annotation_value());
     }
 }

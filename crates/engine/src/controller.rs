@@ -58,6 +58,8 @@ pub struct EngineConfig {
     pub install_crd: bool,
     /// How long a first listing of a kind may take.
     pub watch_timeout: Duration,
+    /// Where sync records go (the API records its actions in the same trail).
+    pub audit: crate::audit::AuditTrail,
 }
 
 /// `n` random bytes from the system, as hex (mask keys, generated secrets).
@@ -93,6 +95,7 @@ impl EngineConfig {
             mask_key: random_mask_key(),
             install_crd: true,
             watch_timeout: Duration::from_secs(60),
+            audit: crate::audit::AuditTrail::default(),
         }
     }
 
@@ -123,6 +126,11 @@ impl EngineConfig {
 
     pub fn executor(mut self, executor: ExecutorConfig) -> Self {
         self.executor = executor;
+        self
+    }
+
+    pub fn audit(mut self, audit: crate::audit::AuditTrail) -> Self {
+        self.audit = audit;
         self
     }
 }
@@ -168,6 +176,9 @@ pub(crate) struct Inner {
     pub running: Mutex<HashMap<AppId, Arc<tokio::sync::Notify>>>,
     /// The repository and cluster Secrets in Ferry's namespace.
     pub settings: Arc<Settings>,
+    /// The webhook delivery that last moved each app's repository, until a sync names it as
+    /// its trigger (audit trail).
+    pub deliveries: Mutex<HashMap<AppId, crate::sync_audit::Delivery>>,
 }
 
 impl Inner {
@@ -232,6 +243,7 @@ impl Engine {
             schedule: Default::default(),
             running: Mutex::default(),
             settings,
+            deliveries: Mutex::default(),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -261,7 +273,38 @@ impl Engine {
 
     /// A webhook or a user said `repo_url` moved: check it now instead of at the next poll.
     pub fn notify_push(&self, repo_url: &str) -> usize {
-        crate::poll::notify_push(&self.inner, repo_url)
+        crate::poll::notify_push(&self.inner, repo_url, None)
+    }
+
+    /// [`Engine::notify_push`] for a webhook delivery that pushed `commits` (empty when the
+    /// payload does not say): the syncs it leads to name its id as their trigger in the audit
+    /// trail.
+    pub fn notify_webhook_push(&self, repo_url: &str, delivery: &str, commits: &[String]) -> usize {
+        let delivery = crate::sync_audit::Delivery::new(delivery, commits);
+        crate::poll::notify_push(&self.inner, repo_url, Some(delivery))
+    }
+
+    /// The audit trail (syncs, and whatever the API records in it).
+    pub fn audit(&self) -> &crate::audit::AuditTrail {
+        &self.inner.config.audit
+    }
+
+    /// Keeps `record` in the audit trail and, when it is about an app, posts it as an Event on
+    /// the Application (reason `Audit`; a Warning when the act was refused or failed).
+    pub async fn record_audit(&self, record: crate::audit::AuditRecord) {
+        use crate::audit::Outcome;
+        let app = record.app.as_ref().and_then(|a| {
+            let id = AppId::new(&a.namespace, &a.name);
+            self.inner.apps.get(&reflector::ObjectRef::new(&id.name).within(&id.namespace))
+        });
+        if let Some(app) = app {
+            let type_ = match record.outcome {
+                Outcome::Denied | Outcome::Failed => kube::runtime::events::EventType::Warning,
+                _ => kube::runtime::events::EventType::Normal,
+            };
+            crate::reconcile::publish(&self.inner, &app, type_, "Audit", record.summary()).await;
+        }
+        self.inner.config.audit.record(record);
     }
 
     /// Reconciles one app now (with a fresh look at its source).

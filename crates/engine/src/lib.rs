@@ -7,6 +7,7 @@
 
 pub mod application;
 pub mod approval;
+pub mod audit;
 mod claims;
 pub mod clusters;
 pub mod compare;
@@ -28,6 +29,7 @@ pub mod settings;
 pub mod sources;
 pub mod status;
 mod sync;
+mod sync_audit;
 
 pub use application::{Application, ApplicationSpec, ApplicationStatus, crd};
 pub use controller::{

@@ -139,16 +139,23 @@ async fn poll_repo(inner: &Arc<Inner>, (url, raw): (RepoUrl, String), apps: Vec<
 }
 
 /// Reconciles, now, the apps of the repository `raw_url` names; returns how many.
-pub(crate) fn notify_push(inner: &Arc<Inner>, raw_url: &str) -> usize {
+pub(crate) fn notify_push(
+    inner: &Arc<Inner>,
+    raw_url: &str,
+    delivery: Option<crate::sync_audit::Delivery>,
+) -> usize {
     let Ok(url) = Sources::parse_url(raw_url) else { return 0 };
     inner.sources.invalidate(&url);
     let key = url.key();
     let mut n = 0;
     for app in inner.apps.state() {
         if Sources::parse_url(&app.spec.source.repo_url).is_ok_and(|u| u.key() == key) {
-            inner.trigger(&AppId::new(app.namespace().unwrap_or_default(), app.name_any()), |r| {
-                r.poll = true
-            });
+            let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+            if let Some(delivery) = &delivery {
+                let mut deliveries = inner.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+                deliveries.insert(id.clone(), delivery.clone());
+            }
+            inner.trigger(&id, |r| r.poll = true);
             n += 1;
         }
     }

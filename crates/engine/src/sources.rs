@@ -159,4 +159,13 @@ impl Sources {
     pub fn tree(&self, url: &RepoUrl, commit: &CommitId) -> Result<GitTree, SourceError> {
         Ok(self.cache.tree(url, commit)?)
     }
+
+    /// Author, committer and message of a fetched commit.
+    pub fn commit_info(
+        &self,
+        url: &RepoUrl,
+        commit: &CommitId,
+    ) -> Result<ferry_source::CommitInfo, SourceError> {
+        Ok(self.cache.commit_info(url, commit)?)
+    }
 }

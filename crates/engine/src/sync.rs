@@ -74,6 +74,17 @@ pub(crate) async fn run(
     let plan = match make_plan(cy, &job, prunes) {
         Ok(plan) => plan,
         Err(message) => {
+            let summary = String::from("nothing applied");
+            let finished = crate::sync_audit::Finished {
+                kind,
+                revision,
+                dry_run,
+                succeeded: false,
+                summary,
+                message: format!("{message}. Nothing was applied."),
+                items: &[],
+            };
+            crate::sync_audit::record(cy, finished);
             finish_failed(
                 &mut cy.status,
                 revision,
@@ -308,6 +319,21 @@ async fn conclude(
     let items = change_set_items(&outcome.change_set);
     let summary = outcome.change_set.summary();
     let revision = job.revision;
+    crate::sync_audit::record(
+        cy,
+        crate::sync_audit::Finished {
+            kind: job.kind,
+            revision,
+            dry_run: job.dry_run,
+            succeeded: outcome.phase == SyncPhase::Succeeded,
+            summary: summary.to_string(),
+            message: match &outcome.phase {
+                SyncPhase::Succeeded => format!("synced {}: {summary}", revision.short()),
+                SyncPhase::Failed(m) => m.clone(),
+            },
+            items: &items,
+        },
+    );
     match outcome.phase {
         SyncPhase::Succeeded => {
             let result = ResultLabel { result: SyncResult::Succeeded };
@@ -327,7 +353,13 @@ async fn conclude(
             if !job.dry_run {
                 record_history(cy, job);
                 let reason = if job.kind == SyncKind::Heal { "Healed" } else { "Synced" };
-                let note = format!("revision {}: {summary}", revision.short());
+                let by = match cy.requests.sync.as_ref().and_then(|r| r.by.as_deref()) {
+                    Some(user) if matches!(job.kind, SyncKind::Manual { .. }) => {
+                        format!(" (requested by {user})")
+                    }
+                    _ => String::new(),
+                };
+                let note = format!("revision {}: {summary}{by}", revision.short());
                 cy.publish(EventType::Normal, reason, note).await;
             }
             None

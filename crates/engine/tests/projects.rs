@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use ferry_engine::approval::{ANNOTATION_APPROVE, ApprovalRequest};
+use ferry_engine::audit::{AuditQuery, AuditTrail, Outcome};
 use ferry_engine::project::Project;
 use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use k8s_openapi::api::rbac::v1::ClusterRole;
@@ -138,7 +139,11 @@ async fn approval_refused(world: &World, name: &str, reason: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_approval_gated_revision_waits_and_syncs_only_once_someone_else_approves_it() {
-    let world = World::start(|repo| repo.write("app/cm.yaml", CONFIG_MAP).expect("write")).await;
+    let trail = AuditTrail::in_memory(1_000);
+    let options = Options { audit: Some(trail.clone()), ..Options::default() };
+    let world =
+        World::start_with(|repo| repo.write("app/cm.yaml", CONFIG_MAP).expect("write"), options)
+            .await;
     let mut spec = app_spec(&world, "default", "gated");
     spec["syncPolicy"]["approval"] = json!({"required": true, "allowSelfApproval": false});
     world.create_app("gated", spec).await;
@@ -185,6 +190,30 @@ async fn an_approval_gated_revision_waits_and_syncs_only_once_someone_else_appro
         approved.and_then(|e| e.message.as_deref()).is_some_and(|m| m.contains("lead@example.org")),
         "an Event names the approver"
     );
+
+    // The audit trail has the refusals, the approval and the sync it let through, with the
+    // approver and the commit's author.
+    let records = trail.query(&AuditQuery { app: Some("gated".into()), ..AuditQuery::default() });
+    let approvals: Vec<_> = records.iter().filter(|r| r.action == "approve").collect();
+    assert!(
+        approvals
+            .iter()
+            .any(|r| r.outcome == Outcome::Denied
+                && r.actor.user == ferry_testkit::git::AUTHOR_EMAIL),
+        "the self-approval is recorded as denied: {approvals:?}"
+    );
+    let allowed = approvals.iter().find(|r| r.outcome == Outcome::Allowed).expect("an approval");
+    assert_eq!(allowed.actor.user, "lead@example.org");
+    assert!(allowed.message.contains(ferry_testkit::git::AUTHOR_EMAIL), "{}", allowed.message);
+    let sync = records
+        .iter()
+        .filter_map(|r| r.sync.as_ref())
+        .find(|s| s.revision == second && !s.dry_run)
+        .expect("the approved revision's sync is recorded");
+    assert_eq!(sync.trigger.kind, "approval");
+    assert_eq!(sync.trigger.user.as_deref(), Some("lead@example.org"));
+    let author = sync.commit.as_ref().map(|c| c.author.clone()).unwrap_or_default();
+    assert!(author.contains(ferry_testkit::git::AUTHOR_EMAIL), "{author}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -30,6 +30,7 @@
 pub mod cache;
 pub mod changes;
 pub mod check;
+pub mod commit_info;
 pub mod constraint;
 pub mod credentials;
 pub mod duration;
@@ -46,6 +47,7 @@ pub mod webhook;
 pub use cache::{Author, CacheError, FetchOutcome, Limits, RepoCache, ls_remote};
 pub use changes::{ChangeError, affected};
 pub use check::{CheckArgs, CheckError, check};
+pub use commit_info::CommitInfo;
 pub use constraint::{Constraint, ConstraintError};
 pub use credentials::{Access, Credentials, Secret};
 pub use git::{FailureKind, GitError};

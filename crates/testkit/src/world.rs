@@ -38,6 +38,8 @@ pub struct Options {
     pub poll_interval: Duration,
     /// The embedded cluster's configuration (e.g. without its load balancer).
     pub cluster: ferry_cluster::ClusterConfig,
+    /// The engine's audit trail (default: in memory only).
+    pub audit: Option<ferry_engine::audit::AuditTrail>,
 }
 
 impl Default for Options {
@@ -45,6 +47,7 @@ impl Default for Options {
         Self {
             poll_interval: Duration::from_millis(500),
             cluster: ferry_cluster::testing::fast_config(),
+            audit: None,
         }
     }
 }
@@ -54,6 +57,9 @@ fn engine_config(tmp: &Path, options: &Options) -> EngineConfig {
     config.render = config.render.with_helm(crate::helm());
     config.executor =
         config.executor.wave_timeout(Duration::from_secs(60)).hook_timeout(Duration::from_secs(60));
+    if let Some(audit) = &options.audit {
+        config.audit = audit.clone();
+    }
     config
 }
 

@@ -94,3 +94,14 @@ fn read_kubeconfig(args: &ClusterArgs) -> Result<(Kubeconfig, PathBuf), CliError
         }),
     }
 }
+
+/// Who the cluster takes this CLI for (`kubectl auth whoami`), for the audit trail's "requested
+/// by": `kube:USER`. `None` when the cluster does not answer the SelfSubjectReview.
+pub async fn kube_user(conn: &Connection) -> Option<String> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let api: kube::Api<SelfSubjectReview> = kube::Api::all(conn.client.clone());
+    let review = SelfSubjectReview::default();
+    let answer = api.create(&kube::api::PostParams::default(), &review).await.ok()?;
+    let user = answer.status?.user_info?.username?;
+    Some(format!("kube:{user}"))
+}

@@ -63,7 +63,8 @@ pub fn manifests(namespace: &str, image: &str) -> Result<Vec<Value>, CliError> {
             {"apiGroups": ["ferry.dev"], "resources": ["projects"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["image.ferry.dev"], "resources": ["*"],
                 "verbs": ["get", "list", "watch", "patch", "update"]},
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+            // Settings, API tokens (Secrets) and the RBAC policy `ferry-rbac-cm` (a ConfigMap).
+            {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                 "verbs": ["get", "list", "watch", "create", "update", "patch"]}

@@ -59,8 +59,8 @@ pub fn choose<'a>(
 
 /// The annotation value naming `entry`, stamped now: each request is a new one to the engine,
 /// even when it names the same entry as the last.
-pub fn request_value(entry: &HistoryEntry) -> String {
-    RollbackRequest::new(entry.id.to_string()).annotation_value()
+pub fn request_value(entry: &HistoryEntry, by: Option<String>) -> String {
+    RollbackRequest::new(entry.id.to_string()).by(by).annotation_value()
 }
 
 pub async fn run(conn: &Connection, ns: &str, args: RollbackArgs) -> Result<ExitCode, CliError> {
@@ -78,7 +78,7 @@ pub async fn run(conn: &Connection, ns: &str, args: RollbackArgs) -> Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     let entry = choose(&status.history, args.target.as_deref(), &args.name)?;
-    let value = request_value(entry);
+    let value = request_value(entry, super::connect::kube_user(conn).await);
     let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_ROLLBACK: value}}});
     api.patch(&args.name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -151,9 +151,9 @@ mod tests {
     #[test]
     fn a_request_names_the_entry_and_two_requests_differ() {
         let e = entry(4, "0123456789abcdef");
-        let first = request_value(&e);
+        let first = request_value(&e, None);
         assert_eq!(RollbackRequest::parse(&first).to, "4");
         std::thread::sleep(std::time::Duration::from_millis(2));
-        assert_ne!(request_value(&e), first, "a repeated rollback is a new request");
+        assert_ne!(request_value(&e, None), first, "a repeated rollback is a new request");
     }
 }

@@ -91,7 +91,8 @@ pub async fn run(conn: &Connection, ns: &str, args: SyncArgs) -> Result<ExitCode
     let api = super::apps(conn, ns);
     super::fetch(&api, ns, &args.name).await?;
     let at = super::now();
-    let request = SyncRequest { at: at.clone(), prune: args.prune, dry_run: args.dry_run };
+    let by = super::connect::kube_user(conn).await;
+    let request = SyncRequest { at: at.clone(), prune: args.prune, dry_run: args.dry_run, by };
     let value = serde_json::to_string(&request).map_err(|e| CliError::Output(e.to_string()))?;
     let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_SYNC_REQUEST: value}}});
     api.patch(&args.name, &PatchParams::default(), &Patch::Merge(&patch))

@@ -4,11 +4,13 @@
 //! than its author (unless self-approval is allowed). Runs after compare, before decide.
 
 use ferry_source::CommitId;
+use kube::ResourceExt;
 use kube::runtime::events::EventType;
 
 use crate::approval::{
     ApprovalError, ApprovalPhase, ApprovalPolicy, ApprovalRequest, ApprovalStatus, judge,
 };
+use crate::audit::{Actor, AppRef, AuditRecord, Outcome, RecordKind};
 use crate::compare::Comparison;
 use crate::project::rules::destination_matches;
 
@@ -37,11 +39,8 @@ pub(crate) async fn review(
         // A refusal stays until the revision it concerned is applied or replaced.
         cy.clear("ApprovalRefused");
         if let Some(raw) = request {
-            refuse(
-                cy,
-                ApprovalRequest::parse(&raw).err().unwrap_or(ApprovalError::NothingAwaiting),
-            )
-            .await;
+            let e = ApprovalRequest::parse(&raw).err().unwrap_or(ApprovalError::NothingAwaiting);
+            refuse(cy, &raw, e).await;
         }
         return Ok(false);
     }
@@ -52,7 +51,7 @@ pub(crate) async fn review(
                 approve(cy, approver).await;
                 return Ok(false);
             }
-            Err(e) => refuse(cy, e).await,
+            Err(e) => refuse(cy, &raw, e).await,
         }
     }
     let a = cy.status.approval.as_ref().expect("set by awaiting");
@@ -148,10 +147,34 @@ async fn approve(cy: &mut Cycle<'_>, approver: String) {
     );
     cy.clear("AwaitingApproval");
     cy.clear("ApprovalRefused");
+    let approver = cy.status.approval.as_ref().map(|a| a.approved_by.clone()).unwrap_or_default();
+    let record = approval_record(cy, approver, Outcome::Allowed, note.clone());
+    cy.inner.config.audit.record(record);
     cy.publish(EventType::Normal, "Approved", note).await;
 }
 
-async fn refuse(cy: &mut Cycle<'_>, e: ApprovalError) {
+/// The audit record of an approval (or a refused one): the approver as the actor, the
+/// revision and its author in the message.
+fn approval_record(
+    cy: &Cycle<'_>,
+    approver: String,
+    outcome: Outcome,
+    message: String,
+) -> AuditRecord {
+    let actor = Actor { user: approver, via: "approval".into(), ..Default::default() };
+    let mut record = AuditRecord::new(RecordKind::Approval, "approve", actor, outcome);
+    record.app = Some(AppRef {
+        namespace: cy.id.namespace.clone(),
+        name: cy.app.name_any(),
+        project: cy.app.project().to_owned(),
+    });
+    let author = cy.status.approval.as_ref().map(|a| a.author.as_str()).unwrap_or_default();
+    record.message =
+        if author.is_empty() { message } else { format!("{message} (author {author})") };
+    record
+}
+
+async fn refuse(cy: &mut Cycle<'_>, raw: &str, e: ApprovalError) {
     let reason = match e {
         ApprovalError::SelfApproval { .. } => "SelfApprovalForbidden",
         ApprovalError::WrongRevision { .. } => "WrongRevision",
@@ -159,6 +182,9 @@ async fn refuse(cy: &mut Cycle<'_>, e: ApprovalError) {
         ApprovalError::Malformed { .. } | ApprovalError::NoApprover => "InvalidApproval",
     };
     let message = format!("an approval was refused: {e}");
+    let approver = ApprovalRequest::parse(raw).map(|r| r.approver).unwrap_or_default();
+    let record = approval_record(cy, approver, Outcome::Denied, message.clone());
+    cy.inner.config.audit.record(record);
     cy.set("ApprovalRefused", true, reason, message.clone());
     cy.publish(EventType::Warning, "ApprovalRefused", message).await;
 }

@@ -37,6 +37,7 @@ pub(crate) use cycle::{Cycle, stamp};
 pub(crate) use decide::SyncKind;
 use decide::{Decision, Facts, Gate, decide};
 pub use events::Recorder;
+pub(crate) use events::publish;
 pub use memory::AppMemory;
 pub use report::MAX_RESOURCES_IN_STATUS;
 pub(crate) use report::write_status;
