@@ -104,7 +104,11 @@ async fn approve_takes_the_revision_awaiting_approval_and_refuses_when_none_awai
     assert_eq!(body["poll"], "status.handledRequests.approve");
     let synced = world.wait_synced_healthy("guestbook", &head).await;
     let last = synced["status"]["history"].as_array().and_then(|h| h.last()).cloned();
-    assert_eq!(last.unwrap_or_default()["approvedBy"], "api", "the token holder approved");
+    assert_eq!(
+        last.unwrap_or_default()["approvedBy"],
+        "anonymous",
+        "the caller of an open loopback API approved, as the access guard names it"
+    );
     let (status, body) = world.post(&format!("{app}/approve"), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body["error"].as_str().is_some_and(|e| e.contains("awaits approval")), "{body}");

@@ -179,6 +179,8 @@ pub(crate) struct Inner {
     /// The webhook delivery that last moved each app's repository, until a sync names it as
     /// its trigger (audit trail).
     pub deliveries: Mutex<HashMap<AppId, crate::sync_audit::Delivery>>,
+    /// The apps' SOPS key rings, reused while their key Secrets are watched and unchanged.
+    pub keys: crate::decryption::KeyCache,
 }
 
 impl Inner {
@@ -244,6 +246,7 @@ impl Engine {
             running: Mutex::default(),
             settings,
             deliveries: Mutex::default(),
+            keys: Default::default(),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -416,6 +419,7 @@ fn forget(inner: &Inner, id: &AppId) {
     inner.queue.forget(id);
     inner.metrics.remove_app(&id.namespace, &id.name);
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    inner.keys.forget(id);
     let claimed = inner.claims.remove(id);
     let mut others: Vec<AppId> =
         claimed.iter().flat_map(|(cluster, key)| inner.claims.claimants(cluster, key)).collect();

@@ -98,6 +98,20 @@ async fn an_app_whose_secret_is_sops_encrypted_ends_synced_with_the_decrypted_se
     assert_eq!(stored.as_deref(), Some(CANARY.as_bytes()), "the cluster holds the cleartext");
     assert!(!app.to_string().contains(CANARY), "the status never shows the value");
     assert!(!app.to_string().contains("sops:"), "no metadata leaks into status");
+
+    // A quiet app keeps its key ring: reconciles read no Secret.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = world.cluster.stats();
+    for _ in 0..3 {
+        world.engine.refresh("ferry", "app");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let reads = world.cluster.stats().since(&before);
+    assert_eq!(
+        reads.resource("secrets"),
+        0,
+        "reconciles of an unchanged app read Secrets: {reads:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -75,11 +75,19 @@ async fn watch(inner: Arc<Inner>, namespace: String, tx: mpsc::Sender<(String, S
                     return;
                 }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(
-                %namespace, error = %e,
-                "watch on decryption key Secrets failed; retrying (Ferry needs list and watch on Secrets there)"
-            ),
+            // A (re)list: rings read from this namespace are not kept until it is complete.
+            Ok(Event::Init) => inner.keys.set_synced(&namespace, false),
+            Ok(Event::InitDone) => inner.keys.set_synced(&namespace, true),
+            Ok(Event::InitApply(_)) => {}
+            Err(e) => {
+                // The watch resumes from where it was (or lists again, which unsyncs it above);
+                // a change could have slipped in meanwhile.
+                inner.keys.invalidate();
+                tracing::warn!(
+                    %namespace, error = %e,
+                    "watch on decryption key Secrets failed; retrying (Ferry needs list and watch on Secrets there)"
+                )
+            }
         }
     }
 }
@@ -87,6 +95,18 @@ async fn watch(inner: Arc<Inner>, namespace: String, tx: mpsc::Sender<(String, S
 /// Triggers the apps that read the Secret `namespace/name` as keys; returns how many.
 fn reconcile_users(inner: &Inner, namespace: &str, name: &str) -> usize {
     let default = namespace == inner.config.home_namespace && name == DEFAULT_KEYS_SECRET;
+    let named = inner.apps.state().iter().any(|app| {
+        app.namespace().as_deref() == Some(namespace)
+            && app
+                .spec
+                .decryption
+                .as_ref()
+                .and_then(|d| d.secret_ref.as_ref())
+                .is_some_and(|r| r.name == name)
+    });
+    if default || named {
+        inner.keys.invalidate();
+    }
     let mut n = 0;
     for app in inner.apps.state() {
         let Some(decryption) = &app.spec.decryption else { continue };

@@ -11,7 +11,9 @@ use kube::api::Api;
 
 use crate::application::Decryption;
 
+mod cache;
 mod follow;
+pub(crate) use cache::KeyCache;
 pub(crate) use follow::follow;
 
 /// Ferry's own default key Secret, in its home namespace: its keys open every app's SOPS files.
