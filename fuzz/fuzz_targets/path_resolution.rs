@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
         let s = path.as_str();
         assert!(!s.starts_with('/'), "{s:?} is absolute");
         assert!(s.split('/').all(|c| c != ".." && c != "."), "{s:?} has a relative component");
-        assert!(s.is_empty() || s.split('/').all(|c| !c.is_empty()), "{s:?} has an empty component");
+        assert!(
+            s.is_empty() || s.split('/').all(|c| !c.is_empty()),
+            "{s:?} has an empty component"
+        );
         // Resolving is idempotent: the result is already normal.
         assert_eq!(RepoPath::new(s).expect("a resolved path is valid").as_str(), s);
     }

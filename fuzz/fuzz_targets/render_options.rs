@@ -16,7 +16,10 @@ use ferry_source::FsTree;
 use libfuzzer_sys::fuzz_target;
 
 const FILES: &[(&str, &str)] = &[
-    ("plain/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: ${V:=x}\n"),
+    (
+        "plain/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: ${V:=x}\n",
+    ),
     ("plain/sub/dep.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n"),
     ("plain/notes.txt", "not a manifest"),
     ("kust/kustomization.yaml", "resources:\n- cm.yaml\nimages:\n- name: web\n  newTag: '1'\n"),
@@ -24,7 +27,10 @@ const FILES: &[(&str, &str)] = &[
     ("chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
     ("chart/values.yaml", "replicas: 1\n"),
     ("chart/values-prod.yaml", "replicas: 3\n"),
-    ("jsonnet/main.jsonnet", "function(name='n') { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: name, labels: { env: std.extVar('env') } } }\n"),
+    (
+        "jsonnet/main.jsonnet",
+        "function(name='n') { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: name, labels: { env: std.extVar('env') } } }\n",
+    ),
     ("jsonnet/lib/util.libsonnet", "{ x: 1 }\n"),
 ];
 
@@ -45,9 +51,7 @@ fn context() -> RenderContext {
     let missing = PathBuf::from("/nonexistent/ferry-fuzz-tool");
     let tools = Tools { kubectl: missing.clone(), kustomize: None, helm: missing };
     let limits = Limits { max_file_bytes: 64 * 1024, max_objects: 1_000, ..Limits::default() };
-    RenderContext::new("fuzz")
-        .with_namespace("ns")
-        .with_config(RenderConfig { tools, limits })
+    RenderContext::new("fuzz").with_namespace("ns").with_config(RenderConfig { tools, limits })
 }
 
 fuzz_target!(|data: &[u8]| {
