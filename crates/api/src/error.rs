@@ -51,6 +51,8 @@ pub enum ApiError {
         #[source]
         source: Box<kube::Error>,
     },
+    #[error("{0}")]
+    Plan(#[source] Box<ferry_engine::plan::PlanError>),
     #[error("cannot list events of {namespace}/{name}: {source}")]
     Events {
         namespace: String,
@@ -72,6 +74,11 @@ impl ApiError {
             ApiError::NotJson { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Plan(e) => match e.as_ref() {
+                ferry_engine::plan::PlanError::Url { .. } => StatusCode::BAD_REQUEST,
+                ferry_engine::plan::PlanError::Fetch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::BAD_GATEWAY,
+            },
             ApiError::Webhook(e) => match e {
                 WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 WebhookError::UnknownProvider | WebhookError::Malformed { .. } => {
@@ -120,6 +127,7 @@ impl ApiError {
             },
             ApiError::BodyTooLarge { .. } => "the provider sent more than Ferry accepts; push fewer commits at once".into(),
             ApiError::Body(_) => "send the complete request body".into(),
+            ApiError::Plan(e) => e.hint().into(),
             ApiError::Kube { .. } | ApiError::Events { .. } => {
                 "check that the cluster is reachable (GET /readyz) and retry".into()
             }

@@ -24,6 +24,7 @@ mod events;
 pub mod exposition;
 mod metrics;
 mod openapi;
+mod plan;
 mod read;
 mod routes;
 mod state;

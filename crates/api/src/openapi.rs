@@ -158,6 +158,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/v1/plan",
+        "What merging a change (repoURL, base, head) would do to the live clusters, app by app; needs `applications get` on every app",
+        Some("PlanRequest"),
+        200,
+        "Plan",
+    ),
+    (
+        "post",
         "/api/webhook",
         "A Git provider's push webhook (provider detected from headers)",
         Some("object"),
@@ -198,6 +206,43 @@ fn list_of(item: &str) -> Value {
 }
 
 fn schemas() -> Value {
+    let mut all = base_schemas();
+    if let (Some(all), Value::Object(plan)) = (all.as_object_mut(), plan_schemas()) {
+        all.extend(plan);
+    }
+    all
+}
+
+/// The plan's request and answer (`POST /api/v1/plan`).
+fn plan_schemas() -> Value {
+    let change = object(
+        &["apiVersion", "object"],
+        json!({"apiVersion": string(), "object": string(), "diff": string()}),
+    );
+    let changes = json!({"type": "array", "items": schema_ref("ObjectChange")});
+    let app = object(
+        &["app", "destination", "create", "update", "prune", "pruneEnabled", "violations"],
+        json!({
+            "app": string(), "destination": string(), "pruneEnabled": {"type": "boolean"}, "error": string(),
+            "violations": {"type": "array", "items": string()},
+            "create": changes.clone(), "update": changes.clone(), "prune": changes
+        }),
+    );
+    let side = object(&["ref", "commit"], json!({"ref": string(), "commit": string()}));
+    json!({
+        "PlanRequest": json!({"type": "object", "additionalProperties": false, "required": ["repoURL", "base", "head"],
+            "properties": {"repoURL": string(), "base": string(), "head": string()}}),
+        "Plan": object(&["repoUrl", "base", "head", "changedPaths", "apps", "unaffected", "headline", "markdown", "exitCode"], json!({
+            "repoUrl": string(), "changedPaths": {"type": "integer"}, "headline": string(), "markdown": string(), "exitCode": {"type": "integer"},
+            "base": side.clone(), "head": side,
+            "apps": {"type": "array", "items": app},
+            "unaffected": {"type": "array", "items": object(&["app", "reason"], json!({"app": string(), "reason": {}}))}
+        })),
+        "ObjectChange": change
+    })
+}
+
+fn base_schemas() -> Value {
     let health = object(&["status"], json!({"status": string(), "message": string()}));
     json!({
         "Error": object(&["error", "hint"], json!({"error": string(), "hint": string()})),

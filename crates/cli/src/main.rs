@@ -74,6 +74,8 @@ enum Command {
     App(app::AppArgs),
     /// Compare a local directory (a PR checkout) with an Application's live objects; exit 1 on a difference.
     Diff(app::LocalDiffArgs),
+    /// What merging a change would do to the live cluster: the apps it concerns, objects to create, update (diff) and prune; exit 1 on a change, 2 on an error.
+    Plan(app::plan::PlanArgs),
     /// Install Ferry into a cluster: CRD, RBAC, the controller Deployment (--print writes the YAML).
     Install(app::InstallArgs),
     /// Print a static shell completion script (commands and flags); `source <(COMPLETE=bash
@@ -281,6 +283,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::App(args) => Ok(app::run_app(args)),
         Command::Diff(args) => Ok(app::run_local_diff(args)),
+        Command::Plan(args) => Ok(app::run_plan(args)),
         Command::Install(args) => Ok(app::run_install(args)),
         Command::Bench(args) => bench::run(args),
         Command::Token { command } => {

@@ -333,6 +333,30 @@ impl Engine {
         &self.inner.client
     }
 
+    /// What merging `req` would do to the live clusters (`ferry plan` inside the engine): the
+    /// engine's repository cache, credentials, render settings and cluster connections.
+    pub async fn plan(
+        &self,
+        req: &crate::plan::PlanRequest,
+    ) -> Result<crate::plan::Plan, crate::plan::PlanError> {
+        let inner = &self.inner;
+        let access = inner.repos.access(&req.repo_url).await.map_err(|e| {
+            crate::plan::PlanError::Credentials {
+                url: req.repo_url.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let env = crate::plan::PlanEnv {
+            client: inner.client.clone(),
+            home_namespace: inner.config.home_namespace.clone(),
+            cache: inner.sources.cache(),
+            access: access.access,
+            render: inner.config.render.clone(),
+            destinations: &inner.clusters,
+        };
+        crate::plan::plan(&env, req).await
+    }
+
     /// Live objects in the watch caches of every cluster (for metrics and benchmarks).
     pub fn live_objects(&self) -> usize {
         self.inner.clusters.live_objects()

@@ -69,6 +69,11 @@ impl Sources {
         Self { cache, memory: Mutex::default() }
     }
 
+    /// The repository cache (for a plan, which fetches refs of its own).
+    pub fn cache(&self) -> &RepoCache {
+        &self.cache
+    }
+
     fn memory(&self) -> std::sync::MutexGuard<'_, RefMemory> {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }

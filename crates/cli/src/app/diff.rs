@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use ferry_apply::discovery::{Discovery, gvk_of};
+use ferry_apply::discovery::Discovery;
 use ferry_apply::object::{ObjKey, str_at};
 use ferry_apply::prune::InventoryEntry;
 use ferry_apply::tracking::AppId;
@@ -17,8 +17,6 @@ use ferry_engine::compare::{Comparison, compare};
 use ferry_engine::prepare::{Prepared, prepare};
 use ferry_render::{RenderConfig, RenderContext, Rendered, RepoPath, Tree};
 use ferry_source::FsTree;
-use kube::Api;
-use kube::api::DynamicObject;
 use serde_json::Value;
 
 use super::connect::{ClusterArgs, Connection};
@@ -92,12 +90,7 @@ async fn diff_against(
 ) -> Result<ExitCode, CliError> {
     let discovery = Discovery::new();
     let (id, prepared) = desired(conn, &discovery, app, tree, path).await?;
-    let mut wanted: Vec<(ObjKey, String)> = prepared
-        .resources
-        .iter()
-        .map(|r| (r.key.clone(), str_at(&r.object, &["apiVersion"]).unwrap_or_default().to_owned()))
-        .collect();
-    wanted.extend(inventory.iter().map(|e| (e.key(), e.api_version())));
+    let wanted = ferry_engine::plan::live::wanted(&prepared.resources, inventory);
     let live = read_live(conn, &discovery, wanted).await?;
     // This run's own key: two values of one Secret read differently within the output, and
     // nothing printed can be checked against a guessed value.
@@ -162,37 +155,9 @@ pub(crate) async fn read_live(
     discovery: &Discovery,
     wanted: Vec<(ObjKey, String)>,
 ) -> Result<HashMap<ObjKey, Arc<Value>>, CliError> {
-    let mut live = HashMap::new();
-    for (key, api_version) in wanted {
-        if live.contains_key(&key) {
-            continue;
-        }
-        let resolved = match discovery.resolve(&conn.client, &gvk_of(&api_version, &key.kind)).await
-        {
-            Ok(r) => r,
-            Err(e) if e.is_unknown_kind() => continue,
-            Err(e) => return Err(CliError::Io(e.to_string())),
-        };
-        let api: Api<DynamicObject> = if resolved.namespaced {
-            Api::namespaced_with(conn.client.clone(), &key.namespace, &resolved.resource)
-        } else {
-            Api::all_with(conn.client.clone(), &resolved.resource)
-        };
-        let found =
-            api.get_opt(&key.name).await.map_err(|e| CliError::api(e, format!("reading {key}")))?;
-        if let Some(obj) = found {
-            let mut value =
-                serde_json::to_value(obj).map_err(|e| CliError::Output(e.to_string()))?;
-            if value.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
-                value["apiVersion"] = Value::String(resolved.resource.api_version.clone());
-            }
-            if value.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
-                value["kind"] = Value::String(resolved.resource.kind.clone());
-            }
-            live.insert(key, Arc::new(value));
-        }
-    }
-    Ok(live)
+    ferry_engine::plan::live::read(&conn.client, discovery, wanted)
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))
 }
 
 /// Unified diffs for drifted objects, the whole manifest for missing ones (a Secret's values

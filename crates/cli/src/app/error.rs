@@ -33,6 +33,8 @@ pub enum CliError {
     Conflict { name: String, what: String },
     #[error("{0}")]
     Failed(String),
+    #[error("cannot plan: {0}")]
+    Plan(Box<ferry_engine::plan::PlanError>),
     /// stdout was closed (`ferry … | head`): not a failure of the command.
     #[error("stdout was closed")]
     BrokenPipe,
@@ -63,6 +65,7 @@ impl CliError {
                     .into(),
             ),
             CliError::AppNotFound { .. } => Some("ferry app list".into()),
+            CliError::Plan(e) => Some(e.hint().into()),
             CliError::CrdMissing => Some("ferry install (or run `ferry up`)".into()),
             CliError::AppExists { name, .. } => {
                 Some(format!("add --upsert to replace it, or `ferry app get {name}` to see it"))

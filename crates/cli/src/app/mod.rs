@@ -18,6 +18,7 @@ mod logs;
 mod manifests;
 pub(crate) mod output;
 mod patch;
+pub(crate) mod plan;
 mod refresh;
 mod resources;
 mod rollback;
@@ -169,6 +170,14 @@ pub fn run_local_diff(args: LocalDiffArgs) -> ExitCode {
     block_on(async move {
         let conn = connect::connect(&args.cluster).await?;
         diff::local(&conn, &args).await
+    })
+}
+
+/// Runs `ferry plan`.
+pub fn run_plan(args: plan::PlanArgs) -> ExitCode {
+    block_on(async move {
+        let conn = connect::connect(&args.cluster).await?;
+        plan::run(&conn, &args).await
     })
 }
 

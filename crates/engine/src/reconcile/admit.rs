@@ -86,6 +86,23 @@ pub(crate) fn objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     if cy.mem.admitted.as_ref() == Some(&checked) {
         return Ok(());
     }
+    let name = cy.app.project().to_owned();
+    check_desired(&project, &cluster(cy), &desired).map_err(|v| {
+        Stop::new(Stage::Project, v.reason(), v.to_string()).hint(format!(
+            "Remove the object from Git, or ask an admin to allow it in project {name}"
+        ))
+    })?;
+    cy.mem.admitted = Some(checked);
+    Ok(())
+}
+
+/// Every prepared object's kind and namespace against the project (also what `ferry plan`
+/// checks).
+pub(crate) fn check_desired(
+    project: &Project,
+    cluster: &Cluster,
+    desired: &[ferry_apply::plan::Desired],
+) -> Result<(), crate::project::Violation> {
     let keys: Vec<(String, String, Option<String>, String)> = desired
         .iter()
         .map(|d| {
@@ -106,14 +123,7 @@ pub(crate) fn objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
         namespace: namespace.as_deref(),
         display: display.clone(),
     });
-    let name = cy.app.project().to_owned();
-    check_objects(&project, &cluster(cy), facts).map_err(|v| {
-        Stop::new(Stage::Project, v.reason(), v.to_string()).hint(format!(
-            "Remove the object from Git, or ask an admin to allow it in project {name}"
-        ))
-    })?;
-    cy.mem.admitted = Some(checked);
-    Ok(())
+    check_objects(project, cluster, facts)
 }
 
 /// The project's sync windows for this app now; written to `status.syncWindows`.

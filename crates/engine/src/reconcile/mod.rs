@@ -5,7 +5,7 @@
 //! not render, drift is still healed from the last good render (never pruned from it). A cycle
 //! in which nothing changed reads only memory and the watch cache.
 
-mod admit;
+pub(crate) mod admit;
 mod approve;
 mod cycle;
 mod decide;
