@@ -184,6 +184,15 @@ impl World {
         self.daemon.url(REPO_NAME)
     }
 
+    /// Runs `future` on the engine's runtime (where its client's connections live), as the
+    /// engine's own API handlers would.
+    pub fn on_engine<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.engine_rt
+            .as_ref()
+            .expect("the engine runtime lives as long as the world")
+            .block_on(future)
+    }
+
     /// Creates Applications (name, spec) in [`APPS_NAMESPACE`], 16 at a time.
     pub fn create_apps(&self, apps: Vec<(String, Value)>) -> Result<(), BenchError> {
         self.stage.create_namespace(APPS_NAMESPACE)?;

@@ -95,6 +95,14 @@ fn monorepo_one_line_applies_the_change_and_counts_renders() {
 }
 
 #[test]
+fn plan_finds_the_one_changed_app_among_all_and_times_kubectl_diff() {
+    let r = quick(Scenario::Plan).to_json()["results"].clone();
+    assert!(num(&r, "/plan_warm_ms") > 0.0, "{r:#}");
+    assert_eq!(num(&r, "/apps_unaffected"), num(&r, "/apps") - 1.0, "{r:#}");
+    assert!(num(&r, "/kubectl_diff_one_app_ms") > 0.0, "{r:#}");
+}
+
+#[test]
 fn render_renders_every_manifest_from_git_objects() {
     let r = quick(Scenario::Render).to_json()["results"].clone();
     assert_eq!(num(&r, "/objects"), 300.0);

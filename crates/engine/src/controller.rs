@@ -352,6 +352,7 @@ impl Engine {
             cache: inner.sources.cache(),
             access: access.access,
             render: inner.config.render.clone(),
+            renders: &inner.renders,
             destinations: &inner.clusters,
         };
         crate::plan::plan(&env, req).await

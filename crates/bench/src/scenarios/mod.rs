@@ -8,6 +8,7 @@ mod fan_out;
 mod many_apps;
 mod monorepo;
 mod multi_cluster;
+mod plan;
 mod render;
 mod soak;
 mod sops;
@@ -35,12 +36,13 @@ pub enum Scenario {
     ApplyVsKubectl,
     MultiCluster,
     Sops,
+    Plan,
     /// Not in [`Scenario::ALL`] (`all`): an hour by default.
     Soak,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::CommitToApplied,
         Scenario::FanOut,
         Scenario::SteadyState,
@@ -50,6 +52,7 @@ impl Scenario {
         Scenario::ApplyVsKubectl,
         Scenario::MultiCluster,
         Scenario::Sops,
+        Scenario::Plan,
     ];
 
     /// Scenarios run only when named.
@@ -67,6 +70,7 @@ impl Scenario {
             Scenario::ApplyVsKubectl => "apply-vs-kubectl",
             Scenario::MultiCluster => "multi-cluster",
             Scenario::Sops => "sops",
+            Scenario::Plan => "plan",
         }
     }
 
@@ -122,6 +126,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::ApplyVsKubectl => apply_vs_kubectl::run(opts, &mut report)?,
         Scenario::MultiCluster => multi_cluster::run(opts, &mut report)?,
         Scenario::Sops => sops::run(opts, &mut report)?,
+        Scenario::Plan => plan::run(opts, &mut report)?,
         Scenario::Soak => soak::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use ferry_engine::plan::{PlanEnv, PlanRequest, SecretDestinations, markdown, plan, text};
-use ferry_render::RenderConfig;
+use ferry_render::{RenderCache, RenderConfig};
 use ferry_source::{Limits, RepoCache};
 
 use super::connect::{ClusterArgs, Connection};
@@ -54,6 +54,7 @@ pub async fn run(conn: &Connection, args: &PlanArgs) -> Result<ExitCode, CliErro
         cache: &cache,
         access: repo.access,
         render: RenderConfig::default(),
+        renders: &RenderCache::new(),
         destinations: &destinations,
     };
     let req = PlanRequest {

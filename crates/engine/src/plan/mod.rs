@@ -12,13 +12,13 @@ pub mod live;
 pub mod report;
 pub mod select;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use ferry_apply::object::{ObjKey, str_at};
 use ferry_apply::tracking::AppId;
 use ferry_diff::{DiffOptions, render_unified};
-use ferry_render::{RenderConfig, RenderContext, Rendered, RepoPath};
+use ferry_render::{Keyring, RenderCache, RenderConfig, RenderContext, Rendered, RepoPath};
 use ferry_source::{Access, CacheError, CommitId, RepoCache, RepoUrl};
 use kube::api::ListParams;
 use kube::{Api, Client};
@@ -52,6 +52,9 @@ pub struct PlanEnv<'a, D: Destinations> {
     /// The credentials the repository is fetched with.
     pub access: Access,
     pub render: RenderConfig,
+    /// Renders remembered by the paths they read: inside the engine its own cache, so the base
+    /// render of an app the engine synced is found, not run again.
+    pub renders: &'a RenderCache,
     pub destinations: &'a D,
 }
 
@@ -138,6 +141,8 @@ pub async fn plan<D: Destinations>(
         head: &head,
         base_ref: &req.base,
         changed: changed.as_ref(),
+        keys: tokio::sync::Mutex::default(),
+        resolved: tokio::sync::Mutex::default(),
     };
     for app in apps.items.iter().filter(|a| select::same_repository(a, &url)) {
         let name = format!(
@@ -171,6 +176,11 @@ struct Sides<'a> {
     head: &'a CommitId,
     base_ref: &'a str,
     changed: Option<&'a BTreeSet<RepoPath>>,
+    /// Key rings read once per plan: by app namespace and `spec.decryption` (apps without one
+    /// share Ferry's default ring).
+    keys: tokio::sync::Mutex<HashMap<String, Arc<Keyring>>>,
+    /// Target revisions other than the base's name, resolved in the cache once per plan.
+    resolved: tokio::sync::Mutex<HashMap<String, Option<CommitId>>>,
 }
 
 /// One app: skipped with the reason, or planned (its change set, violations, or the error).
@@ -181,17 +191,25 @@ async fn plan_app<D: Destinations>(
     mask_key: &str,
 ) -> Result<AppPlan, Skip> {
     let target = app.spec.source.target_revision.clone();
-    let target_commit = env.cache.resolve_local(sides.url, &target).await.ok();
-    if !select::tracks_base(
-        app,
-        sides.base_ref,
-        sides.base.as_str(),
-        target_commit.as_ref().map(CommitId::as_str),
-    ) {
-        return Err(Skip::OtherRevision { target_revision: target });
+    // By name first: resolving runs git, once per distinct revision of the plan.
+    if !select::tracks_base(app, sides.base_ref, sides.base.as_str(), None) {
+        let mut resolved = sides.resolved.lock().await;
+        if !resolved.contains_key(&target) {
+            let commit = env.cache.resolve_local(sides.url, &target).await.ok();
+            resolved.insert(target.clone(), commit);
+        }
+        let commit = resolved.get(&target).cloned().flatten();
+        if !select::tracks_base(
+            app,
+            sides.base_ref,
+            sides.base.as_str(),
+            commit.as_ref().map(CommitId::as_str),
+        ) {
+            return Err(Skip::OtherRevision { target_revision: target });
+        }
     }
     // A base that does not render is no reason to skip the app: head is what matters.
-    let base = render_at(env, sides.url, sides.base, app).await.ok();
+    let base = render_at(env, sides, sides.base, app).await.ok();
     if let (Some(base), Some(changed)) = (&base, sides.changed)
         && !select::touches(changed, &base.read_set)
     {
@@ -207,7 +225,7 @@ async fn plan_app<D: Destinations>(
             .is_some_and(|a| a.prune),
         ..AppPlan::default()
     };
-    let head = match render_at(env, sides.url, sides.head, app).await {
+    let head = match render_at(env, sides, sides.head, app).await {
         Ok(r) => r,
         Err(e) => {
             out.error = Some(format!("head {} does not render: {e}", sides.head.short()));
@@ -230,37 +248,54 @@ fn destination(app: &Application) -> String {
     format!("{cluster}/{}", d.namespace)
 }
 
+/// The app's SOPS key ring, read once per plan for each namespace and `spec.decryption`.
+async fn keyring<D: Destinations>(
+    env: &PlanEnv<'_, D>,
+    sides: &Sides<'_>,
+    app: &Application,
+) -> Result<Arc<Keyring>, String> {
+    let ns = app.metadata.namespace.clone().unwrap_or_default();
+    let decryption = app.spec.decryption.as_ref();
+    let memo = match decryption {
+        Some(d) => format!("{ns}/{}", serde_json::to_string(d).unwrap_or_default()),
+        None => String::new(),
+    };
+    let mut keys = sides.keys.lock().await;
+    if let Some(ring) = keys.get(&memo) {
+        return Ok(ring.clone());
+    }
+    let ring = crate::decryption::keyring(&env.client, &ns, decryption, &env.home_namespace)
+        .await
+        .map(Arc::new)
+        .map_err(|e| format!("{e} ({})", e.hint()))?;
+    keys.insert(memo, ring.clone());
+    Ok(ring)
+}
+
 /// The app rendered at `commit` with its SOPS keys, as the engine renders it.
 async fn render_at<D: Destinations>(
     env: &PlanEnv<'_, D>,
-    url: &RepoUrl,
+    sides: &Sides<'_>,
     commit: &CommitId,
     app: &Application,
 ) -> Result<Arc<Rendered>, String> {
     let name = app.metadata.name.clone().unwrap_or_default();
-    let ns = app.metadata.namespace.clone().unwrap_or_default();
-    let keys = crate::decryption::keyring(
-        &env.client,
-        &ns,
-        app.spec.decryption.as_ref(),
-        &env.home_namespace,
-    )
-    .await
-    .map_err(|e| format!("{e} ({})", e.hint()))?;
-    let tree = env.cache.tree(url, commit).map_err(|e| e.to_string())?;
+    let keys = keyring(env, sides, app).await?;
+    let tree = env.cache.tree(sides.url, commit).map_err(|e| e.to_string())?;
     let path =
         RepoPath::new(&app.spec.source.path).map_err(|e| format!("spec.source.path: {e}"))?;
-    let mut ctx =
-        RenderContext::new(&name).with_config(env.render.clone()).with_decryption(Arc::new(keys));
+    let mut ctx = RenderContext::new(&name).with_config(env.render.clone()).with_decryption(keys);
     if !app.spec.destination.namespace.is_empty() {
         ctx = ctx.with_namespace(&app.spec.destination.namespace);
     }
-    let opts = app.spec.source.render.clone();
-    tokio::task::spawn_blocking(move || ferry_render::render(&tree, &path, &opts, &ctx))
-        .await
-        .map_err(|e| format!("the renderer stopped: {e}"))?
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+    let opts = &app.spec.source.render;
+    let run = || env.renders.render(&tree, &path, opts, &ctx).map_err(|e| e.to_string());
+    // Renders run external tools (helm, kustomize) and block: off the async workers where the
+    // runtime has others (a current-thread runtime has no other worker to hand over to).
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+        _ => run(),
+    }
 }
 
 /// Prepares the head render for the app's cluster, checks it against the project and fills
