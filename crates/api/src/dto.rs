@@ -407,7 +407,7 @@ pub struct Accepted {
 #[serde(rename_all = "camelCase")]
 pub struct WebhookResult {
     pub provider: String,
-    /// `push`, `ping`, `ignored` or `duplicate`.
+    /// `push`, `pull_request`, `ping`, `ignored` or `duplicate`.
     pub event: String,
     /// Applications whose repository the push names; each is reconciled now.
     pub triggered: usize,

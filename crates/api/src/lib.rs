@@ -25,6 +25,7 @@ pub mod exposition;
 mod metrics;
 mod openapi;
 mod plan;
+mod pull_plan;
 mod read;
 mod routes;
 mod state;

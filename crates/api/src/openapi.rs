@@ -285,7 +285,7 @@ fn base_schemas() -> Value {
             "properties": {"id": {"type": "integer"}, "revision": string()}}),
         "Accepted": object(&["namespace", "name", "action", "message"], json!({"namespace": string(), "name": string(), "action": string(), "message": string(), "requestId": string(), "poll": string()})),
         "WebhookResult": object(&["provider", "event", "triggered", "message"], json!({
-            "provider": string(), "event": {"type": "string", "enum": ["push", "ping", "ignored", "duplicate"]},
+            "provider": string(), "event": {"type": "string", "enum": ["push", "pull_request", "ping", "ignored", "duplicate"]},
             "triggered": {"type": "integer"}, "repositories": {"type": "array", "items": string()}, "message": string()
         })),
         "AuditRecord": object(&["time", "kind", "action", "actor", "outcome", "message"], json!({

@@ -128,8 +128,11 @@ async fn receive(
             event: "ignored".into(),
             triggered: 0,
             repositories: Vec::new(),
-            message: format!("Ferry acts on pushes only; {event:?} events are ignored"),
+            message: format!(
+                "Ferry acts on pushes and pull requests only; {event:?} events are ignored"
+            ),
         },
+        WebhookKind::PullRequest(pr) => crate::pull_plan::start(state, event.provider, pr),
         WebhookKind::Push(push) => {
             let triggered: usize = push
                 .repo_keys

@@ -255,8 +255,11 @@ fn pings_are_recognised_and_other_events_ignored() {
     assert_eq!(ev.kind, WebhookKind::Ping);
     let ev = run(&headers_for(Provider::Generic, "ping", "p", "{}"), "{}").unwrap();
     assert_eq!(ev.kind, WebhookKind::Ping, "ferry webhook test pings with the generic form");
-    let ev = run(&headers_for(Provider::GitLab, "Merge Request Hook", "p", body), body).unwrap();
-    assert_eq!(ev.kind, WebhookKind::Ignored { event: "Merge Request Hook".into() });
+    let ev = run(&headers_for(Provider::GitLab, "Note Hook", "p", body), body).unwrap();
+    assert_eq!(ev.kind, WebhookKind::Ignored { event: "Note Hook".into() });
+    let err = run(&headers_for(Provider::GitLab, "Merge Request Hook", "p", body), body)
+        .expect_err("a merge request event without one is malformed");
+    assert!(err.to_string().contains("object_attributes"), "{err}");
 }
 
 #[test]

@@ -11,12 +11,14 @@
 
 mod dedupe;
 mod payload;
+mod pull;
 mod sample;
 mod verify;
 
 use std::collections::BTreeSet;
 
 pub use dedupe::Dedupe;
+pub use pull::{PullAction, PullRequest};
 pub use sample::{Delivery, sample_delivery};
 pub use verify::sign;
 
@@ -111,7 +113,9 @@ pub enum WebhookKind {
     /// The provider checking that the hook works.
     Ping,
     Push(Push),
-    /// A verified event Ferry does not act on (issues, merge requests, ...).
+    /// A pull request (merge request) opened, updated or otherwise changed: a plan is due.
+    PullRequest(PullRequest),
+    /// A verified event Ferry does not act on (issues, comments, ...).
     Ignored {
         event: String,
     },

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Headers, Provider, Push, RefUpdate, WebhookError, WebhookKind};
+use super::{Headers, Provider, Push, RefUpdate, WebhookError, WebhookKind, pull};
 use crate::tree::RepoPath;
 use crate::url::RepoUrl;
 
@@ -39,13 +39,21 @@ pub(super) fn interpret(
         | (Provider::BitbucketCloud, "repo:push")
         | (Provider::BitbucketServer, "repo:refs_changed")
         | (Provider::Generic, "push") => {}
+        (Provider::GitHub | Provider::Gitea, "pull_request")
+        | (Provider::GitLab, "Merge Request Hook") => {
+            let json = object(provider, body)?;
+            return Ok(WebhookKind::PullRequest(match provider {
+                Provider::GitLab => pull::gitlab(&json)?,
+                _ => pull::github_like(provider, &json)?,
+            }));
+        }
+        (Provider::BitbucketCloud, key) if key.starts_with("pullrequest:") => {
+            let json = object(provider, body)?;
+            return Ok(WebhookKind::PullRequest(pull::bitbucket_cloud(key, &json)?));
+        }
         (_, other) => return Ok(WebhookKind::Ignored { event: other.to_owned() }),
     }
-    let json: Value =
-        serde_json::from_slice(body).map_err(|e| malformed(provider, format!("not JSON: {e}")))?;
-    if !json.is_object() {
-        return Err(malformed(provider, "the body is not a JSON object".into()));
-    }
+    let json = object(provider, body)?;
     let push = match provider {
         Provider::GitHub | Provider::Gitea | Provider::Gogs => github_like(provider, &json)?,
         Provider::GitLab => gitlab(&json)?,
@@ -54,6 +62,16 @@ pub(super) fn interpret(
         Provider::Generic => generic(&json)?,
     };
     Ok(WebhookKind::Push(push))
+}
+
+/// The body as a JSON object, or an error saying why not.
+fn object(provider: Provider, body: &[u8]) -> Result<Value, WebhookError> {
+    let json: Value =
+        serde_json::from_slice(body).map_err(|e| malformed(provider, format!("not JSON: {e}")))?;
+    if !json.is_object() {
+        return Err(malformed(provider, "the body is not a JSON object".into()));
+    }
+    Ok(json)
 }
 
 fn malformed(provider: Provider, message: String) -> WebhookError {
