@@ -36,6 +36,9 @@ pub fn need(method: &Method, path: &str) -> Need {
     let app_route = path.starts_with("/api/v1/applications/{namespace}/{name}");
     match (method, verb) {
         _ if path == "/api/v1/audit" => Need::Global { resource: "audit", action: "get" },
+        _ if path == "/api/v1/notifications/log" => {
+            Need::Global { resource: "notifications", action: "get" }
+        }
         _ if !app_route => Need::Authenticated,
         (&Method::POST, "sync" | "rollback" | "unpin" | "terminate-op") => {
             Need::App { action: "sync" }
@@ -253,6 +256,10 @@ mod tests {
         assert_eq!(
             need(&Method::GET, "/api/v1/audit"),
             Need::Global { resource: "audit", action: "get" }
+        );
+        assert_eq!(
+            need(&Method::GET, "/api/v1/notifications/log"),
+            Need::Global { resource: "notifications", action: "get" }
         );
     }
 
