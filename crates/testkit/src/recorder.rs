@@ -102,15 +102,19 @@ impl Recorder {
         self.shared.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// How many requests arrived (without copying them).
+    pub fn count(&self) -> usize {
+        self.shared.requests.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Waits until at least `n` requests arrived (or `timeout` passed), and returns them all.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
         let deadline = Instant::now() + timeout;
         loop {
-            let requests = self.requests();
-            if requests.len() >= n || Instant::now() >= deadline {
-                return requests;
+            if self.count() >= n || Instant::now() >= deadline {
+                return self.requests();
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 }
