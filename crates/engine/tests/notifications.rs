@@ -153,6 +153,17 @@ async fn a_commit_that_syncs_sends_exactly_one_on_deployed_per_subscribed_sink_w
     let log = world.engine.notifier().log().entries();
     assert!(log.iter().all(|e| e.outcome == Some(Outcome::Delivered)), "{log:#?}");
     assert_eq!(log.len(), 4, "{log:#?}");
+    let mut metrics = String::new();
+    prometheus_client::encoding::text::encode(&mut metrics, &world.registry)
+        .expect("metrics encode");
+    assert!(
+        metrics.contains(r#"ferry_notifications_delivered_total{service="ops",trigger="on-deployed",outcome="delivered"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ferry_notification_delivery_seconds_count{service="audit"} 2"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -286,3 +286,96 @@ fn state_of(app: &Value) -> State {
         _ => State::Pending,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Commit;
+
+    fn config(data: &[(&str, &str)]) -> Config {
+        let data = data.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::parse(&data, &Default::default())
+    }
+
+    fn event(phase: &str, revision: &str, annotations: Value) -> AppEvent {
+        AppEvent {
+            namespace: "apps".into(),
+            name: "web".into(),
+            app: json!({"metadata": {"name": "web", "annotations": annotations},
+                        "spec": {"source": {"repoURL": "https://github.com/acme/web"}},
+                        "status": {"sync": {"status": "Synced", "revision": revision}, "health": {"status": "Healthy"},
+                                   "operationState": {"phase": phase, "revision": revision, "dryRun": false, "startedAt": revision}}}),
+            commit: Commit { revision: revision.into(), ..Default::default() },
+            ..Default::default()
+        }
+    }
+
+    fn outcomes(planned: &[Planned]) -> Vec<Result<&str, String>> {
+        planned
+            .iter()
+            .map(|p| match &p.result {
+                Ok(Outgoing::Http(r)) => Ok(r.url.as_str()),
+                Ok(Outgoing::Email { .. }) => Ok("email"),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_same_state_plans_once_and_a_new_revision_plans_again() {
+        let config = config(&[("service.webhook.hook", "url: http://h/x\n")]);
+        let subscribe = json!({"notifications.ferry.dev/subscribe.on-deployed.hook": ""});
+        let mut ledger = Ledger::default();
+        assert_eq!(
+            outcomes(&plan(&config, &mut ledger, &event("Succeeded", "r1", subscribe.clone()))),
+            vec![Ok("http://h/x")]
+        );
+        assert!(
+            plan(&config, &mut ledger, &event("Succeeded", "r1", subscribe.clone())).is_empty()
+        );
+        assert_eq!(plan(&config, &mut ledger, &event("Succeeded", "r2", subscribe)).len(), 1);
+    }
+
+    #[test]
+    fn a_running_sync_posts_a_pending_commit_status_then_success() {
+        let config = config(&[("service.github", "token: t\nbaseURL: http://api\n")]);
+        let subscribe = json!({"notifications.ferry.dev/subscribe.on-sync-running.github": "",
+                               "notifications.ferry.dev/subscribe.on-sync-succeeded.github": ""});
+        let mut ledger = Ledger::default();
+        let state = |planned: Vec<Planned>| -> Vec<String> {
+            planned
+                .into_iter()
+                .filter_map(|p| match p.result {
+                    Ok(Outgoing::Http(r)) => serde_json::from_slice::<Value>(&r.body).ok(),
+                    _ => None,
+                })
+                .map(|b| b["state"].as_str().unwrap_or("").to_owned())
+                .collect()
+        };
+        assert_eq!(
+            state(plan(&config, &mut ledger, &event("Running", "r1", subscribe.clone()))),
+            ["pending"]
+        );
+        assert_eq!(
+            state(plan(&config, &mut ledger, &event("Succeeded", "r1", subscribe))),
+            ["success"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_trigger_or_service_is_an_error_that_says_what_to_add_once() {
+        let config = config(&[]);
+        let subscribe = json!({"notifications.ferry.dev/subscribe.on-nothing.hook": "",
+                               "notifications.ferry.dev/subscribe.on-deployed.nowhere": ""});
+        let mut ledger = Ledger::default();
+        let planned = plan(&config, &mut ledger, &event("Succeeded", "r1", subscribe.clone()));
+        let errors: Vec<String> = outcomes(&planned).into_iter().filter_map(Result::err).collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("add service.<type>.nowhere")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("add trigger.on-nothing")), "{errors:?}");
+        assert!(
+            plan(&config, &mut ledger, &event("Succeeded", "r1", subscribe)).is_empty(),
+            "reported once"
+        );
+    }
+}

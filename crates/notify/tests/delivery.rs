@@ -311,3 +311,25 @@ async fn an_email_arrives_at_the_smtp_server_with_subject_and_body() {
     assert!(message.contains("Revision: 0123456 by Ada Lovelace <ada@example.com>"), "{message}");
     assert!(message.contains("Message: bump guestbook"), "{message}");
 }
+
+#[tokio::test]
+async fn a_sink_is_sent_no_faster_than_its_rate_limit() {
+    let server = Recorder::start().await.expect("a recording server");
+    let notifier =
+        Notifier::start(Options { rate_per_sink: 5.0, burst: 1, ..options() }, Default::default());
+    let data = map(&[("service.webhook.ops", &format!("url: {}/hook\n", server.url))]);
+    notifier.set_config(Config::parse(&data, &BTreeMap::new()));
+    for revision in ["r1", "r2", "r3"] {
+        let mut event = deployed(&[("notifications.ferry.dev/subscribe.on-deployed.ops", "")]);
+        event.app["status"]["operationState"]["revision"] = json!(revision);
+        event.commit.revision = revision.into();
+        notifier.observe(event);
+    }
+    let requests = server.wait_for(3, WAIT).await;
+    assert_eq!(requests.len(), 3, "one per revision");
+    let spread = requests[2].at.duration_since(requests[0].at);
+    assert!(
+        spread >= Duration::from_millis(350),
+        "3 sends at 5/s with a burst of 1 took {spread:?}"
+    );
+}
