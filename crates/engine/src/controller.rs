@@ -435,6 +435,12 @@ fn forget(inner: &Inner, id: &AppId) {
     inner.metrics.remove_app(&id.namespace, &id.name);
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     inner.keys.forget(id);
+    inner.notifier.observe(ferry_notify::AppEvent {
+        namespace: id.namespace.clone(),
+        name: id.name.clone(),
+        deleted: true,
+        ..Default::default()
+    });
     let claimed = inner.claims.remove(id);
     let mut others: Vec<AppId> =
         claimed.iter().flat_map(|(cluster, key)| inner.claims.claimants(cluster, key)).collect();

@@ -121,6 +121,10 @@ impl Notifier {
     /// Hands an app event over without waiting; dropped (and logged) when the queue is full.
     pub fn observe(&self, event: AppEvent) {
         if let Err(mpsc::error::TrySendError::Full(event)) = self.shared.events.try_send(event) {
+            if event.deleted {
+                // Only the dedup state of a deleted app is lost; it is kept until restart.
+                return;
+            }
             let meta = Meta { app: event.key(), revision: event.revision(), ..Default::default() };
             record(
                 &self.shared,
