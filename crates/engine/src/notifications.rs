@@ -35,11 +35,16 @@ pub(crate) fn emit(cy: &mut Cycle<'_>) {
         object.insert("status".into(), serde_json::to_value(&cy.status).unwrap_or(Value::Null));
     }
     let op = cy.status.operation_state.as_ref();
-    let revision = op
-        .map(|o| o.revision.clone())
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| cy.status.sync.revision.clone());
-    let changes = op.map(|o| changes(&o.change_set)).unwrap_or_default();
+    // A running sync is about its revision; otherwise the app is at the sync status's (a commit
+    // that changed no object moves it without an operation).
+    let running = op.filter(|o| o.phase == crate::application::OperationPhase::Running);
+    let revision = match running {
+        Some(o) => o.revision.clone(),
+        None if !cy.status.sync.revision.is_empty() => cy.status.sync.revision.clone(),
+        None => op.map(|o| o.revision.clone()).unwrap_or_default(),
+    };
+    let changes =
+        op.filter(|o| o.revision == revision).map(|o| changes(&o.change_set)).unwrap_or_default();
     let sync_kind = match cy.synced {
         Some(SyncKind::Auto) => "auto",
         Some(SyncKind::Manual { .. }) => "manual",

@@ -47,8 +47,10 @@ const BUILTINS: &[Builtin] = &[
     ),
     (
         "on-deployed",
-        "app.status.operationState.phase == 'Succeeded' && !app.status.operationState.dryRun && app.status.health.status == 'Healthy' && app.status.sync.status == 'Synced'",
-        "app.status.operationState.revision",
+        // Synced and Healthy at a revision: after a sync, or a commit that changed no object
+        // (Ferry then moves the revision without an operation, where Argo CD would sync).
+        "app.status.sync.status == 'Synced' && app.status.health.status == 'Healthy' && app.status.sync.revision != ''",
+        "app.status.sync.revision",
         "success",
         "#18be52",
         "{{.app.metadata.name}}: deployed {{.commit.short}}",

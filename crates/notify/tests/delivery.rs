@@ -322,6 +322,7 @@ async fn a_sink_is_sent_no_faster_than_its_rate_limit() {
     for revision in ["r1", "r2", "r3"] {
         let mut event = deployed(&[("notifications.ferry.dev/subscribe.on-deployed.ops", "")]);
         event.app["status"]["operationState"]["revision"] = json!(revision);
+        event.app["status"]["sync"]["revision"] = json!(revision);
         event.commit.revision = revision.into();
         notifier.observe(event);
     }
