@@ -135,6 +135,18 @@ async fn a_commit_that_syncs_sends_exactly_one_on_deployed_per_subscribed_sink_w
     let audit = requests.iter().find(|r| r.path == "/audit").expect("sent");
     assert_eq!(audit.header("x-ferry-signature"), Some(sign("a-shared-key", &audit.body).as_str()));
 
+    // A commit that changes no object moves the app without a sync: it is announced too.
+    let comment = format!("{}# reviewed\n", CONFIG_MAP.replace("blue", "green"));
+    let third = world.repo.commit_file("app/cm.yaml", &comment, "a comment only").expect("commit");
+    world.wait_synced_healthy("settings", &third).await;
+    let requests = wait_until(&server, "the comment-only commit at ops", |r| {
+        about(r, "/ops", "on-deployed", &third) == 1
+    })
+    .await;
+    let sent =
+        requests.iter().find(|r| body(r)["revision"] == third.as_str()).map(body).expect("sent");
+    assert_eq!(sent["commitMessage"], "a comment only");
+
     // Later reconciles (the app stays Synced and Healthy) send nothing more.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let requests = server.requests();
@@ -152,16 +164,16 @@ async fn a_commit_that_syncs_sends_exactly_one_on_deployed_per_subscribed_sink_w
     }
     let log = world.engine.notifier().log().entries();
     assert!(log.iter().all(|e| e.outcome == Some(Outcome::Delivered)), "{log:#?}");
-    assert_eq!(log.len(), 4, "{log:#?}");
+    assert_eq!(log.len(), 6, "{log:#?}");
     let mut metrics = String::new();
     prometheus_client::encoding::text::encode(&mut metrics, &world.registry)
         .expect("metrics encode");
     assert!(
-        metrics.contains(r#"ferry_notifications_delivered_total{service="ops",trigger="on-deployed",outcome="delivered"} 2"#),
+        metrics.contains(r#"ferry_notifications_delivered_total{service="ops",trigger="on-deployed",outcome="delivered"} 3"#),
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"ferry_notification_delivery_seconds_count{service="audit"} 2"#),
+        metrics.contains(r#"ferry_notification_delivery_seconds_count{service="audit"} 3"#),
         "{metrics}"
     );
 }
