@@ -16,6 +16,9 @@ use serde_json::Value;
 /// The most a template may render (a message larger than this is refused, not truncated).
 pub const MAX_OUTPUT: usize = 64 * 1024;
 
+/// The most nodes one rendering visits (nested `range`s multiply; this bounds the time).
+pub const MAX_STEPS: usize = 200_000;
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     #[error("`{{{{` at byte {at} is never closed with `}}}}`")]
@@ -30,6 +33,8 @@ pub enum TemplateError {
     MissingEnd,
     #[error("the output is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("rendering takes more than {limit} steps (nested ranges?)")]
+    TooManySteps { limit: usize },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -80,7 +85,8 @@ impl Template {
     /// Renders with `data` as both the root (`$`) and the dot.
     pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
-        render_nodes(&self.nodes, data, data, &mut out)?;
+        let mut steps = 0;
+        render_nodes(&self.nodes, data, data, &mut out, &mut steps)?;
         Ok(out)
     }
 }
@@ -299,19 +305,24 @@ fn render_nodes(
     root: &Value,
     dot: &Value,
     out: &mut String,
+    steps: &mut usize,
 ) -> Result<(), TemplateError> {
     for node in nodes {
+        *steps += 1;
+        if *steps > MAX_STEPS {
+            return Err(TemplateError::TooManySteps { limit: MAX_STEPS });
+        }
         match node {
             Node::Text(text) => out.push_str(text),
             Node::Value(op) => out.push_str(&text_of(op, root, dot)),
             Node::If { cond, then, otherwise } => {
                 let branch = if holds(cond, root, dot) { then } else { otherwise };
-                render_nodes(branch, root, dot, out)?;
+                render_nodes(branch, root, dot, out, steps)?;
             }
             Node::Range { list, body } => {
                 if let Some(Value::Array(items)) = resolve(list, root, dot) {
                     for item in items {
-                        render_nodes(body, root, item, out)?;
+                        render_nodes(body, root, item, out, steps)?;
                     }
                 }
             }
@@ -375,6 +386,13 @@ mod tests {
         assert_eq!(Template::parse("{{if .a}}x"), Err(TemplateError::MissingEnd));
         assert!(matches!(Template::parse("x{{end}}"), Err(TemplateError::Unmatched { .. })));
         assert_eq!(Template::parse("{{ .a"), Err(TemplateError::Unclosed { at: 0 }));
+    }
+
+    #[test]
+    fn nested_ranges_stop_at_the_step_cap_instead_of_running_for_ever() {
+        let deep = format!("{}{}", "{{range $.l}}".repeat(30), "{{end}}".repeat(30));
+        let err = render(&deep, json!({"l": [1, 2]}));
+        assert_eq!(err, Err(TemplateError::TooManySteps { limit: MAX_STEPS }));
     }
 
     #[test]
