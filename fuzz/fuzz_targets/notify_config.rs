@@ -24,6 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let data: BTreeMap<String, String> = [(key, value)].into();
     let secret: BTreeMap<String, String> = [("token".to_owned(), "s3cret".to_owned())].into();
     let config = ferry_notify::Config::parse(&data, &secret);
+    // The value itself may spell the secret out; only a resolved `$token` must not show.
+    if text.contains("s3cret") {
+        return;
+    }
     for error in &config.errors {
         assert!(!config.masker.mask(&error.to_string()).contains("s3cret"));
     }
