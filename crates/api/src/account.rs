@@ -8,7 +8,7 @@ use axum::extract::{Extension, Query, State};
 use ferry_engine::audit::AuditQuery;
 
 use crate::access::Caller;
-use crate::dto::{AccountInfo, AuditList, CanI};
+use crate::dto::{AccountInfo, AuditList, CanI, NotificationLog};
 use crate::error::ApiError;
 use crate::state::ApiState;
 
@@ -78,6 +78,31 @@ pub(crate) async fn audit(
             limit.parse().map_err(|_| bad(format!("limit {limit:?} is not a number")))?;
     }
     Ok(Json(AuditList { items: state.engine.audit().query(&filter) }))
+}
+
+/// `GET /api/v1/notifications/log?app=NAMESPACE/NAME&limit=N`: the delivery log (no secret:
+/// the notifier masks errors before they are logged).
+pub(crate) async fn notifications_log(
+    State(state): State<ApiState>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Json<NotificationLog>, ApiError> {
+    let bad = |message: String| ApiError::BadRequest {
+        message,
+        hint: "filters: app=NAMESPACE/NAME, limit=N (the newest N)".into(),
+    };
+    if let Some(unknown) = query.keys().find(|k| !matches!(k.as_str(), "app" | "limit")) {
+        return Err(bad(format!("unknown query parameter {unknown:?}")));
+    }
+    let limit = match query.get("limit") {
+        Some(l) => l.parse().map_err(|_| bad(format!("limit {l:?} is not a number")))?,
+        None => usize::MAX,
+    };
+    let mut items = state.engine.notifier().log().entries();
+    if let Some(app) = query.get("app") {
+        items.retain(|e| &e.app == app || e.app.rsplit('/').next() == Some(app.as_str()));
+    }
+    let skip = items.len().saturating_sub(limit);
+    Ok(Json(NotificationLog { items: items.split_off(skip) }))
 }
 
 /// `1h`, `30m`, `2h30m` ago, or an RFC 3339 time.

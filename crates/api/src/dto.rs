@@ -51,6 +51,12 @@ pub struct CanI {
     pub object: String,
 }
 
+/// `GET /api/v1/notifications/log`: the latest deliveries, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotificationLog {
+    pub items: Vec<ferry_notify::LogEntry>,
+}
+
 /// `GET /api/v1/audit`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditList {

@@ -134,6 +134,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/api/v1/notifications/log",
+        "The notification delivery log, oldest first (filters: app=NAMESPACE/NAME, limit=N: the newest N); needs `notifications get`",
+        None,
+        200,
+        "NotificationLog",
+    ),
+    (
+        "get",
         "/api/v1/account",
         "Who the server takes the caller for, and its roles",
         None,
@@ -302,6 +310,13 @@ fn base_schemas() -> Value {
             }))
         })),
         "AuditList": list_of("AuditRecord"),
+        "NotificationEntry": object(&["at", "app", "trigger", "service", "serviceType", "outcome", "attempts", "latencyMs"], json!({
+            "at": string(), "app": string(), "trigger": string(), "service": string(), "serviceType": string(),
+            "recipient": string(), "revision": string(),
+            "outcome": {"type": "string", "enum": ["delivered", "failed", "error", "dropped"]},
+            "attempts": {"type": "integer"}, "statusCode": {"type": "integer"}, "error": string(), "latencyMs": {"type": "integer"}
+        })),
+        "NotificationLog": list_of("NotificationEntry"),
         "Account": object(&["user", "groups", "roles", "via", "authRequired"], json!({
             "user": string(), "groups": {"type": "array", "items": string()}, "roles": {"type": "array", "items": string()},
             "via": string(), "authRequired": {"type": "boolean"}, "policyProblem": string()

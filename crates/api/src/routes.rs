@@ -41,6 +41,7 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{app}/approve"), post(actions::approve))
         .route("/api/v1/plan", post(plan::plan))
         .route("/api/v1/audit", get(account::audit))
+        .route("/api/v1/notifications/log", get(account::notifications_log))
         .route("/api/v1/account", get(account::whoami))
         .route("/api/v1/account/can-i", get(account::can_i))
         .route("/api/openapi.json", get(openapi))

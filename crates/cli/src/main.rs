@@ -13,6 +13,7 @@ mod demo;
 mod helm_shim;
 mod kubeconfig;
 mod logging;
+mod notify;
 mod progress;
 mod project;
 mod remote;
@@ -110,6 +111,11 @@ enum Command {
     },
     /// The audit trail: API actions and syncs (who, from where, what, result; commit author, trigger).
     Audit(audit::AuditArgs),
+    /// Notifications: `ferry notify log` (the delivery log), `ferry notify test SINK`.
+    Notify {
+        #[command(subcommand)]
+        command: notify::NotifyCommand,
+    },
     /// Run a benchmark scenario (synthetic repos, a git daemon, the embedded cluster); see BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -298,6 +304,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => {
             say(&tokio::runtime::Runtime::new()?.block_on(audit::audit(args))?)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Notify { command } => {
+            tokio::runtime::Runtime::new()?.block_on(notify::run(command))
         }
         Command::Webhook { command } => webhook::run(command),
         Command::HelmShim { command } => {

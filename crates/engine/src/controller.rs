@@ -60,6 +60,8 @@ pub struct EngineConfig {
     pub watch_timeout: Duration,
     /// Where sync records go (the API records its actions in the same trail).
     pub audit: crate::audit::AuditTrail,
+    /// The notifier's queue, workers, retries and rate limit.
+    pub notify: ferry_notify::Options,
 }
 
 /// `n` random bytes from the system, as hex (mask keys, generated secrets).
@@ -96,6 +98,7 @@ impl EngineConfig {
             install_crd: true,
             watch_timeout: Duration::from_secs(60),
             audit: crate::audit::AuditTrail::default(),
+            notify: ferry_notify::Options::default(),
         }
     }
 
@@ -181,6 +184,8 @@ pub(crate) struct Inner {
     pub deliveries: Mutex<HashMap<AppId, crate::sync_audit::Delivery>>,
     /// The apps' SOPS key rings, reused while their key Secrets are watched and unchanged.
     pub keys: crate::decryption::KeyCache,
+    /// Notifications and commit statuses (`ferry-notify`), fed by `notifications::emit`.
+    pub notifier: ferry_notify::Notifier,
 }
 
 impl Inner {
@@ -247,6 +252,10 @@ impl Engine {
             settings,
             deliveries: Mutex::default(),
             keys: Default::default(),
+            notifier: ferry_notify::Notifier::start(
+                config.notify.clone(),
+                ferry_notify::metrics::NotifyMetrics::new(registry),
+            ),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -268,6 +277,7 @@ impl Engine {
         tasks.spawn(crate::repos::follow(inner.clone()));
         tasks.spawn(crate::decryption::follow(inner.clone()));
         tasks.spawn(resync(inner.clone()));
+        tasks.spawn(crate::notifications::watch(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));
         }
@@ -285,6 +295,11 @@ impl Engine {
     pub fn notify_webhook_push(&self, repo_url: &str, delivery: &str, commits: &[String]) -> usize {
         let delivery = crate::sync_audit::Delivery::new(delivery, commits);
         crate::poll::notify_push(&self.inner, repo_url, Some(delivery))
+    }
+
+    /// Notifications: the delivery log, test sends, the config in force.
+    pub fn notifier(&self) -> &ferry_notify::Notifier {
+        &self.inner.notifier
     }
 
     /// The audit trail (syncs, and whatever the API records in it).
@@ -445,6 +460,12 @@ fn forget(inner: &Inner, id: &AppId) {
     inner.metrics.remove_app(&id.namespace, &id.name);
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     inner.keys.forget(id);
+    inner.notifier.observe(ferry_notify::AppEvent {
+        namespace: id.namespace.clone(),
+        name: id.name.clone(),
+        deleted: true,
+        ..Default::default()
+    });
     let claimed = inner.claims.remove(id);
     let mut others: Vec<AppId> =
         claimed.iter().flat_map(|(cluster, key)| inner.claims.claimants(cluster, key)).collect();

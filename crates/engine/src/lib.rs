@@ -18,6 +18,7 @@ mod finalize;
 pub mod leader;
 pub mod live;
 pub mod metrics;
+pub mod notifications;
 pub mod plan;
 mod poll;
 pub mod prepare;

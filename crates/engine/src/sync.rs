@@ -543,6 +543,7 @@ async fn mark_running(
         },
     )?;
     cy.status.operation_state = Some(op);
+    crate::notifications::emit(cy);
     Ok(())
 }
 

@@ -23,6 +23,8 @@ pub mod git;
 #[cfg(feature = "http-git")]
 pub mod http_git;
 pub mod proxy;
+#[cfg(feature = "recorder")]
+pub mod recorder;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "world")]

@@ -38,6 +38,9 @@ pub fn need(method: &Method, path: &str) -> Need {
         _ if path == "/api/v1/audit" => Need::Global { resource: "audit", action: "get" },
         // A plan shows the diffs of any app of the repository: reading every app.
         _ if path == "/api/v1/plan" => Need::Global { resource: "applications", action: "get" },
+        _ if path == "/api/v1/notifications/log" => {
+            Need::Global { resource: "notifications", action: "get" }
+        }
         _ if !app_route => Need::Authenticated,
         (&Method::POST, "sync" | "rollback" | "unpin" | "terminate-op") => {
             Need::App { action: "sync" }
@@ -259,6 +262,10 @@ mod tests {
         assert_eq!(
             need(&Method::POST, "/api/v1/plan"),
             Need::Global { resource: "applications", action: "get" }
+        );
+        assert_eq!(
+            need(&Method::GET, "/api/v1/notifications/log"),
+            Need::Global { resource: "notifications", action: "get" }
         );
     }
 

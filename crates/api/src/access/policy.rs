@@ -35,6 +35,7 @@ pub const RESOURCES: &[&str] = &[
     "logs",
     "exec",
     "audit",
+    "notifications",
     "*",
 ];
 

@@ -114,6 +114,8 @@ pub(crate) struct Cycle<'a> {
     /// The user the app's objects are applied as (the project's destinationServiceAccounts);
     /// `None`: Ferry's own identity.
     pub apply_as: Option<String>,
+    /// The sync this reconcile started (for notifications: `on-drift-healed` reads it).
+    pub synced: Option<super::SyncKind>,
     requeue: Option<Duration>,
 }
 
@@ -140,6 +142,7 @@ impl<'a> Cycle<'a> {
             cluster: inner.clusters.local().clone(),
             project: None,
             apply_as: None,
+            synced: None,
             requeue: None,
         }
     }

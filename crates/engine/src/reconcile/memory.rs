@@ -13,6 +13,8 @@ use crate::prepare::Prepared;
 
 #[derive(Clone, Default)]
 pub struct AppMemory {
+    /// The commit notifications named last (author and message read once per revision).
+    pub commit: Option<ferry_notify::event::Commit>,
     /// What `targetRevision` resolved to last.
     pub head: Option<CommitId>,
     /// The commit rendered last, the spec generation and the source it was rendered for.

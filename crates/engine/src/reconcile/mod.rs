@@ -274,6 +274,7 @@ async fn act(
         }
         Decision::None => {}
         Decision::Sync(kind) => {
+            cy.synced = Some(kind);
             if kind == SyncKind::Heal {
                 start_heal(cy, cmp).await;
             }

@@ -114,6 +114,7 @@ pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
             cy.mem.last_written = Some(new_value);
             cy.mem.must_write = false;
             cy.mem.written = Some(Arc::new(updated));
+            crate::notifications::emit(cy);
         }
         Err(e) => tracing::warn!(app = %cy.id, error = %e, "could not write status"),
     }
