@@ -181,6 +181,8 @@ pub(crate) struct Inner {
     pub deliveries: Mutex<HashMap<AppId, crate::sync_audit::Delivery>>,
     /// The apps' SOPS key rings, reused while their key Secrets are watched and unchanged.
     pub keys: crate::decryption::KeyCache,
+    /// Which apps name which in `spec.dependsOn`: a dependency's change reconciles its dependents.
+    pub dependents: Mutex<crate::depends::index::Dependents>,
 }
 
 impl Inner {
@@ -247,6 +249,7 @@ impl Engine {
             settings,
             deliveries: Mutex::default(),
             keys: Default::default(),
+            dependents: Mutex::default(),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -368,13 +371,19 @@ async fn watch_applications(
         watcher::watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
     let mut stream = std::pin::pin!(stream);
     let mut seen: HashMap<AppId, Fingerprint> = HashMap::new();
+    let mut ready: HashMap<AppId, bool> = HashMap::new();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(Event::Apply(app) | Event::InitApply(app)) => applied(&inner, &mut seen, &app),
+            Ok(Event::Apply(app) | Event::InitApply(app)) => {
+                applied(&inner, &mut seen, &app);
+                follow_dependencies(&inner, &mut ready, &app);
+            }
             Ok(Event::Delete(app)) => {
                 let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
                 seen.remove(&id);
+                ready.remove(&id);
                 forget(&inner, &id);
+                trigger_dependents(&inner, &id);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "watch on Applications failed; retrying"),
@@ -404,6 +413,25 @@ fn applied(inner: &Inner, seen: &mut HashMap<AppId, Fingerprint>, app: &Applicat
     }
 }
 
+/// Keeps the dependency index current and, when the app became ready as a dependency or
+/// stopped being one (or appeared), reconciles the apps that depend on it at once.
+fn follow_dependencies(inner: &Inner, ready: &mut HashMap<AppId, bool>, app: &Application) {
+    let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+    let deps = crate::depends::dependencies(app);
+    inner.dependents.lock().unwrap_or_else(|p| p.into_inner()).set(&id, deps);
+    let now = crate::depends::not_ready(app).is_none();
+    if ready.insert(id.clone(), now) != Some(now) {
+        trigger_dependents(inner, &id);
+    }
+}
+
+fn trigger_dependents(inner: &Inner, id: &AppId) {
+    let dependents = inner.dependents.lock().unwrap_or_else(|p| p.into_inner()).of(id);
+    for dependent in dependents {
+        inner.trigger(&dependent, |_| {});
+    }
+}
+
 /// Whether the app carries a terminate request it has not acknowledged yet.
 fn terminate_requested(app: &Application) -> bool {
     let Some(value) = app.annotations().get(crate::application::ANNOTATION_TERMINATE) else {
@@ -420,6 +448,7 @@ fn forget(inner: &Inner, id: &AppId) {
     inner.metrics.remove_app(&id.namespace, &id.name);
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     inner.keys.forget(id);
+    inner.dependents.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     let claimed = inner.claims.remove(id);
     let mut others: Vec<AppId> =
         claimed.iter().flat_map(|(cluster, key)| inner.claims.claimants(cluster, key)).collect();
