@@ -60,6 +60,8 @@ pub struct EngineConfig {
     pub watch_timeout: Duration,
     /// Where sync records go (the API records its actions in the same trail).
     pub audit: crate::audit::AuditTrail,
+    /// Whether Argo CD's Applications (`argoproj.io`) are reconciled too (see [`crate::argo`]).
+    pub argo_applications: crate::argo::ArgoApplications,
 }
 
 /// `n` random bytes from the system, as hex (mask keys, generated secrets).
@@ -96,7 +98,13 @@ impl EngineConfig {
             install_crd: true,
             watch_timeout: Duration::from_secs(60),
             audit: crate::audit::AuditTrail::default(),
+            argo_applications: Default::default(),
         }
+    }
+
+    pub fn argo_applications(mut self, mode: crate::argo::ArgoApplications) -> Self {
+        self.argo_applications = mode;
+        self
     }
 
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
@@ -145,6 +153,8 @@ pub enum EngineError {
     },
     #[error("cannot install the Application CRD: {0}")]
     InstallCrd(#[source] kube::Error),
+    #[error("cannot look up or install Argo CD's Application CRD (applications.argoproj.io): {0}")]
+    ArgoCrd(#[source] kube::Error),
 }
 
 /// What of an Application, when it changes, triggers a reconcile: generation and annotations.
@@ -183,6 +193,8 @@ pub(crate) struct Inner {
     pub keys: crate::decryption::KeyCache,
     /// Which apps name which in `spec.dependsOn`: a dependency's change reconciles its dependents.
     pub dependents: Mutex<crate::depends::index::Dependents>,
+    /// The apps that are Argo CD's Applications (status and finalizers go to `argoproj.io`).
+    pub argo: crate::argo::ArgoIds,
 }
 
 impl Inner {
@@ -213,6 +225,13 @@ impl Engine {
         if config.install_crd {
             install_crd(&client).await.map_err(EngineError::InstallCrd)?;
         }
+        let argo = crate::argo::prepare(&client, config.argo_applications)
+            .await
+            .map_err(EngineError::ArgoCrd)?
+            .then(|| match &config.namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &crate::argo::api_resource()),
+                None => Api::all_with(client.clone(), &crate::argo::api_resource()),
+            });
         let repo_dir = config.data_dir.join("repos");
         let cache = RepoCache::new(&repo_dir, Limits::default())
             .map_err(|source| EngineError::Cache { path: repo_dir, source })?;
@@ -250,6 +269,7 @@ impl Engine {
             deliveries: Mutex::default(),
             keys: Default::default(),
             dependents: Mutex::default(),
+            argo: Default::default(),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -264,7 +284,7 @@ impl Engine {
         if tokio::time::timeout(Duration::from_secs(10), ready).await.is_err() {
             tracing::warn!("the Projects were not listed in time; apps wait for their project");
         }
-        tasks.spawn(watch_applications(inner.clone(), apps_api, writer));
+        tasks.spawn(watch_applications(inner.clone(), apps_api, argo, writer));
         tasks.spawn(watch_live(inner.clone(), live_events));
         tasks.spawn(crate::clusters::watch::settings(inner.clone()));
         tasks.spawn(poll(inner.clone()));
@@ -360,33 +380,75 @@ impl Engine {
     }
 }
 
-/// Applications: a reflector, and a trigger when spec or annotations change (not status, which
-/// the engine writes itself).
+/// One event of either Application watch.
+enum Watched {
+    Ferry(Box<Result<Event<Application>, watcher::Error>>),
+    Argo(Box<Result<Event<kube::api::DynamicObject>, watcher::Error>>),
+}
+
+/// Applications (Ferry's, and Argo CD's when [`crate::argo::prepare`] said so): one store, and
+/// a trigger when spec or annotations change (not status, which the engine writes itself).
 async fn watch_applications(
     inner: Arc<Inner>,
     api: Api<Application>,
-    writer: reflector::store::Writer<Application>,
+    argo: Option<Api<kube::api::DynamicObject>>,
+    mut writer: reflector::store::Writer<Application>,
 ) {
-    let stream =
-        watcher::watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
-    let mut stream = std::pin::pin!(stream);
+    let ferry = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .map(|e| Watched::Ferry(Box::new(e)))
+        .boxed();
+    let argo = match argo {
+        Some(api) => watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .map(|e| Watched::Argo(Box::new(e)))
+            .boxed(),
+        None => futures::stream::pending().boxed(),
+    };
+    let mut stream = futures::stream::select(ferry, argo);
+    let mut mirror = crate::argo::Mirror::default();
     let mut seen: HashMap<AppId, Fingerprint> = HashMap::new();
     let mut ready: HashMap<AppId, bool> = HashMap::new();
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(app) | Event::InitApply(app)) => {
-                applied(&inner, &mut seen, &app);
-                follow_dependencies(&inner, &mut ready, &app);
+    while let Some(watched) = stream.next().await {
+        let events = match watched {
+            Watched::Ferry(result) => match *result {
+                Ok(event) => {
+                    let relisted = matches!(event, Event::InitDone);
+                    let mut events = vec![event];
+                    if relisted {
+                        events.extend(mirror.replay());
+                    }
+                    events
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch on Applications failed; retrying");
+                    continue;
+                }
+            },
+            Watched::Argo(result) => match *result {
+                Ok(event) => mirror.convert(event, &inner.argo),
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch on Argo CD's Applications failed; retrying");
+                    continue;
+                }
+            },
+        };
+        for event in events {
+            writer.apply_watcher_event(&event);
+            match event {
+                Event::Apply(app) | Event::InitApply(app) => {
+                    applied(&inner, &mut seen, &app);
+                    follow_dependencies(&inner, &mut ready, &app);
+                }
+                Event::Delete(app) => {
+                    let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+                    seen.remove(&id);
+                    ready.remove(&id);
+                    forget(&inner, &id);
+                    trigger_dependents(&inner, &id);
+                }
+                _ => {}
             }
-            Ok(Event::Delete(app)) => {
-                let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-                seen.remove(&id);
-                ready.remove(&id);
-                forget(&inner, &id);
-                trigger_dependents(&inner, &id);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "watch on Applications failed; retrying"),
         }
     }
 }
@@ -540,7 +602,7 @@ pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
     Ok(())
 }
 
-async fn install_one(
+pub(crate) async fn install_one(
     client: &Client,
     crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 ) -> Result<(), kube::Error> {

@@ -13,7 +13,7 @@ use ferry_apply::prune::{InventoryEntry, Keep, Verdict, select};
 use ferry_apply::step::SyncPhase;
 use ferry_health::Rules;
 use ferry_source::CommitId;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Patch;
 use kube::runtime::events::EventType;
 use serde_json::Value;
 
@@ -518,9 +518,9 @@ async fn mark_running(
         attempts,
         ..Default::default()
     };
-    let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
+    let api = crate::argo::AppApi::new(&cy.inner.client, &cy.inner.argo, cy.id);
     let patch = serde_json::json!({"status": {"operationState": op, "inventory": planned}});
-    api.patch_status(&cy.id.name, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(
+    api.patch_status(&cy.id.name, &Patch::Merge(patch)).await.map_err(
         |e| {
             Stop::new(
                 Stage::Sync,

@@ -78,9 +78,14 @@ async fn an_app_that_depends_on_another_waits_until_it_is_healthy_then_syncs_at_
     let said = message(&waiting, "DependsOn");
     assert!(said.contains("waiting for app ferry/db (it is"), "{said}");
     assert!(said.contains("Synced and Healthy at its current revision"), "{said}");
-    assert!(config_maps(&world, "web").await.is_empty(), "a waiting app applies nothing");
     let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), "db");
-    assert!(deployments.get_opt("db").await.expect("get").is_some(), "the dependency syncs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while deployments.get_opt("db").await.expect("get").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the dependency syncs meanwhile");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its pods take 4 s to be ready: the dependent still waits, with nothing applied.
+    assert!(config_maps(&world, "web").await.is_empty(), "a waiting app applies nothing");
 
     world.wait_synced_healthy("db", &head).await;
     let web = world.wait_synced_healthy("web", &head).await;
@@ -222,4 +227,95 @@ async fn a_raised_threshold_lets_a_large_deletion_through() {
         .await;
     assert!(condition(&done, "PruneApproval").is_none());
     assert_eq!(config_maps(&world, "many").await, names(0..5));
+}
+
+/// The argocd-example-apps `apps` chart as it is, with the example apps it names beside it.
+async fn app_of_apps_world() -> World {
+    let options = Options {
+        argo_applications: ferry_engine::argo::ArgoApplications::Install,
+        ..Options::default()
+    };
+    World::start_with(
+        |repo| {
+            for dir in ["apps", "guestbook", "helm-guestbook", "kustomize-guestbook"] {
+                repo.copy_in(&corpus(&format!("argocd-example-apps/{dir}")), dir).expect("copy");
+            }
+        },
+        options,
+    )
+    .await
+}
+
+/// The parent's values: its children come from the test's git daemon, into the embedded cluster.
+fn apps_values(world: &World, children: &[&str]) -> Value {
+    let applications: Vec<Value> = children
+        .iter()
+        .map(|name| match *name {
+            "helm-guestbook" => json!({"name": name, "tool": {"helm": {"releaseName": name}}}),
+            _ => json!({"name": name}),
+        })
+        .collect();
+    json!({
+        "config": {"spec": {
+            "destination": {"server": "https://kubernetes.default.svc"},
+            "source": {"repoURL": world.repo_url(), "targetRevision": "main"}}},
+        "applications": applications,
+    })
+}
+
+async fn argo_app(world: &World, name: &str) -> Option<kube::api::DynamicObject> {
+    let ar = ferry_engine::argo::api_resource();
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(world.client.clone(), "argocd", &ar);
+    api.get_opt(name).await.expect("get an Argo CD Application")
+}
+
+async fn wait_argo_app(world: &World, name: &str, what: &str, check: impl Fn(&Value) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
+    while std::time::Instant::now() < deadline {
+        let app = argo_app(world, name).await.map(|a| serde_json::to_value(a).expect("json"));
+        last = app.unwrap_or(Value::Null);
+        if check(&last) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {name} to be {what}; last seen: {:#}", last["status"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn argocd_example_apps_app_of_apps_deploys_its_children_and_prunes_a_removed_one() {
+    let world = app_of_apps_world().await;
+    let head = world.head();
+    let children = ["guestbook", "helm-guestbook", "kustomize-guestbook"];
+    let mut spec = automated_spec(&world.repo_url(), "apps", "argocd");
+    // Inline `values` (JSON is YAML): the embedded cluster's schema pruning empties a
+    // `valuesObject` today.
+    spec["source"]["helm"] = json!({"values": apps_values(&world, &children).to_string()});
+    let parent = world.create_app("apps", spec.clone()).await;
+    for child in children {
+        wait_argo_app(&world, &format!("example.{child}"), "Synced+Healthy", |a| {
+            is_synced_healthy_at(a, &head)
+        })
+        .await;
+    }
+    world.wait_synced_healthy("apps", &head).await;
+    let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), "kustomize-guestbook");
+    let deployment = "kustomize-guestbook-ui";
+    assert!(deployments.get_opt(deployment).await.expect("get").is_some());
+
+    // One child leaves the values: its Application is pruned, and with it (cascade finalizer)
+    // what it deployed.
+    let patch = json!({"spec": {"source": {"helm": {"values":
+        apps_values(&world, &children[..2]).to_string()}}}});
+    parent.patch("apps", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch");
+    wait_argo_app(&world, "example.kustomize-guestbook", "pruned", Value::is_null).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while deployments.get_opt(deployment).await.expect("get").is_some() {
+        assert!(std::time::Instant::now() < deadline, "the child's Deployment is deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(argo_app(&world, "example.guestbook").await.is_some(), "the other children stay");
+    world.wait_synced_healthy("apps", &head).await;
 }
