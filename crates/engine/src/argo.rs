@@ -47,6 +47,25 @@ pub enum ArgoApplications {
     Watch,
 }
 
+/// A mode that is not one of `off`, `own-crd`, `install`, `watch`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0:?} is not an Argo CD Applications mode: off, own-crd, install or watch")]
+pub struct ModeError(String);
+
+impl std::str::FromStr for ArgoApplications {
+    type Err = ModeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "off" => Ok(Self::Off),
+            "own-crd" => Ok(Self::IfOwnCrd),
+            "install" => Ok(Self::Install),
+            "watch" => Ok(Self::Watch),
+            other => Err(ModeError(other.to_owned())),
+        }
+    }
+}
+
 /// The API resource of Argo CD's Applications.
 pub fn api_resource() -> ApiResource {
     ApiResource {
@@ -265,6 +284,14 @@ mod tests {
         assert!(app.automated().is_some_and(|a| a.prune && a.self_heal));
         assert!(app.sync_option("CreateNamespace"));
         assert_eq!(app.status.map(|s| s.sync.revision), Some("abc".to_owned()));
+    }
+
+    #[test]
+    fn a_mode_is_read_from_its_flag_value_and_anything_else_is_refused() {
+        assert_eq!("install".parse(), Ok(ArgoApplications::Install));
+        assert_eq!("own-crd".parse(), Ok(ArgoApplications::IfOwnCrd));
+        let e = "yes".parse::<ArgoApplications>().expect_err("refused");
+        assert!(e.to_string().contains("off, own-crd, install or watch"));
     }
 
     #[test]
