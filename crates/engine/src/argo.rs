@@ -14,6 +14,9 @@
 //! - An Argo CD Application and a Ferry Application with the same namespace and name are one
 //!   app to the engine (the later event wins); keep Argo CD's apps in their own namespace.
 //! - The CRD is looked up once at start: a CRD installed later is seen after a restart.
+//! - Events about an Argo CD app name it (namespace, name, uid) with Ferry's `apiVersion`.
+//! - `ferry app` verbs read Ferry's group; Argo CD's apps are read with `kubectl get
+//!   applications.argoproj.io` (or the API's application list, which shows both).
 
 use std::collections::HashSet;
 use std::sync::RwLock;
