@@ -173,15 +173,19 @@ pub(crate) async fn approve(
 ) -> Answer {
     let app = find(&state, &namespace, &name)?;
     let body: ApproveBody = parse_body(&body, "{\"revision\": \"<commit SHA>\"}")?;
-    let awaiting = app
-        .status
-        .as_ref()
-        .and_then(|s| s.approval.as_ref())
-        .filter(|a| a.phase == ferry_engine::approval::ApprovalPhase::AwaitingApproval);
+    // A revision awaiting approval, else deletions held by the prune guard.
+    let awaiting = app.status.as_ref().and_then(|s| {
+        [s.approval.as_ref(), s.prune_approval.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|a| a.phase == ferry_engine::approval::ApprovalPhase::AwaitingApproval)
+    });
     let Some(revision) = body.revision.or(awaiting.map(|a| a.revision.clone())) else {
         return Err(ApiError::Conflict {
             message: format!("no revision of application {namespace}/{name} awaits approval"),
-            hint: format!("GET /api/v1/applications/{namespace}/{name} shows status.approval"),
+            hint: format!(
+                "GET /api/v1/applications/{namespace}/{name} shows status.approval and status.pruneApproval"
+            ),
         });
     };
     let approver = caller.user;

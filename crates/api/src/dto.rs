@@ -152,7 +152,7 @@ impl From<&OperationState> for OperationDto {
 
 /// Conditions whose `True` is bad news; for the others `False` is.
 const BAD_WHEN_TRUE: &[&str] =
-    &["SyncFailed", "PruneRefused", "RollbackFailed", "Pinned", "ComparisonError"];
+    &["SyncFailed", "PruneRefused", "PruneApproval", "RollbackFailed", "Pinned", "ComparisonError"];
 
 impl From<&Application> for AppSummary {
     fn from(app: &Application) -> Self {

@@ -33,6 +33,11 @@ pub struct ControllerArgs {
     /// How often Git repositories are checked for new commits.
     #[arg(long, default_value = "10s", value_parser = crate::up::parse_duration)]
     pub poll_interval: std::time::Duration,
+    /// Argo CD's Applications (argoproj.io): `own-crd` reconciles them only when Ferry installed
+    /// their CRD (never beside a running Argo CD), `install` installs it when absent, `watch`
+    /// takes over whatever CRD exists (Argo CD's controller stopped), `off` never.
+    #[arg(long, default_value = "own-crd")]
+    pub argo_applications: ferry_engine::argo::ArgoApplications,
     /// Skip leader election (a single replica).
     #[arg(long)]
     pub no_leader_election: bool,
@@ -51,6 +56,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let mut config = crate::up::with_helm_from_env(
         EngineConfig::new(&args.data_dir)
             .poll_interval(args.poll_interval)
+            .argo_applications(args.argo_applications)
             .home_namespace(&args.namespace)
             .audit(args.access.audit_trail()?),
     );

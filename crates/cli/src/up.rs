@@ -33,6 +33,11 @@ pub struct UpArgs {
     pub poll_interval: Duration,
     #[command(flatten)]
     pub access: crate::serve_access::AccessArgs,
+    /// Argo CD's Applications (argoproj.io): `install` installs an Argo CD-compatible CRD when
+    /// none exists and reconciles them (no Argo CD runs beside `ferry up`); `own-crd` only when
+    /// Ferry installed the CRD; `watch` whatever CRD exists; `off` never.
+    #[arg(long, default_value = "install")]
+    pub argo_applications: ferry_engine::argo::ArgoApplications,
 }
 
 /// A duration flag: a Go duration (`500ms`, `10s`, `2m`, `1h30m`) or whole seconds.
@@ -64,6 +69,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let engine_config = EngineConfig::new(data_dir.join("engine"))
         .poll_interval(args.poll_interval)
+        .argo_applications(args.argo_applications)
         .audit(args.access.audit_trail()?);
     let engine_config = with_helm_from_env(engine_config);
     let engine = Engine::start(client.clone(), engine_config, &mut registry).await?;

@@ -81,6 +81,10 @@ pub struct ApplicationSpec {
     /// SOPS decryption of the app's files (Flux's `spec.decryption`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption: Option<Decryption>,
+    /// Apps that must be Synced and Healthy at their current revision before this one syncs
+    /// (Flux's `spec.dependsOn`); a namespace left out is the app's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<crate::depends::DependencyRef>,
 }
 
 /// How to decrypt the app's SOPS files (Flux Kustomization's field names): `provider: sops` and
@@ -167,6 +171,9 @@ pub struct SyncPolicy {
     /// A new revision waits for `ferry app approve` before it is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<crate::approval::ApprovalPolicy>,
+    /// How many deletions one sync may make before they wait for `ferry app approve`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_guard: Option<crate::prune_guard::PruneGuard>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -270,6 +277,9 @@ pub struct ApplicationStatus {
     /// The project's sync windows that match the app, and whether syncs may run now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_windows: Option<SyncWindowsStatus>,
+    /// Deletions held by the prune guard (`diff`: the objects), or the last set approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_approval: Option<crate::approval::ApprovalStatus>,
 }
 
 /// `status.syncWindows`: the matching windows and what they allow now.

@@ -62,6 +62,8 @@ pub struct EngineConfig {
     pub audit: crate::audit::AuditTrail,
     /// The notifier's queue, workers, retries and rate limit.
     pub notify: ferry_notify::Options,
+    /// Whether Argo CD's Applications (`argoproj.io`) are reconciled too (see [`crate::argo`]).
+    pub argo_applications: crate::argo::ArgoApplications,
 }
 
 /// `n` random bytes from the system, as hex (mask keys, generated secrets).
@@ -99,7 +101,13 @@ impl EngineConfig {
             watch_timeout: Duration::from_secs(60),
             audit: crate::audit::AuditTrail::default(),
             notify: ferry_notify::Options::default(),
+            argo_applications: Default::default(),
         }
+    }
+
+    pub fn argo_applications(mut self, mode: crate::argo::ArgoApplications) -> Self {
+        self.argo_applications = mode;
+        self
     }
 
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
@@ -148,6 +156,8 @@ pub enum EngineError {
     },
     #[error("cannot install the Application CRD: {0}")]
     InstallCrd(#[source] kube::Error),
+    #[error("cannot look up or install Argo CD's Application CRD (applications.argoproj.io): {0}")]
+    ArgoCrd(#[source] kube::Error),
 }
 
 /// What of an Application, when it changes, triggers a reconcile: generation and annotations.
@@ -186,6 +196,10 @@ pub(crate) struct Inner {
     pub keys: crate::decryption::KeyCache,
     /// Notifications and commit statuses (`ferry-notify`), fed by `notifications::emit`.
     pub notifier: ferry_notify::Notifier,
+    /// Which apps name which in `spec.dependsOn`: a dependency's change reconciles its dependents.
+    pub dependents: Mutex<crate::depends::index::Dependents>,
+    /// The apps that are Argo CD's Applications (status and finalizers go to `argoproj.io`).
+    pub argo: crate::argo::ArgoIds,
 }
 
 impl Inner {
@@ -216,6 +230,13 @@ impl Engine {
         if config.install_crd {
             install_crd(&client).await.map_err(EngineError::InstallCrd)?;
         }
+        let argo = crate::argo::prepare(&client, config.argo_applications)
+            .await
+            .map_err(EngineError::ArgoCrd)?
+            .then(|| match &config.namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &crate::argo::api_resource()),
+                None => Api::all_with(client.clone(), &crate::argo::api_resource()),
+            });
         let repo_dir = config.data_dir.join("repos");
         let cache = RepoCache::new(&repo_dir, Limits::default())
             .map_err(|source| EngineError::Cache { path: repo_dir, source })?;
@@ -256,6 +277,8 @@ impl Engine {
                 config.notify.clone(),
                 ferry_notify::metrics::NotifyMetrics::new(registry),
             ),
+            dependents: Mutex::default(),
+            argo: Default::default(),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -270,7 +293,7 @@ impl Engine {
         if tokio::time::timeout(Duration::from_secs(10), ready).await.is_err() {
             tracing::warn!("the Projects were not listed in time; apps wait for their project");
         }
-        tasks.spawn(watch_applications(inner.clone(), apps_api, writer));
+        tasks.spawn(watch_applications(inner.clone(), apps_api, argo, writer));
         tasks.spawn(watch_live(inner.clone(), live_events));
         tasks.spawn(crate::clusters::watch::settings(inner.clone()));
         tasks.spawn(poll(inner.clone()));
@@ -397,27 +420,75 @@ impl Engine {
     }
 }
 
-/// Applications: a reflector, and a trigger when spec or annotations change (not status, which
-/// the engine writes itself).
+/// One event of either Application watch.
+enum Watched {
+    Ferry(Box<Result<Event<Application>, watcher::Error>>),
+    Argo(Box<Result<Event<kube::api::DynamicObject>, watcher::Error>>),
+}
+
+/// Applications (Ferry's, and Argo CD's when [`crate::argo::prepare`] said so): one store, and
+/// a trigger when spec or annotations change (not status, which the engine writes itself).
 async fn watch_applications(
     inner: Arc<Inner>,
     api: Api<Application>,
-    writer: reflector::store::Writer<Application>,
+    argo: Option<Api<kube::api::DynamicObject>>,
+    mut writer: reflector::store::Writer<Application>,
 ) {
-    let stream =
-        watcher::watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
-    let mut stream = std::pin::pin!(stream);
+    let ferry = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .map(|e| Watched::Ferry(Box::new(e)))
+        .boxed();
+    let argo = match argo {
+        Some(api) => watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .map(|e| Watched::Argo(Box::new(e)))
+            .boxed(),
+        None => futures::stream::pending().boxed(),
+    };
+    let mut stream = futures::stream::select(ferry, argo);
+    let mut mirror = crate::argo::Mirror::default();
     let mut seen: HashMap<AppId, Fingerprint> = HashMap::new();
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(app) | Event::InitApply(app)) => applied(&inner, &mut seen, &app),
-            Ok(Event::Delete(app)) => {
-                let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-                seen.remove(&id);
-                forget(&inner, &id);
+    let mut ready: HashMap<AppId, bool> = HashMap::new();
+    while let Some(watched) = stream.next().await {
+        let events = match watched {
+            Watched::Ferry(result) => match *result {
+                Ok(event) => {
+                    let relisted = matches!(event, Event::InitDone);
+                    let mut events = vec![event];
+                    if relisted {
+                        events.extend(mirror.replay());
+                    }
+                    events
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch on Applications failed; retrying");
+                    continue;
+                }
+            },
+            Watched::Argo(result) => match *result {
+                Ok(event) => mirror.convert(event, &inner.argo),
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch on Argo CD's Applications failed; retrying");
+                    continue;
+                }
+            },
+        };
+        for event in events {
+            writer.apply_watcher_event(&event);
+            match event {
+                Event::Apply(app) | Event::InitApply(app) => {
+                    applied(&inner, &mut seen, &app);
+                    follow_dependencies(&inner, &mut ready, &app);
+                }
+                Event::Delete(app) => {
+                    let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+                    seen.remove(&id);
+                    ready.remove(&id);
+                    forget(&inner, &id);
+                    trigger_dependents(&inner, &id);
+                }
+                _ => {}
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "watch on Applications failed; retrying"),
         }
     }
 }
@@ -444,6 +515,25 @@ fn applied(inner: &Inner, seen: &mut HashMap<AppId, Fingerprint>, app: &Applicat
     }
 }
 
+/// Keeps the dependency index current and, when the app became ready as a dependency or
+/// stopped being one (or appeared), reconciles the apps that depend on it at once.
+fn follow_dependencies(inner: &Inner, ready: &mut HashMap<AppId, bool>, app: &Application) {
+    let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+    let deps = crate::depends::dependencies(app);
+    inner.dependents.lock().unwrap_or_else(|p| p.into_inner()).set(&id, deps);
+    let now = crate::depends::not_ready(app).is_none();
+    if ready.insert(id.clone(), now) != Some(now) {
+        trigger_dependents(inner, &id);
+    }
+}
+
+fn trigger_dependents(inner: &Inner, id: &AppId) {
+    let dependents = inner.dependents.lock().unwrap_or_else(|p| p.into_inner()).of(id);
+    for dependent in dependents {
+        inner.trigger(&dependent, |_| {});
+    }
+}
+
 /// Whether the app carries a terminate request it has not acknowledged yet.
 fn terminate_requested(app: &Application) -> bool {
     let Some(value) = app.annotations().get(crate::application::ANNOTATION_TERMINATE) else {
@@ -466,6 +556,7 @@ fn forget(inner: &Inner, id: &AppId) {
         deleted: true,
         ..Default::default()
     });
+    inner.dependents.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     let claimed = inner.claims.remove(id);
     let mut others: Vec<AppId> =
         claimed.iter().flat_map(|(cluster, key)| inner.claims.claimants(cluster, key)).collect();
@@ -557,7 +648,7 @@ pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
     Ok(())
 }
 
-async fn install_one(
+pub(crate) async fn install_one(
     client: &Client,
     crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 ) -> Result<(), kube::Error> {

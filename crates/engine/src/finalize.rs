@@ -11,7 +11,7 @@ use ferry_apply::prune::{Verdict, select};
 use ferry_apply::step::SyncPhase;
 use ferry_health::Rules;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Patch;
 use kube::runtime::events::EventType;
 
 use crate::application::*;
@@ -32,9 +32,9 @@ pub(crate) async fn finalize(cy: &mut Cycle<'_>) -> Result<Option<Duration>, Sto
     crate::reconcile::destination(cy).await?;
     delete_objects(cy).await?;
     let remaining: Vec<&String> = finalizers.iter().filter(|f| !is_cascade(f)).collect();
-    let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
+    let api = crate::argo::AppApi::new(&cy.inner.client, &cy.inner.argo, cy.id);
     let patch = serde_json::json!({"metadata": {"finalizers": remaining, "resourceVersion": cy.app.resource_version()}});
-    match api.patch(&cy.id.name, &PatchParams::default(), &Patch::Merge(patch)).await {
+    match api.patch(&cy.id.name, &Patch::Merge(patch)).await {
         Ok(_) => Ok(None),
         Err(e) => {
             tracing::warn!(app = %cy.id, error = %e, "could not remove the finalizer; retrying");

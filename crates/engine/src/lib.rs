@@ -7,6 +7,7 @@
 
 pub mod application;
 pub mod approval;
+pub mod argo;
 pub mod audit;
 mod claims;
 pub mod clusters;
@@ -14,6 +15,7 @@ pub mod compare;
 pub mod controller;
 mod crd_schema;
 pub mod decryption;
+pub mod depends;
 mod finalize;
 pub mod leader;
 pub mod live;
@@ -23,6 +25,7 @@ pub mod plan;
 mod poll;
 pub mod prepare;
 pub mod project;
+pub mod prune_guard;
 pub mod queue;
 pub mod reconcile;
 pub mod repos;

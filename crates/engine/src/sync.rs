@@ -9,11 +9,11 @@ use std::time::Duration;
 use ferry_apply::ObjKey;
 use ferry_apply::executor::{Executor, SyncRequest as ExecRequest};
 use ferry_apply::plan::{PlanOptions, plan};
-use ferry_apply::prune::{InventoryEntry, Keep, Verdict, check_shrink, select};
+use ferry_apply::prune::{InventoryEntry, Keep, Verdict, select};
 use ferry_apply::step::SyncPhase;
 use ferry_health::Rules;
 use ferry_source::CommitId;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Patch;
 use kube::runtime::events::EventType;
 use serde_json::Value;
 
@@ -60,17 +60,14 @@ pub(crate) async fn run(
     // Never prune from the last good render: the target could not be read.
     let prune = prune && cy.fallback.is_none();
     let allow_empty = automated.as_ref().is_some_and(|a| a.allow_empty) || explicit_prune;
-    let job = Job {
-        kind,
-        revision,
-        prune: guard_shrink(cy, prune, allow_empty).await,
-        dry_run,
-        started: cy.now.stamp(),
-    };
     let live = live_values(cy);
     let resources = cy.mem.prepared.resources.clone();
     let declared: BTreeSet<ObjKey> = resources.iter().map(|r| r.key.clone()).collect();
     let (prunes, gone) = prune_targets(cy, &declared, &live);
+    // A dry run deletes nothing: it shows the whole prune set, guard or not.
+    let prune = dry_run && prune
+        || guard_prunes(cy, prune && !dry_run, allow_empty, revision, &prunes).await;
+    let job = Job { kind, revision, prune, dry_run, started: cy.now.stamp() };
     let plan = match make_plan(cy, &job, prunes) {
         Ok(plan) => plan,
         Err(message) => {
@@ -194,23 +191,17 @@ async fn terminated(
     None
 }
 
-/// The sharp-shrink guard: prune stays on only when the rendered set did not collapse.
-async fn guard_shrink(cy: &mut Cycle<'_>, prune: bool, allow_empty: bool) -> bool {
-    if !prune {
-        return false;
-    }
-    let declared = cy.mem.prepared.resources.len();
-    match check_shrink(cy.status.inventory.len(), declared, allow_empty) {
-        Ok(()) => {
-            cy.clear("PruneRefused");
-            true
-        }
-        Err(refused) => {
-            cy.set("PruneRefused", true, "SharpShrink", refused.to_string());
-            cy.publish(EventType::Warning, "PruneRefused", refused.to_string()).await;
-            false
-        }
-    }
+/// The prune guard (blast radius and sharp shrink): prune stays on only when the deletions
+/// are within the app's thresholds or approved.
+async fn guard_prunes(
+    cy: &mut Cycle<'_>,
+    prune: bool,
+    allow_shrink: bool,
+    revision: &CommitId,
+    prunes: &[ferry_apply::plan::PruneTask],
+) -> bool {
+    let keys: Vec<ObjKey> = prunes.iter().map(|t| t.key.clone()).collect();
+    crate::reconcile::approve_prunes::hold(cy, prune, allow_shrink, revision, &keys).await
 }
 
 /// The live objects this sync may touch, from the watch cache.
@@ -527,9 +518,9 @@ async fn mark_running(
         attempts,
         ..Default::default()
     };
-    let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
+    let api = crate::argo::AppApi::new(&cy.inner.client, &cy.inner.argo, cy.id);
     let patch = serde_json::json!({"status": {"operationState": op, "inventory": planned}});
-    api.patch_status(&cy.id.name, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(
+    api.patch_status(&cy.id.name, &Patch::Merge(patch)).await.map_err(
         |e| {
             Stop::new(
                 Stage::Sync,

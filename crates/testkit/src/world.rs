@@ -40,6 +40,8 @@ pub struct Options {
     pub cluster: ferry_cluster::ClusterConfig,
     /// The engine's audit trail (default: in memory only).
     pub audit: Option<ferry_engine::audit::AuditTrail>,
+    /// Whether the engine reconciles Argo CD's Applications (`Install`: installs their CRD).
+    pub argo_applications: ferry_engine::argo::ArgoApplications,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             poll_interval: Duration::from_millis(500),
             cluster: ferry_cluster::testing::fast_config(),
             audit: None,
+            argo_applications: Default::default(),
         }
     }
 }
@@ -57,6 +60,7 @@ fn engine_config(tmp: &Path, options: &Options) -> EngineConfig {
     config.render = config.render.with_helm(crate::helm());
     config.executor =
         config.executor.wave_timeout(Duration::from_secs(60)).hook_timeout(Duration::from_secs(60));
+    config.argo_applications = options.argo_applications;
     if let Some(audit) = &options.audit {
         config.audit = audit.clone();
     }

@@ -36,7 +36,7 @@ pub async fn run(conn: &Connection, ns: &str, args: ApproveArgs) -> Result<ExitC
         Some(r) => r,
         None => awaiting(&app).ok_or_else(|| CliError::Invalid {
             name: args.name.clone(),
-            message: "no revision awaits approval (status.approval); `ferry app get` shows where it stands".into(),
+            message: "no revision awaits approval (status.approval) and no deletions do (status.pruneApproval); `ferry app get` shows where it stands".into(),
         })?,
     };
     let approver = whoami(conn).await?;
@@ -62,10 +62,14 @@ pub async fn run(conn: &Connection, ns: &str, args: ApproveArgs) -> Result<ExitC
     outcome(&app, &args.name, &revision)
 }
 
-/// The revision awaiting approval, if any.
+/// The revision awaiting approval, else the one whose deletions the prune guard holds.
 fn awaiting(app: &Application) -> Option<String> {
-    let a = app.status.as_ref()?.approval.as_ref()?;
-    (a.phase == ApprovalPhase::AwaitingApproval).then(|| a.revision.clone())
+    let s = app.status.as_ref()?;
+    [s.approval.as_ref(), s.prune_approval.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|a| a.phase == ApprovalPhase::AwaitingApproval)
+        .map(|a| a.revision.clone())
 }
 
 /// Who the cluster says this kubeconfig's user is.
@@ -86,10 +90,10 @@ async fn whoami(conn: &Connection) -> Result<String, CliError> {
 /// Exit 0 when the engine took the approval, 1 with its reason when it refused it.
 fn outcome(app: &Application, name: &str, revision: &str) -> Result<ExitCode, CliError> {
     let status = app.status.clone().unwrap_or_default();
-    let approved = status
-        .approval
-        .as_ref()
-        .filter(|a| a.phase == ApprovalPhase::Approved && a.revision.starts_with(revision.trim()));
+    let approved = [status.approval.as_ref(), status.prune_approval.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|a| a.phase == ApprovalPhase::Approved && a.revision.starts_with(revision.trim()));
     if let Some(a) = approved {
         println!("{} approved by {}", short(&a.revision), a.approved_by);
         let automated = app.automated().is_some();

@@ -159,6 +159,7 @@ pub fn build(args: &CreateArgs, namespace: &str) -> Result<Application, CliError
         sync_options: args.sync_options.clone(),
         retry: None,
         approval,
+        prune_guard: None,
     });
     let destination = Destination {
         server: match (&args.dest_server, &args.dest_name) {

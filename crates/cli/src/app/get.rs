@@ -128,7 +128,7 @@ pub fn problem_note(type_: &str, reason: &str) -> String {
 pub fn is_problem(type_: &str, status: &str) -> bool {
     let negative = type_.ends_with("Failed")
         || type_.ends_with("Refused")
-        || matches!(type_, "AwaitingApproval" | "SyncWindowClosed");
+        || matches!(type_, "AwaitingApproval" | "SyncWindowClosed" | "PruneApproval");
     let positive = matches!(
         type_,
         "SourceReady"
@@ -136,6 +136,7 @@ pub fn is_problem(type_: &str, status: &str) -> bool {
             | "DestinationReady"
             | "HealthChecksValid"
             | "ProjectPermitted"
+            | "DependsOn"
     );
     (negative && status == "True") || (positive && status == "False")
 }
@@ -203,6 +204,28 @@ fn gates(app: &Application, status: &ApplicationStatus) -> String {
             ),
         };
         field("Approval", format!("{} by {}: {who}", short(&a.revision), or_dash(&a.author)));
+    }
+    if !app.spec.depends_on.is_empty() {
+        let own = app.namespace().unwrap_or_default();
+        let deps: Vec<String> =
+            app.spec.depends_on.iter().map(|d| d.id(&own).to_string()).collect();
+        let waiting = status.conditions.iter().find(|c| c.type_ == "DependsOn");
+        let state = waiting.map(|c| format!(" ({}: {})", c.reason, c.message)).unwrap_or_default();
+        field("Depends On", format!("{}{state}", deps.join(", ")));
+    }
+    if let Some(a) = &status.prune_approval {
+        let what = match a.phase {
+            ferry_engine::approval::ApprovalPhase::Approved => {
+                format!("approved by {} at {}", a.approved_by, a.approved_at)
+            }
+            ferry_engine::approval::ApprovalPhase::AwaitingApproval => format!(
+                "awaiting approval since {}; `ferry app approve {} --revision {}`",
+                a.requested_at,
+                app.name_any(),
+                short(&a.revision)
+            ),
+        };
+        field("Deletions", format!("{} at {}: {what}", a.diff.len(), short(&a.revision)));
     }
     if let Some(w) = &status.sync_windows {
         let now = match (w.automated, w.manual) {

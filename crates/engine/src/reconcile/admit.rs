@@ -42,6 +42,13 @@ pub(crate) fn cluster(cy: &Cycle<'_>) -> Cluster {
 /// Finds the app's project and checks the app's spec against it; sets `cy.project`.
 pub(crate) fn project(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     let home = cy.inner.config.home_namespace.as_str();
+    // Argo CD's Applications live in Argo CD's namespace: it is their home, as Ferry's is for
+    // Ferry's (no sourceNamespaces entry needed); elsewhere the project decides, as for any app.
+    let own_home = if cy.inner.argo.contains(cy.id) && cy.id.namespace == crate::argo::NAMESPACE {
+        crate::argo::NAMESPACE
+    } else {
+        home
+    };
     let name = cy.app.project();
     let Some(project) = find(&cy.inner.projects, home, name) else {
         return Err(Stop::new(
@@ -55,7 +62,7 @@ pub(crate) fn project(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     };
     let facts = AppFacts {
         namespace: &cy.id.namespace,
-        home_namespace: home,
+        home_namespace: own_home,
         repo_url: &cy.app.spec.source.repo_url,
         cluster: cluster(cy),
         dest_namespace: &cy.app.spec.destination.namespace,

@@ -29,7 +29,10 @@ pub(crate) async fn review(
     cmp: &Comparison,
 ) -> Result<bool, Stop> {
     let policy = policy(cy);
-    let request = cy.requests.approve.take();
+    let mut request = cy.requests.approve.take();
+    if let Some(raw) = request.take_if(|raw| super::approve_prunes::meant_for_prunes(cy, raw)) {
+        super::approve_prunes::take(cy, &raw).await;
+    }
     let revision = &target.revision;
     if !policy.required || cy.mem.applied(&cy.status, revision) || approved(cy, revision) {
         if !policy.required {
@@ -155,7 +158,7 @@ async fn approve(cy: &mut Cycle<'_>, approver: String) {
 
 /// The audit record of an approval (or a refused one): the approver as the actor, the
 /// revision and its author in the message.
-fn approval_record(
+pub(super) fn approval_record(
     cy: &Cycle<'_>,
     approver: String,
     outcome: Outcome,
@@ -174,7 +177,7 @@ fn approval_record(
     record
 }
 
-async fn refuse(cy: &mut Cycle<'_>, raw: &str, e: ApprovalError) {
+pub(super) async fn refuse(cy: &mut Cycle<'_>, raw: &str, e: ApprovalError) {
     let reason = match e {
         ApprovalError::SelfApproval { .. } => "SelfApprovalForbidden",
         ApprovalError::WrongRevision { .. } => "WrongRevision",

@@ -46,6 +46,8 @@ pub(crate) enum Decision {
 pub(crate) struct Gate<'a> {
     pub window: &'a WindowVerdict,
     pub awaiting_approval: bool,
+    /// What `spec.dependsOn` waits for (the `DependsOn` condition's message), if anything.
+    pub dependency: Option<&'a str>,
 }
 
 /// No window and no approval in the way.
@@ -59,7 +61,7 @@ static OPEN: WindowVerdict = WindowVerdict {
 
 impl Default for Gate<'_> {
     fn default() -> Self {
-        Self { window: &OPEN, awaiting_approval: false }
+        Self { window: &OPEN, awaiting_approval: false, dependency: None }
     }
 }
 
@@ -107,6 +109,10 @@ pub(crate) fn decide(f: &Facts<'_>, now: Now) -> Decision {
 fn gate(f: &Facts<'_>, kind: SyncKind, now: Now) -> Decision {
     if matches!(kind, SyncKind::Manual { dry_run: true, .. }) {
         return Decision::Sync(kind);
+    }
+    if let Some(why) = f.gate.dependency {
+        let message = format!("the sync waits: {why}");
+        return Decision::Held { reason: "DependsOn", message, recheck: None };
     }
     if f.gate.awaiting_approval && !f.forced {
         let message = format!(
@@ -394,7 +400,7 @@ mod tests {
     fn a_closed_window_holds_automated_syncs_until_it_opens_and_says_when() {
         let a = auto(true, false);
         let window = closed(false);
-        let gate = Gate { window: &window, awaiting_approval: false };
+        let gate = Gate { window: &window, awaiting_approval: false, dependency: None };
         let f = Facts { applied: false, gate, ..facts(Some(&a)) };
         let Decision::Held { reason, message, recheck } = decide(&f, now()) else { panic!() };
         assert_eq!(reason, "SyncWindowClosed");
@@ -410,13 +416,37 @@ mod tests {
         let shut = closed(false);
         let f = Facts {
             request: Some(&req),
-            gate: Gate { window: &shut, awaiting_approval: false },
+            gate: Gate { window: &shut, awaiting_approval: false, dependency: None },
             ..facts(None)
         };
         let Decision::Held { message, recheck, .. } = decide(&f, now()) else { panic!() };
         assert!(message.contains("manualSync: false") && recheck.is_none(), "{message}");
         let manual = closed(true);
-        let f = Facts { gate: Gate { window: &manual, awaiting_approval: false }, ..f };
+        let f = Facts {
+            gate: Gate { window: &manual, awaiting_approval: false, dependency: None },
+            ..f
+        };
         assert!(matches!(decide(&f, now()), Decision::Sync(SyncKind::Manual { .. })));
+    }
+
+    #[test]
+    fn an_app_waiting_for_its_dependencies_syncs_nothing_not_even_on_request_or_rollback() {
+        let a = auto(true, true);
+        let gate = Gate { dependency: Some("waiting for app ferry/db"), ..Default::default() };
+        let req = SyncRequest::default();
+        let cases = [
+            Facts { applied: false, gate, ..facts(Some(&a)) },
+            Facts { out_of_sync: true, gate, ..facts(Some(&a)) },
+            Facts { request: Some(&req), gate, ..facts(None) },
+            Facts { forced: true, gate, ..facts(None) },
+        ];
+        for f in cases {
+            let Decision::Held { reason, message, .. } = decide(&f, now()) else { panic!() };
+            assert_eq!(reason, "DependsOn");
+            assert!(message.contains("app ferry/db"), "{message}");
+        }
+        let dry = SyncRequest { dry_run: true, ..Default::default() };
+        let f = Facts { request: Some(&dry), gate, ..facts(None) };
+        assert!(matches!(decide(&f, now()), Decision::Sync(_)), "a dry run changes nothing");
     }
 }

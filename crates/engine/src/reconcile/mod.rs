@@ -7,9 +7,11 @@
 
 pub(crate) mod admit;
 mod approve;
+pub(crate) mod approve_prunes;
 mod cycle;
 mod decide;
 pub(crate) mod decryption;
+mod depend;
 mod events;
 mod judge;
 mod memory;
@@ -109,7 +111,8 @@ async fn pipeline(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     notice_drift(cy, &cmp, &target.revision).await;
     let window = admit::windows(cy)?;
     let awaiting_approval = approve::review(cy, &target, &cmp).await?;
-    let gate = Gate { window: &window, awaiting_approval };
+    let waiting = depend::review(cy);
+    let gate = Gate { window: &window, awaiting_approval, dependency: waiting.as_deref() };
     let decision = decide(&facts(cy, &cmp, &target, gate), cy.now);
     tracing::debug!(app = %cy.id, revision = %target.revision.short(), ?decision, "decided");
     act(cy, decision, &target.revision, &mut cmp).await?;
@@ -246,7 +249,8 @@ fn facts<'a>(cy: &'a Cycle<'_>, cmp: &Comparison, target: &'a Target, gate: Gate
         request: cy.requests.sync.as_ref(),
         forced: target.forced,
         out_of_sync: !cmp.out_of_sync.is_empty(),
-        extraneous: !cmp.extraneous.is_empty(),
+        // Deletions waiting for approval are not a reason to sync again: it would hold them again.
+        extraneous: !cmp.extraneous.is_empty() && !approve_prunes::waiting(cy, &target.revision),
         next_heal: cy.mem.next_heal,
         fallback: cy.fallback.as_ref().map(|s| s.message.as_str()),
         fail_on_shared: cy.app.sync_option("FailOnSharedResource") && !cmp.shared.is_empty(),
@@ -267,7 +271,8 @@ async fn act(
     match decision {
         Decision::Wait(d) => cy.requeue(Some(d)),
         Decision::Refused { reason, message } => cy.set("SyncFailed", true, reason, message),
-        Decision::Held { reason: "AwaitingApproval", .. } => {}
+        // Their stages set their own conditions.
+        Decision::Held { reason: "AwaitingApproval" | depend::CONDITION, .. } => {}
         Decision::Held { reason, message, recheck } => {
             cy.set(reason, true, reason, message);
             cy.requeue(recheck);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ferry_health::{Health, HealthStatus};
 use ferry_source::CommitId;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Patch;
 use serde_json::Value;
 
 use crate::application::*;
@@ -105,10 +105,10 @@ pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
             }
         }
     }
-    let api: Api<Application> = Api::namespaced(cy.inner.client.clone(), &cy.id.namespace);
+    let api = crate::argo::AppApi::new(&cy.inner.client, &cy.inner.argo, cy.id);
     let patch = Patch::Merge(serde_json::json!({ "status": patch }));
     ferry_apply::killpoint::pass(ferry_apply::killpoint::BEFORE_STATUS);
-    match api.patch_status(&cy.id.name, &PatchParams::default(), &patch).await {
+    match api.patch_status(&cy.id.name, &patch).await {
         Ok(updated) => {
             ferry_apply::killpoint::pass(ferry_apply::killpoint::AFTER_STATUS);
             cy.mem.last_written = Some(new_value);

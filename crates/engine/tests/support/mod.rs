@@ -3,5 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub use ferry_testkit::world::{Options, World, automated_spec, guestbook_spec};
+pub use ferry_testkit::world::{
+    Options, World, automated_spec, guestbook_spec, is_synced_healthy_at,
+};
 pub use ferry_testkit::{Repo, corpus};

@@ -1,6 +1,7 @@
 //! One tiny health function per kind, each in its own file, dispatched on group and kind.
 
 mod apiservice;
+mod application;
 mod conditions;
 mod crd;
 mod cronjob;
@@ -39,6 +40,7 @@ pub(crate) fn builtin(group: &str, kind: &str, obj: &Value) -> Health {
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::health(obj),
         ("apiregistration.k8s.io", "APIService") => apiservice::health(obj),
         ("autoscaling", "HorizontalPodAutoscaler") => hpa::health(obj),
+        ("ferry.dev" | "argoproj.io", "Application") => application::health(obj),
         _ => conditions::health(obj),
     }
 }
