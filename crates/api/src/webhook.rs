@@ -59,7 +59,7 @@ async fn handle(
     state.metrics.webhook(&label, &outcome);
     let result = result?;
     let code = match result.event.as_str() {
-        "push" => StatusCode::ACCEPTED,
+        "push" | "pull_request" => StatusCode::ACCEPTED,
         _ => StatusCode::OK,
     };
     Ok((code, Json(result)).into_response())

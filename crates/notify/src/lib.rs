@@ -46,6 +46,7 @@
 //! (HTTP and SMTP), [`notifier`] (queue, workers, retries, the delivery log, metrics).
 
 pub mod builtin;
+pub mod comment;
 pub mod config;
 pub mod event;
 pub mod gotmpl;

@@ -78,6 +78,48 @@ pub async fn http(client: &reqwest::Client, request: &HttpRequest) -> Result<Sen
     Err(SendError::Status { code, retry_after, snippet })
 }
 
+/// The most of a successful answer's body [`http_json`] reads (a page of PR comments).
+const MAX_ANSWER: usize = 4 << 20;
+
+/// Sends `request` and reads a successful answer as JSON (a list of comments, say); an answer
+/// over 4 MiB or not JSON is an error naming which.
+pub async fn http_json(
+    client: &reqwest::Client,
+    request: &HttpRequest,
+) -> Result<serde_json::Value, SendError> {
+    let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        .map_err(|_| SendError::Build(format!("`{}` is not an HTTP method", request.method)))?;
+    let mut builder = client.request(method, &request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let mut response = builder
+        .body(request.body.clone())
+        .send()
+        .await
+        .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
+    let code = response.status().as_u16();
+    if !response.status().is_success() {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
+        return Err(SendError::Status { code, retry_after, snippet: snippet(response).await });
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| SendError::Transport(e.without_url().to_string()))?
+    {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_ANSWER {
+            return Err(SendError::Build(format!("the answer is over {MAX_ANSWER} bytes")));
+        }
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| SendError::Build(format!("HTTP {code}: the answer is not JSON: {e}")))
+}
+
 async fn snippet(mut response: reqwest::Response) -> String {
     let mut bytes = Vec::new();
     while bytes.len() < SNIPPET {

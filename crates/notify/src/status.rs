@@ -126,7 +126,7 @@ pub struct CommitStatus {
 /// Everything but `/` in a path segment, and `/` too for GitLab's `id` (`group%2Frepo`).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
@@ -170,7 +170,7 @@ pub fn request(
     request
 }
 
-fn auth_headers(provider: Provider, auth: &Auth) -> Vec<(String, String)> {
+pub(crate) fn auth_headers(provider: Provider, auth: &Auth) -> Vec<(String, String)> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let value = match (provider, auth) {
