@@ -181,6 +181,8 @@ pub(crate) struct Inner {
     pub deliveries: Mutex<HashMap<AppId, crate::sync_audit::Delivery>>,
     /// The apps' SOPS key rings, reused while their key Secrets are watched and unchanged.
     pub keys: crate::decryption::KeyCache,
+    /// The ApplicationSets and their work queue.
+    pub appsets: crate::appset::controller::Sets,
 }
 
 impl Inner {
@@ -221,6 +223,7 @@ impl Engine {
         };
         let (store, writer) = reflector::store();
         let (projects, projects_writer) = reflector::store();
+        let (appsets, appsets_writer) = reflector::store();
         let mut tasks = JoinSet::new();
         let settings = Settings::start(&client, &config.home_namespace, &mut tasks);
         let clusters =
@@ -247,6 +250,7 @@ impl Engine {
             settings,
             deliveries: Mutex::default(),
             keys: Default::default(),
+            appsets: crate::appset::controller::Sets::new(appsets),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -268,6 +272,9 @@ impl Engine {
         tasks.spawn(crate::repos::follow(inner.clone()));
         tasks.spawn(crate::decryption::follow(inner.clone()));
         tasks.spawn(resync(inner.clone()));
+        tasks.spawn(crate::appset::controller::watch(inner.clone(), appsets_writer));
+        tasks.spawn(crate::appset::controller::tick(inner.clone()));
+        tasks.spawn(crate::appset::controller::work(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));
         }
@@ -343,6 +350,11 @@ impl Engine {
         self.inner.clusters.connected()
     }
 
+    /// Applications created, updated or deleted by ApplicationSets since the start.
+    pub fn appset_writes(&self) -> u64 {
+        self.inner.appsets.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Reconciles waiting to run.
     pub fn queued(&self) -> usize {
         self.inner.queue.len()
@@ -370,8 +382,12 @@ async fn watch_applications(
     let mut seen: HashMap<AppId, Fingerprint> = HashMap::new();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(Event::Apply(app) | Event::InitApply(app)) => applied(&inner, &mut seen, &app),
+            Ok(Event::Apply(app) | Event::InitApply(app)) => {
+                crate::appset::controller::app_changed(&inner, &app);
+                applied(&inner, &mut seen, &app)
+            }
             Ok(Event::Delete(app)) => {
+                crate::appset::controller::app_changed(&inner, &app);
                 let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
                 seen.remove(&id);
                 forget(&inner, &id);
@@ -503,9 +519,10 @@ async fn work(inner: Arc<Inner>) {
     }
 }
 
-/// Server-side applies the Application and Project CRDs and waits until they are served.
+/// Server-side applies the Application, Project and ApplicationSet CRDs and waits until they
+/// are served.
 pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
-    for crd in [crate::application::crd(), crate::project::crd()] {
+    for crd in [crate::application::crd(), crate::project::crd(), crate::appset::crd()] {
         install_one(client, crd).await?;
     }
     Ok(())

@@ -7,6 +7,7 @@
 
 pub mod application;
 pub mod approval;
+pub mod appset;
 pub mod audit;
 mod claims;
 pub mod clusters;

@@ -2,6 +2,7 @@
 //! keeps the engine's numbers apart from the cluster's and the harness's.
 
 mod apply_vs_kubectl;
+mod appset;
 mod commit_to_applied;
 mod drift_heal;
 mod fan_out;
@@ -35,12 +36,13 @@ pub enum Scenario {
     ApplyVsKubectl,
     MultiCluster,
     Sops,
+    AppSet,
     /// Not in [`Scenario::ALL`] (`all`): an hour by default.
     Soak,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::CommitToApplied,
         Scenario::FanOut,
         Scenario::SteadyState,
@@ -50,6 +52,7 @@ impl Scenario {
         Scenario::ApplyVsKubectl,
         Scenario::MultiCluster,
         Scenario::Sops,
+        Scenario::AppSet,
     ];
 
     /// Scenarios run only when named.
@@ -67,6 +70,7 @@ impl Scenario {
             Scenario::ApplyVsKubectl => "apply-vs-kubectl",
             Scenario::MultiCluster => "multi-cluster",
             Scenario::Sops => "sops",
+            Scenario::AppSet => "appset",
         }
     }
 
@@ -122,6 +126,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::ApplyVsKubectl => apply_vs_kubectl::run(opts, &mut report)?,
         Scenario::MultiCluster => multi_cluster::run(opts, &mut report)?,
         Scenario::Sops => sops::run(opts, &mut report)?,
+        Scenario::AppSet => appset::run(opts, &mut report)?,
         Scenario::Soak => soak::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();

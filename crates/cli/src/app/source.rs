@@ -88,7 +88,7 @@ pub async fn access(
 }
 
 /// `$XDG_CACHE_HOME/ferry`, else `~/.cache/ferry`, else a directory under the system temp dir.
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("ferry");
     }
