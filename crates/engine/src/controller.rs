@@ -350,6 +350,11 @@ impl Engine {
         self.inner.clusters.connected()
     }
 
+    /// The ApplicationSets as last seen.
+    pub fn application_sets(&self) -> Vec<Arc<crate::appset::ApplicationSet>> {
+        self.inner.appsets.store.state()
+    }
+
     /// Applications created, updated or deleted by ApplicationSets since the start.
     pub fn appset_writes(&self) -> u64 {
         self.inner.appsets.writes.load(std::sync::atomic::Ordering::Relaxed)

@@ -341,3 +341,61 @@ async fn observed_order(world: &World, revision: &str) -> Vec<String> {
     }
     order
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clusters_set_follows_the_labelled_cluster_secrets_as_they_come() {
+    let world = World::start(|repo| with_dirs(repo, 1)).await;
+    let spec = json!({
+        "generators": [{"clusters": {"selector": {"matchLabels": {"env": "prod"}}}}],
+        "template": {
+            "metadata": {"name": "guest-{{nameNormalized}}", "labels": {"env": "{{metadata.labels.env}}"}},
+            "spec": {"source": {"repoURL": world.repo_url(), "targetRevision": "main", "path": "apps/app00"},
+                     "destination": {"server": "{{server}}", "namespace": "guest"}}
+        }
+    });
+    create_set(&world, "clusters", spec).await;
+    wait_condition(&world, "clusters", "ParametersGenerated", "0 parameter sets").await;
+    assert!(apps_of(&world, "clusters").await.is_empty(), "the local cluster has no labels");
+
+    let mut secret = ferry_testkit::remote::cluster_secret(
+        "cluster-eu",
+        &[
+            ("name", "EU_1"),
+            ("server", "https://eu.example:6443"),
+            ("config", r#"{"bearerToken": "t"}"#),
+        ],
+    );
+    secret["metadata"]["labels"]["env"] = json!("prod");
+    let secret: k8s_openapi::api::core::v1::Secret =
+        serde_json::from_value(secret).expect("a Secret");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(world.client.clone(), NS);
+    secrets.create(&PostParams::default(), &secret).await.expect("cluster Secret created");
+    let apps = wait_apps(&world, "clusters", "one app for EU_1", |apps| apps.len() == 1).await;
+    assert_eq!(apps[0].metadata.name.as_deref(), Some("guest-eu-1"));
+    assert_eq!(apps[0].spec.destination.server.as_deref(), Some("https://eu.example:6443"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_a_set_that_preserves_resources_deletes_its_apps_and_leaves_their_objects() {
+    let world = World::start(|repo| with_dirs(repo, 2)).await;
+    let mut spec = directories_set(&world);
+    spec["template"]["metadata"]["finalizers"] = json!(["ferry.dev/resources-finalizer"]);
+    spec["syncPolicy"] = json!({"preserveResourcesOnDeletion": true});
+    let sets = create_set(&world, "keep", spec).await;
+    let head = world.head();
+    let apps = wait_apps(&world, "keep", "2 apps Synced+Healthy", |apps| {
+        apps.len() == 2 && apps.iter().all(|a| synced_healthy_at(a, &head))
+    })
+    .await;
+    assert!(apps.iter().all(|a| a.metadata.finalizers.is_none()), "no cascade finalizer");
+
+    sets.delete("keep", &Default::default()).await.expect("set deleted");
+    wait_apps(&world, "keep", "gone with their set", |apps| apps.is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(world.client.clone(), "fleet");
+    for cm in ["cm00", "cm01"] {
+        assert!(cms.get_opt(cm).await.expect("get").is_some(), "{cm} stays");
+    }
+}

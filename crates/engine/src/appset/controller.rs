@@ -263,9 +263,12 @@ async fn converge(
     None
 }
 
-/// The Applications the set owns now (by label, in its namespace).
+/// The Applications the set owns now: its label and an owner reference to this very set (an
+/// app that only carries the label, or one of an earlier set of the same name, is not the
+/// set's to update or delete).
 pub(crate) fn owned(inner: &Inner, set: &ApplicationSet) -> Vec<Arc<Application>> {
     let (ns, name) = (set.namespace().unwrap_or_default(), set.name_any());
+    let uid = set.metadata.uid.clone().unwrap_or_default();
     let mut apps: Vec<Arc<Application>> = inner
         .apps
         .state()
@@ -273,6 +276,7 @@ pub(crate) fn owned(inner: &Inner, set: &ApplicationSet) -> Vec<Arc<Application>
         .filter(|a| {
             a.namespace().as_deref() == Some(ns.as_str())
                 && a.labels().get(LABEL_APPLICATION_SET) == Some(&name)
+                && a.owner_references().iter().any(|o| o.uid == uid)
         })
         .collect();
     apps.sort_by_key(|a| a.name_any());

@@ -11,8 +11,8 @@
 //! Secrets; `controller` is the watch and reconcile loop.
 //!
 //! Not supported (yet): `templatePatch`, the `scmProvider`, `pullRequest`, `clusterDecisionResource`
-//! and `plugin` generators, per-generator `template` overrides, and a matrix child reading the
-//! other child's parameters.
+//! and `plugin` generators, per-generator `template` overrides, a matrix child reading the
+//! other child's parameters, and templated `values` (they are passed as written).
 
 pub(crate) mod controller;
 pub mod generate;
