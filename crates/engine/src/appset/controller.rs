@@ -90,12 +90,12 @@ pub(crate) async fn watch(inner: Arc<Inner>, writer: Writer<ApplicationSet>) {
     }
 }
 
-/// An Application changed: its set (by label) looks again soon (debounced: many apps change
-/// together).
+/// An Application changed: its set (by label) looks again within a second (debounced: many
+/// apps change together, and one look at a set of 1,000 apps reads them all).
 pub(crate) fn app_changed(inner: &Inner, app: &Application) {
     if let Some(set) = app.labels().get(LABEL_APPLICATION_SET) {
         let id = AppId::new(app.namespace().unwrap_or_default(), set);
-        inner.appsets.queue.push_after(id, Duration::from_millis(250));
+        inner.appsets.queue.push_after(id, Duration::from_secs(1));
     }
 }
 
@@ -248,7 +248,7 @@ async fn converge(
         Ok(a) => a,
         Err(e) => return report.error("InvalidTemplate", e.to_string(), None),
     };
-    let existing: Vec<Application> = owned(inner, set).iter().map(|a| (**a).clone()).collect();
+    let existing = owned(inner, set);
     let approved = set.annotations().get(ANNOTATION_APPROVE_DELETION).map(String::as_str);
     let guard = Guard { max_deletions: set.spec.max_deletions(), approved };
     let plan = plan::plan(&apps, &existing, policy, guard);

@@ -60,12 +60,15 @@ pub struct Guard<'a> {
 /// `generated` against `existing` (the set's apps now).
 pub fn plan(
     generated: &[Application],
-    existing: &[Application],
+    existing: &[impl std::borrow::Borrow<Application>],
     policy: Policy,
     guard: Guard<'_>,
 ) -> Plan {
-    let by_name: BTreeMap<String, &Application> =
-        existing.iter().map(|a| (a.metadata.name.clone().unwrap_or_default(), a)).collect();
+    let by_name: BTreeMap<String, &Application> = existing
+        .iter()
+        .map(|a| a.borrow())
+        .map(|a| (a.metadata.name.clone().unwrap_or_default(), a))
+        .collect();
     let wanted: BTreeSet<String> =
         generated.iter().map(|a| a.metadata.name.clone().unwrap_or_default()).collect();
     let mut plan = Plan::default();

@@ -3,6 +3,7 @@
 //! words, the generated apps with their sync and health, and the RollingSync's per-app status.
 //! A condition keeps its `lastTransitionTime` while its status stays.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,8 +150,12 @@ impl Report {
             }
         }
         self.conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+        let by_name: HashMap<&str, &Application> =
+            owned.iter().filter_map(|a| Some((a.metadata.name.as_deref()?, a.as_ref()))).collect();
         let resources = match &self.names {
-            Some(names) => names.iter().map(|n| resource(n, owned)).collect(),
+            Some(names) => {
+                names.iter().map(|n| resource(n, by_name.get(n.as_str()).copied())).collect()
+            }
             None => previous.resources.clone(),
         };
         ApplicationSetStatus {
@@ -163,14 +168,15 @@ impl Report {
     }
 }
 
-fn resource(name: &str, owned: &[Arc<Application>]) -> ResourceStatus {
-    let app = owned.iter().find(|a| a.metadata.name.as_deref() == Some(name));
-    let status = app.and_then(|a| a.status.clone()).unwrap_or_default();
+fn resource(name: &str, app: Option<&Application>) -> ResourceStatus {
+    let status = app.and_then(|a| a.status.as_ref());
     ResourceStatus {
         name: name.to_owned(),
         namespace: app.and_then(|a| a.metadata.namespace.clone()).unwrap_or_default(),
-        status: status.sync.status.to_string(),
-        health: ResourceHealth { status: status.health.status.to_string() },
+        status: status.map_or_else(|| "Unknown".to_owned(), |s| s.sync.status.to_string()),
+        health: ResourceHealth {
+            status: status.map_or_else(|| "Unknown".to_owned(), |s| s.health.status.to_string()),
+        },
     }
 }
 
