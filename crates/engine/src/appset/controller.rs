@@ -20,7 +20,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
 
-use super::generate::{self, Checkout, GitReader};
+use super::generate::{self, Checkout, GitReader, Listing};
 use super::params::ClusterInfo;
 use super::plan::{self, Guard, Plan};
 use super::report::Report;
@@ -40,6 +40,8 @@ pub(crate) struct Sets {
     rollouts: Mutex<HashMap<AppId, Vec<AppRolloutStatus>>>,
     /// Application creates, updates and deletes made (for `ferry bench`).
     pub writes: AtomicU64,
+    /// The last tree listing of each repository a git generator reads, with its commit.
+    listings: Mutex<HashMap<String, (String, Arc<Listing>)>>,
 }
 
 impl Sets {
@@ -49,6 +51,7 @@ impl Sets {
             queue: WorkQueue::default(),
             rollouts: Mutex::default(),
             writes: AtomicU64::new(0),
+            listings: Mutex::default(),
         }
     }
 }
@@ -179,6 +182,18 @@ impl GitReader for EngineGit<'_> {
         let tree = inner.sources.tree(&url, &commit).map_err(|e| e.to_string())?;
         Ok(Checkout { tree, commit: commit.as_str().to_owned() })
     }
+
+    fn listing(&self, repo_url: &str, checkout: &Checkout) -> Result<Option<Arc<Listing>>, String> {
+        let listings = &self.inner.appsets.listings;
+        let known = listings.lock().unwrap_or_else(|p| p.into_inner()).get(repo_url).cloned();
+        if let Some((_, listing)) = known.filter(|(c, _)| *c == checkout.commit) {
+            return Ok(Some(listing));
+        }
+        let Some(listing) = generate::walk(&checkout.tree)?.map(Arc::new) else { return Ok(None) };
+        let entry = (checkout.commit.clone(), listing.clone());
+        listings.lock().unwrap_or_else(|p| p.into_inner()).insert(repo_url.to_owned(), entry);
+        Ok(Some(listing))
+    }
 }
 
 /// The clusters of the cluster Secrets (a Secret that does not parse is left out; the apps
@@ -229,6 +244,7 @@ async fn converge(
         Ok(p) => p,
         Err(e) => return report.error("InvalidSyncPolicy", e.to_string(), None),
     };
+    let started = std::time::Instant::now();
     let clusters = known_clusters(inner);
     let generated =
         match generate::generate(&set.spec.generators, &EngineGit { inner }, &clusters).await {
@@ -244,6 +260,7 @@ async fn converge(
             }
         };
     report.parameters(Ok(generated.params.len()));
+    let generated_at = std::time::Instant::now();
     let apps = match super::template::applications(set, &generated.params) {
         Ok(a) => a,
         Err(e) => return report.error("InvalidTemplate", e.to_string(), None),
@@ -253,6 +270,13 @@ async fn converge(
     let guard = Guard { max_deletions: set.spec.max_deletions(), approved };
     let plan = plan::plan(&apps, &existing, policy, guard);
     report.planned(&plan, set.spec.max_deletions());
+    tracing::debug!(
+        set = %id_of(set),
+        generate = ?generated_at.duration_since(started),
+        render_and_plan = ?generated_at.elapsed(),
+        create = plan.create.len(), update = plan.update.len(), delete = plan.delete.len(),
+        "ApplicationSet planned"
+    );
     if let Err(e) = write(inner, set, &plan).await {
         return report.error("WriteFailed", e, Some(Duration::from_secs(2)));
     }

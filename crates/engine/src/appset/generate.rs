@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use ferry_source::{EntryKind, GitTree, RepoPath, Tree};
 
@@ -62,6 +63,16 @@ pub trait GitReader: Sync {
         repo_url: &str,
         revision: &str,
     ) -> impl Future<Output = Result<Checkout, String>> + Send;
+
+    /// Every directory and file of a checkout (`None`: more than [`MAX_TREE_ENTRIES`]). The
+    /// engine keeps the last listing of each repository, since a commit's listing never changes.
+    fn listing(
+        &self,
+        _repo_url: &str,
+        checkout: &Checkout,
+    ) -> Result<Option<Arc<Listing>>, String> {
+        Ok(walk(&checkout.tree)?.map(Arc::new))
+    }
 }
 
 /// What the generators yield.
@@ -184,10 +195,12 @@ async fn git_generator<G: GitReader>(
         revision: checkout.commit.clone(),
         message,
     };
-    let listing = walk(&checkout.tree).map_err(git_err)?.ok_or_else(|| GenerateError::TooBig {
-        at: at.to_owned(),
-        what: format!("{} at {}", g.repo_url, checkout.commit),
-        limit: MAX_TREE_ENTRIES,
+    let listing = git.listing(&g.repo_url, &checkout).map_err(git_err)?.ok_or_else(|| {
+        GenerateError::TooBig {
+            at: at.to_owned(),
+            what: format!("{} at {}", g.repo_url, checkout.commit),
+            limit: MAX_TREE_ENTRIES,
+        }
     })?;
     let p = |source| GenerateError::Params { at: at.to_owned(), source };
     let mut out = params::directories(&listing.dirs, &g.directories).map_err(p)?;
@@ -209,7 +222,7 @@ pub struct Listing {
     pub files: Vec<String>,
 }
 
-fn walk(tree: &dyn Tree) -> Result<Option<Listing>, String> {
+pub fn walk(tree: &dyn Tree) -> Result<Option<Listing>, String> {
     let mut listing = Listing { dirs: Vec::new(), files: Vec::new() };
     let mut todo = vec![RepoPath::root()];
     let mut seen = 0usize;
