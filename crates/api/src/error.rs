@@ -11,6 +11,8 @@ use crate::dto::ErrorBody;
 pub enum ApiError {
     #[error("application {namespace}/{name} not found")]
     NotFound { namespace: String, name: String },
+    #[error("applicationset {namespace}/{name} not found")]
+    SetNotFound { namespace: String, name: String },
     #[error("{message}")]
     BadRequest { message: String, hint: String },
     #[error("{message}")]
@@ -65,7 +67,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::SetNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } | ApiError::Body(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. }
@@ -108,6 +110,9 @@ impl ApiError {
         match self {
             ApiError::NotFound { namespace, .. } => format!(
                 "GET /api/v1/applications lists the applications; check the name and the namespace ({namespace})"
+            ),
+            ApiError::SetNotFound { namespace, .. } => format!(
+                "GET /api/v1/applicationsets lists the ApplicationSets; check the name and the namespace ({namespace})"
             ),
             ApiError::BadRequest { hint, .. } | ApiError::Conflict { hint, .. } => hint.clone(),
             ApiError::Unauthenticated { hint, .. } => hint.clone(),

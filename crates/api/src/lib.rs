@@ -18,6 +18,7 @@
 pub mod access;
 mod account;
 mod actions;
+mod appsets;
 pub mod dto;
 mod error;
 mod events;

@@ -22,6 +22,22 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ("get", "/api/openapi.json", "This document", None, 200, "object"),
     (
         "get",
+        "/api/v1/applicationsets",
+        "List the ApplicationSets the caller may see (RBAC `applicationsets, get, PROJECT/NAMESPACE/NAME`)",
+        None,
+        200,
+        "object",
+    ),
+    (
+        "get",
+        "/api/v1/applicationsets/{namespace}/{name}",
+        "The ApplicationSet object: generators, template, conditions, generated apps",
+        None,
+        200,
+        "object",
+    ),
+    (
+        "get",
         "/api/v1/applications",
         "List applications with sync and health status",
         None,

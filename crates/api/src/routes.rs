@@ -12,7 +12,8 @@ use axum::routing::{get, post};
 use crate::access::guard;
 use crate::dto::ErrorBody;
 use crate::state::ApiState;
-use crate::{account, actions, events, metrics, plan, read, ui, webhook};
+
+use crate::{account, actions, appsets, events, metrics, plan, read, ui, webhook};
 
 /// Bodies of API actions are a few bytes; webhooks have their own cap in [`webhook`].
 const ACTION_BODY_LIMIT: usize = 64 << 10;
@@ -40,6 +41,8 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{app}/terminate-op"), post(actions::terminate))
         .route(&format!("{app}/approve"), post(actions::approve))
         .route("/api/v1/plan", post(plan::plan))
+        .route("/api/v1/applicationsets", get(appsets::list))
+        .route("/api/v1/applicationsets/{namespace}/{name}", get(appsets::get))
         .route("/api/v1/audit", get(account::audit))
         .route("/api/v1/notifications/log", get(account::notifications_log))
         .route("/api/v1/account", get(account::whoami))

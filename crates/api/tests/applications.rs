@@ -322,3 +322,35 @@ async fn live_drift_shows_in_the_diff_and_resources_with_who_changed_it_and_secr
     assert!(!resources.to_string().contains("typed-by-hand"), "{resources}");
     world.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_application_set_is_listed_and_read_with_its_generated_apps() {
+    let world = World::guestbook(Options::default()).await;
+    world.create_namespace("ferry").await;
+    let set: ferry_engine::appset::ApplicationSet = serde_json::from_value(json!({
+        "apiVersion": "ferry.dev/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "books", "namespace": "ferry"},
+        "spec": {"generators": [{"list": {"elements": [{"env": "dev"}]}}],
+                 "template": {"metadata": {"name": "book-{{env}}"},
+                              "spec": guestbook_spec(&world.repo_url())}}
+    }))
+    .expect("a set");
+    let api: Api<ferry_engine::appset::ApplicationSet> =
+        Api::namespaced(world.client.clone(), "ferry");
+    api.create(&PostParams::default(), &set).await.expect("set created");
+    let listed = world
+        .wait_api("/api/v1/applicationsets", "the set with its app", |l| {
+            l["items"][0]["status"]["resources"][0]["name"] == "book-dev"
+        })
+        .await;
+    assert_eq!(listed["items"][0]["kind"], "ApplicationSet");
+    let (status, one) = world.get("/api/v1/applicationsets/ferry/books").await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["spec"]["generators"][0]["list"]["elements"][0]["env"], "dev");
+    let (status, missing) = world.get("/api/v1/applicationsets/ferry/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert!(
+        missing["hint"].as_str().unwrap_or_default().contains("/api/v1/applicationsets"),
+        "{missing}"
+    );
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod app;
+mod appset;
 mod audit;
 mod bench;
 mod cluster;
@@ -71,6 +72,9 @@ enum Command {
     /// Projects (Argo CD's AppProjects): who may deploy what, where and when; create, get, list, delete.
     #[command(visible_alias = "proj")]
     Project(project::ProjectArgs),
+    /// ApplicationSets: list, get, create, delete, approve held deletions, preview a file.
+    #[command(name = "appset", visible_alias = "appsets")]
+    AppSet(appset::AppSetArgs),
     /// Manage Applications: create, list, get, set, patch, edit, diff, sync, refresh, wait, logs, manifests, resources, history, rollback, delete.
     App(app::AppArgs),
     /// Compare a local directory (a PR checkout) with an Application's live objects; exit 1 on a difference.
@@ -276,6 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Project(args) => tokio::runtime::Runtime::new()?.block_on(project::run(args)),
+        Command::AppSet(args) => tokio::runtime::Runtime::new()?.block_on(appset::run(args)),
         Command::Cluster { command: ClusterCommand::Add(args) } => Ok(cluster::add(*args)),
         Command::Cluster { command: ClusterCommand::List(args) } => Ok(cluster::list(args)),
         Command::Cluster { command: ClusterCommand::Remove(args) } => Ok(cluster::remove(args)),

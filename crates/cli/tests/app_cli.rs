@@ -241,11 +241,12 @@ async fn install_print_writes_yaml_with_the_crd_rbac_and_the_controller() {
         [
             "applications.ferry.dev",
             "projects.ferry.dev",
+            "applicationsets.ferry.dev",
             "imagerepositories.image.ferry.dev",
             "imagepolicies.image.ferry.dev",
             "imageupdateautomations.image.ferry.dev"
         ],
-        "the Application and Project CRDs and the image automation CRDs, in that order"
+        "the Application, Project and ApplicationSet CRDs and the image automation CRDs, in that order"
     );
     let deploy = docs.iter().find(|d| d["kind"] == "Deployment").expect("the Deployment");
     assert_eq!(deploy["spec"]["template"]["spec"]["containers"][0]["image"], "example/ferry:1");

@@ -200,6 +200,8 @@ pub(crate) struct Inner {
     pub dependents: Mutex<crate::depends::index::Dependents>,
     /// The apps that are Argo CD's Applications (status and finalizers go to `argoproj.io`).
     pub argo: crate::argo::ArgoIds,
+    /// The ApplicationSets and their work queue.
+    pub appsets: crate::appset::controller::Sets,
 }
 
 impl Inner {
@@ -247,6 +249,7 @@ impl Engine {
         };
         let (store, writer) = reflector::store();
         let (projects, projects_writer) = reflector::store();
+        let (appsets, appsets_writer) = reflector::store();
         let mut tasks = JoinSet::new();
         let settings = Settings::start(&client, &config.home_namespace, &mut tasks);
         let clusters =
@@ -279,6 +282,7 @@ impl Engine {
             ),
             dependents: Mutex::default(),
             argo: Default::default(),
+            appsets: crate::appset::controller::Sets::new(appsets),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -301,6 +305,9 @@ impl Engine {
         tasks.spawn(crate::decryption::follow(inner.clone()));
         tasks.spawn(resync(inner.clone()));
         tasks.spawn(crate::notifications::watch(inner.clone()));
+        tasks.spawn(crate::appset::controller::watch(inner.clone(), appsets_writer));
+        tasks.spawn(crate::appset::controller::tick(inner.clone()));
+        tasks.spawn(crate::appset::controller::work(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));
         }
@@ -406,6 +413,16 @@ impl Engine {
         self.inner.clusters.connected()
     }
 
+    /// The ApplicationSets as last seen.
+    pub fn application_sets(&self) -> Vec<Arc<crate::appset::ApplicationSet>> {
+        self.inner.appsets.store.state()
+    }
+
+    /// Applications created, updated or deleted by ApplicationSets since the start.
+    pub fn appset_writes(&self) -> u64 {
+        self.inner.appsets.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Reconciles waiting to run.
     pub fn queued(&self) -> usize {
         self.inner.queue.len()
@@ -477,10 +494,12 @@ async fn watch_applications(
             writer.apply_watcher_event(&event);
             match event {
                 Event::Apply(app) | Event::InitApply(app) => {
+                    crate::appset::controller::app_changed(&inner, &app);
                     applied(&inner, &mut seen, &app);
                     follow_dependencies(&inner, &mut ready, &app);
                 }
                 Event::Delete(app) => {
+                    crate::appset::controller::app_changed(&inner, &app);
                     let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
                     seen.remove(&id);
                     ready.remove(&id);
@@ -640,9 +659,10 @@ async fn work(inner: Arc<Inner>) {
     }
 }
 
-/// Server-side applies the Application and Project CRDs and waits until they are served.
+/// Server-side applies the Application, Project and ApplicationSet CRDs and waits until they
+/// are served.
 pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
-    for crd in [crate::application::crd(), crate::project::crd()] {
+    for crd in [crate::application::crd(), crate::project::crd(), crate::appset::crd()] {
         install_one(client, crd).await?;
     }
     Ok(())

@@ -8,6 +8,7 @@
 pub mod application;
 pub mod approval;
 pub mod argo;
+pub mod appset;
 pub mod audit;
 mod claims;
 pub mod clusters;

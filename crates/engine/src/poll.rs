@@ -147,7 +147,7 @@ pub(crate) fn notify_push(
     let Ok(url) = Sources::parse_url(raw_url) else { return 0 };
     inner.sources.invalidate(&url);
     let key = url.key();
-    let mut n = 0;
+    let mut n = crate::appset::controller::notify_push(inner, &url);
     for app in inner.apps.state() {
         if Sources::parse_url(&app.spec.source.repo_url).is_ok_and(|u| u.key() == key) {
             let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());

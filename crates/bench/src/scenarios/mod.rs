@@ -2,6 +2,7 @@
 //! keeps the engine's numbers apart from the cluster's and the harness's.
 
 mod apply_vs_kubectl;
+mod appset;
 mod commit_to_applied;
 mod drift_heal;
 mod fan_out;
@@ -37,6 +38,7 @@ pub enum Scenario {
     MultiCluster,
     Sops,
     Plan,
+    AppSet,
     /// Not in [`Scenario::ALL`] (`all`): an hour by default.
     Soak,
 }
@@ -53,6 +55,7 @@ impl Scenario {
         Scenario::MultiCluster,
         Scenario::Sops,
         Scenario::Plan,
+        Scenario::AppSet,
     ];
 
     /// Scenarios run only when named.
@@ -71,6 +74,7 @@ impl Scenario {
             Scenario::MultiCluster => "multi-cluster",
             Scenario::Sops => "sops",
             Scenario::Plan => "plan",
+            Scenario::AppSet => "appset",
         }
     }
 
@@ -127,6 +131,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::MultiCluster => multi_cluster::run(opts, &mut report)?,
         Scenario::Sops => sops::run(opts, &mut report)?,
         Scenario::Plan => plan::run(opts, &mut report)?,
+        Scenario::AppSet => appset::run(opts, &mut report)?,
         Scenario::Soak => soak::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();

@@ -38,9 +38,10 @@ pub fn manifests(namespace: &str, image: &str) -> Result<Vec<Value>, CliError> {
     let labels = json!({"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "ferry"});
     let mut objects =
         vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})];
-    // Application and Project; image automation: ImageRepository, ImagePolicy,
+    // Application, Project and ApplicationSet; image automation: ImageRepository, ImagePolicy,
     // ImageUpdateAutomation.
-    let engine_crds = [ferry_engine::crd(), ferry_engine::project::crd()];
+    let engine_crds =
+        [ferry_engine::crd(), ferry_engine::project::crd(), ferry_engine::appset::crd()];
     for crd in engine_crds.into_iter().chain(ferry_image::automation::crds()) {
         let mut crd = serde_json::to_value(crd).map_err(|e| CliError::Output(e.to_string()))?;
         crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
@@ -166,6 +167,7 @@ mod tests {
             kinds,
             [
                 "Namespace",
+                "CustomResourceDefinition",
                 "CustomResourceDefinition",
                 "CustomResourceDefinition",
                 "CustomResourceDefinition",

@@ -23,7 +23,7 @@ mod refresh;
 mod resources;
 mod rollback;
 mod set;
-mod source;
+pub(crate) mod source;
 mod suspend;
 mod sync;
 mod terminate;
