@@ -7,8 +7,8 @@
 
 pub mod application;
 pub mod approval;
-pub mod argo;
 pub mod appset;
+pub mod argo;
 pub mod audit;
 mod claims;
 pub mod clusters;

@@ -44,7 +44,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::CommitToApplied,
         Scenario::FanOut,
         Scenario::SteadyState,
