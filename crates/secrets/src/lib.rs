@@ -184,6 +184,14 @@ fn plain_documents(format: Format, bytes: &[u8]) -> Result<Vec<Node>, SopsError>
     if parsed.metadata.is_some() {
         return Err(SopsError::Metadata("it is already SOPS-encrypted".into()));
     }
+    // An empty file has no document to carry the `sops` metadata: what would be written could
+    // not be read back as encrypted (sops refuses it too).
+    if parsed.documents.is_empty() {
+        return Err(SopsError::Parse {
+            format: format.name(),
+            message: "the file holds no document (nothing to encrypt)".into(),
+        });
+    }
     if parsed.documents.iter().any(|d| !matches!(d, Node::Map(_))) {
         return Err(SopsError::Parse {
             format: format.name(),

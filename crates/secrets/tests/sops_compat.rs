@@ -346,3 +346,22 @@ fn pgp_files_work_both_ways_with_sops() {
     assert!(out.status.success(), "sops -d: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "token: abc\n");
 }
+
+#[test]
+fn an_empty_file_is_refused_rather_than_written_as_one_that_reads_as_plain() {
+    let (_, recipient) = ferry_secrets::generate_age();
+    let opts = ferry_secrets::EncryptOptions { age: vec![recipient], ..Default::default() };
+    for format in [Format::Yaml, Format::Json, Format::Dotenv] {
+        match ferry_secrets::encrypt(format, b"", &opts) {
+            // YAML and dotenv say there is nothing to encrypt; JSON that an empty file is not JSON.
+            Err(e) => assert!(
+                e.to_string().contains("no document") || format == Format::Json,
+                "{format:?}: {e}"
+            ),
+            Ok(sealed) => assert!(
+                ferry_secrets::is_encrypted(format, &sealed),
+                "{format:?}: an encrypted empty file must read back as encrypted"
+            ),
+        }
+    }
+}
