@@ -17,6 +17,8 @@ use crate::compare::Resource;
 pub enum LiveError {
     #[error("finding the API of {kind} ({api_version}): {message}")]
     Discovery { kind: String, api_version: String, message: String },
+    #[error("reading {key}: the answer does not decode: {message}")]
+    Decode { key: String, message: String },
     #[error("reading {key}: {source}")]
     Read {
         key: String,
@@ -69,7 +71,9 @@ pub async fn read(
             .await
             .map_err(|source| LiveError::Read { key: key.to_string(), source })?;
         let Some(obj) = found else { continue };
-        let Ok(mut value) = serde_json::to_value(obj) else { continue };
+        // Never "not live" for an object that was read: that would plan it as a create.
+        let mut value = serde_json::to_value(obj)
+            .map_err(|e| LiveError::Decode { key: key.to_string(), message: e.to_string() })?;
         if value.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
             value["apiVersion"] = Value::String(resolved.resource.api_version.clone());
         }

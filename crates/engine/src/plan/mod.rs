@@ -155,7 +155,7 @@ pub async fn plan<D: Destinations>(
             Err(reason) => out.unaffected.push(Unaffected { app: name, reason }),
         }
     }
-    out.apps.retain(|a| a.changes() > 0 || a.error.is_some() || !a.violations.is_empty());
+    out.apps.retain(|a| a.changes() > 0 || a.blocked());
     Ok(out)
 }
 

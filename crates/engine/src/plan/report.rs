@@ -74,11 +74,16 @@ impl AppPlan {
     pub fn changes(&self) -> usize {
         self.create.len() + self.update.len() + self.prune.len()
     }
+
+    /// Whether the app cannot be applied as it is: it did not plan, or its project refuses it.
+    pub fn blocked(&self) -> bool {
+        self.error.is_some() || !self.violations.is_empty()
+    }
 }
 
 impl Plan {
     pub fn has_errors(&self) -> bool {
-        self.apps.iter().any(|a| a.error.is_some() || !a.violations.is_empty())
+        self.apps.iter().any(AppPlan::blocked)
     }
 
     pub fn has_changes(&self) -> bool {
@@ -99,8 +104,7 @@ impl Plan {
     /// One line: "2 apps change (1 to create, 3 to update, 1 to prune); 5 unaffected".
     pub fn headline(&self) -> String {
         let changing = self.apps.iter().filter(|a| a.changes() > 0).count();
-        let failing =
-            self.apps.iter().filter(|a| a.error.is_some() || !a.violations.is_empty()).count();
+        let failing = self.apps.iter().filter(|a| a.blocked()).count();
         let sum = |f: fn(&AppPlan) -> usize| self.apps.iter().map(f).sum::<usize>();
         let mut line = format!(
             "{} ({} to create, {} to update, {} to prune); {} unaffected",
