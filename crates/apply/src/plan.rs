@@ -104,7 +104,8 @@ pub enum PlanError {
 /// One desired object with where it came from (for errors).
 #[derive(Clone, Debug)]
 pub struct Desired {
-    pub object: Value,
+    /// Shared with the engine's copy of the app's tracked resources (one allocation per object).
+    pub object: std::sync::Arc<Value>,
     pub origin: String,
 }
 
@@ -143,7 +144,7 @@ pub fn plan(
                     TaskKind::Apply { mode: options.mode, force: options.force || opts.force };
                 waves.entry((Phase::Sync, options.wave)).or_default().push(Task {
                     key,
-                    object: d.object.clone(),
+                    object: (*d.object).clone(),
                     kind,
                 });
             }
@@ -155,7 +156,7 @@ pub fn plan(
                 for phase in phases {
                     let task = Task {
                         key: key.clone(),
-                        object: d.object.clone(),
+                        object: (*d.object).clone(),
                         kind: TaskKind::Hook { delete: delete.clone() },
                     };
                     waves.entry((phase.into(), options.wave)).or_default().push(task);
@@ -256,7 +257,7 @@ mod tests {
             _ => "v1",
         };
         Desired {
-            object: json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "app", "annotations": annotations}}),
+            object: json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "app", "annotations": annotations}}).into(),
             origin: format!("{name}.yaml"),
         }
     }
@@ -376,7 +377,7 @@ mod tests {
     #[test]
     fn a_manifest_without_a_name_fails_the_plan_naming_its_file() {
         let bad = Desired {
-            object: json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{}}),
+            object: json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{}}).into(),
             origin: "cm.yaml#0".into(),
         };
         let err = plan(&[bad], vec![], &PlanOptions::default()).unwrap_err();

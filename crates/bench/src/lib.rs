@@ -9,6 +9,7 @@
 pub mod manifests;
 pub mod measure;
 pub mod oneshot;
+pub mod process;
 pub mod report;
 pub mod scenarios;
 pub mod world;

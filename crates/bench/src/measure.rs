@@ -87,6 +87,9 @@ pub struct Memory {
     pub rss_mib: f64,
     /// The high-water mark since start or since [`reset_peak`].
     pub peak_mib: f64,
+    /// Of the RSS: anonymous memory (the heap) and mapped files (git packs and indexes).
+    pub anon_mib: f64,
+    pub file_mib: f64,
 }
 
 impl Memory {
@@ -99,7 +102,12 @@ impl Memory {
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(0.0)
         };
-        Self { rss_mib: kib("VmRSS:") / 1024.0, peak_mib: kib("VmHWM:") / 1024.0 }
+        Self {
+            rss_mib: kib("VmRSS:") / 1024.0,
+            peak_mib: kib("VmHWM:") / 1024.0,
+            anon_mib: kib("RssAnon:") / 1024.0,
+            file_mib: kib("RssFile:") / 1024.0,
+        }
     }
 }
 

@@ -50,7 +50,7 @@ pub async fn sync_directory(
             object["metadata"]["namespace"] = Value::String(namespace.to_owned());
         }
         mark(&mut object, app);
-        desired.push(Desired { object, origin: r.origin.to_string() });
+        desired.push(Desired { object: object.into(), origin: r.origin.to_string() });
     }
 
     let discovery = Arc::new(Discovery::new());

@@ -17,7 +17,8 @@ use crate::application::{IgnoreDifference, ResourceStatus, SyncStatusCode};
 #[derive(Clone, Debug)]
 pub struct Resource {
     pub key: ObjKey,
-    pub object: Value,
+    /// The same allocation as the app's `Desired` entry (see [`crate::prepare::Prepared`]).
+    pub object: Arc<Value>,
     pub origin: String,
     /// `IgnoreExtraneous`-style and other per-object options are read by apply from annotations.
     pub ignore_extraneous: bool,

@@ -42,11 +42,34 @@ pub enum LiveEvent {
 /// (group, kind): one watch each, whatever versions the apps use.
 type KindKey = (String, String);
 
+/// One live object, kept as the compact JSON it was served as: a parsed `Value` costs about ten
+/// times its JSON (each map is a B-tree node of eleven slots), and the cache holds every managed
+/// object of a cluster, while a reconcile reads only its own app's objects (parsed on [`LiveCache::get`]).
+struct Entry {
+    resource_version: u64,
+    app_label: Box<str>,
+    json: Box<[u8]>,
+}
+
+impl Entry {
+    fn of(value: &Value) -> Option<Self> {
+        Some(Self {
+            resource_version: rv(value),
+            app_label: label(value, LABEL_APP).unwrap_or_default().into(),
+            json: serde_json::to_vec(value).ok()?.into_boxed_slice(),
+        })
+    }
+
+    fn value(&self) -> Option<Value> {
+        serde_json::from_slice(&self.json).ok()
+    }
+}
+
 pub struct LiveCache {
     cluster: ClusterId,
     client: Client,
     discovery: Arc<Discovery>,
-    objects: RwLock<HashMap<ObjKey, Arc<Value>>>,
+    objects: RwLock<HashMap<ObjKey, Entry>>,
     /// One watch per kind, or per kind and namespace where the cluster's Secret limits Ferry
     /// to some namespaces (its credentials may not list cluster-wide); each says when listed.
     watches: Mutex<HashMap<KindKey, Vec<watch::Receiver<bool>>>>,
@@ -94,20 +117,23 @@ impl LiveCache {
             self.events.send(LiveEvent::Object { cluster: self.cluster.clone(), app_label, key });
     }
 
+    /// The object as last seen (parsed anew at each call: keep it while it is needed).
     pub fn get(&self, key: &ObjKey) -> Option<Arc<Value>> {
-        self.objects.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+        let objects = self.objects.read().unwrap_or_else(|p| p.into_inner());
+        objects.get(key).and_then(Entry::value).map(Arc::new)
     }
 
     /// Records what the server returned from an apply, before the watch reports it, so the next
     /// comparison sees it at once. A newer version from the watch is never replaced by an older one.
     pub fn observe(&self, key: ObjKey, obj: Value) {
+        let Some(entry) = Entry::of(&obj) else { return };
         let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
         let newer = match objects.get(&key) {
-            Some(old) => rv(&obj) >= rv(old),
+            Some(old) => entry.resource_version >= old.resource_version,
             None => true,
         };
         if newer {
-            objects.insert(key, Arc::new(obj));
+            objects.insert(key, entry);
         }
     }
 
@@ -203,13 +229,13 @@ impl LiveCache {
         };
         let config = watcher::Config::default().labels(LABEL_APP);
         let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-        let mut relist: Option<HashMap<ObjKey, Arc<Value>>> = None;
+        let mut relist: Option<HashMap<ObjKey, Entry>> = None;
         while let Some(event) = stream.next().await {
             match event {
                 Ok(Event::Init) => relist = Some(HashMap::new()),
                 Ok(Event::InitApply(obj)) => {
-                    if let Some((key, value)) = to_value(obj, &resource) {
-                        relist.get_or_insert_with(HashMap::new).insert(key, Arc::new(value));
+                    if let Some((key, entry)) = to_entry(obj, &resource) {
+                        relist.get_or_insert_with(HashMap::new).insert(key, entry);
                     }
                 }
                 Ok(Event::InitDone) => {
@@ -219,20 +245,19 @@ impl LiveCache {
                     let _ = self.events.send(LiveEvent::Listed { cluster: self.cluster.clone() });
                 }
                 Ok(Event::Apply(obj)) => {
-                    if let Some((key, value)) = to_value(obj, &resource) {
-                        let app_label = label(&value, LABEL_APP).unwrap_or_default().to_owned();
+                    if let Some((key, entry)) = to_entry(obj, &resource) {
+                        let app_label = entry.app_label.to_string();
                         self.objects
                             .write()
                             .unwrap_or_else(|p| p.into_inner())
-                            .insert(key.clone(), Arc::new(value));
+                            .insert(key.clone(), entry);
                         self.send(app_label, key);
                     }
                 }
                 Ok(Event::Delete(obj)) => {
-                    if let Some((key, value)) = to_value(obj, &resource) {
-                        let app_label = label(&value, LABEL_APP).unwrap_or_default().to_owned();
+                    if let Some((key, entry)) = to_entry(obj, &resource) {
                         self.objects.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
-                        self.send(app_label, key);
+                        self.send(entry.app_label.to_string(), key);
                     }
                 }
                 Err(e) => {
@@ -249,7 +274,7 @@ impl LiveCache {
         &self,
         resource: &ApiResource,
         scope: &str,
-        fresh: HashMap<ObjKey, Arc<Value>>,
+        fresh: HashMap<ObjKey, Entry>,
     ) {
         let mut changed = Vec::new();
         {
@@ -266,17 +291,16 @@ impl LiveCache {
                 .collect();
             for key in stale {
                 if let Some(old) = objects.remove(&key) {
-                    changed.push((label(&old, LABEL_APP).unwrap_or_default().to_owned(), key));
+                    changed.push((old.app_label.to_string(), key));
                 }
             }
-            for (key, value) in fresh {
-                let same = objects.get(&key).is_some_and(|old| rv(old) == rv(&value));
+            for (key, entry) in fresh {
+                let same = objects
+                    .get(&key)
+                    .is_some_and(|old| old.resource_version == entry.resource_version);
                 if !same {
-                    changed.push((
-                        label(&value, LABEL_APP).unwrap_or_default().to_owned(),
-                        key.clone(),
-                    ));
-                    objects.insert(key, value);
+                    changed.push((entry.app_label.to_string(), key.clone()));
+                    objects.insert(key, entry);
                 }
             }
         }
@@ -292,7 +316,7 @@ fn rv(obj: &Value) -> u64 {
     str_at(obj, &["metadata", "resourceVersion"]).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-fn to_value(obj: DynamicObject, resource: &ApiResource) -> Option<(ObjKey, Value)> {
+fn to_entry(obj: DynamicObject, resource: &ApiResource) -> Option<(ObjKey, Entry)> {
     let mut value = serde_json::to_value(obj).ok()?;
     // Items of a list carry no apiVersion/kind on a real server.
     if value.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
@@ -302,5 +326,5 @@ fn to_value(obj: DynamicObject, resource: &ApiResource) -> Option<(ObjKey, Value
         value["apiVersion"] = Value::String(resource.api_version.clone());
     }
     let key = ObjKey::of(&value).ok()?;
-    Some((key, value))
+    Some((key, Entry::of(&value)?))
 }

@@ -75,6 +75,7 @@ pub async fn prepare(
         mark(&mut obj, id);
         let options = ObjectOptions::of(&obj)
             .map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;
+        let obj = Arc::new(obj);
         if options.role == Role::Resource && options.mode != ApplyMode::Ignore {
             kinds.insert((api_version, kind));
             resources.push(Resource {
@@ -96,7 +97,7 @@ pub async fn prepare(
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": dest_ns,
                 "annotations": {"kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent"}}
             });
-            desired.push(Desired { object: ns, origin: "syncOptions CreateNamespace=true".into() });
+            desired.push(Desired { object: ns.into(), origin: "syncOptions CreateNamespace=true".into() });
         }
     }
     Ok(Prepared { resources: Arc::new(resources), desired: Arc::new(desired), kinds })

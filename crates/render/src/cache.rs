@@ -34,7 +34,41 @@ type Fingerprints = Vec<(RepoPath, String)>;
 
 struct Entry {
     fingerprints: Fingerprints,
-    rendered: Arc<Rendered>,
+    rendered: Packed,
+}
+
+/// A remembered render with each object as compact JSON: a parsed `Value` takes about ten times
+/// the bytes of its JSON, and the cache keeps up to `per_key` renders of every app while a hit
+/// needs them back only once per new commit.
+struct Packed {
+    objects: Vec<(Box<[u8]>, crate::object::Origin, String)>,
+    read_set: std::collections::BTreeSet<RepoPath>,
+    hash: String,
+}
+
+impl Packed {
+    fn of(rendered: &Rendered) -> Option<Self> {
+        let mut objects = Vec::with_capacity(rendered.objects.len());
+        for o in &rendered.objects {
+            let json = serde_json::to_vec(&o.object).ok()?.into_boxed_slice();
+            objects.push((json, o.origin.clone(), o.hash.clone()));
+        }
+        Some(Self { objects, read_set: rendered.read_set.clone(), hash: rendered.hash.clone() })
+    }
+
+    /// The render back; `None` if an object no longer parses (it always should: it was
+    /// serialized from a `Value`), which the caller treats as a miss.
+    fn unpack(&self) -> Option<Rendered> {
+        let mut objects = Vec::with_capacity(self.objects.len());
+        for (json, origin, hash) in &self.objects {
+            objects.push(crate::object::RenderedObject {
+                object: serde_json::from_slice(json).ok()?,
+                origin: origin.clone(),
+                hash: hash.clone(),
+            });
+        }
+        Some(Rendered { objects, read_set: self.read_set.clone(), hash: self.hash.clone() })
+    }
 }
 
 /// Whether a render came from the cache.
@@ -98,19 +132,19 @@ impl RenderCache {
             let kind = detect(&mut reader, app_path, opts)?;
             cache_key(app_path, opts, ctx, kind)
         };
-        let candidates: Vec<(Fingerprints, Arc<Rendered>)> = {
+        let candidates: Vec<Fingerprints> = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             entries
                 .get(&key)
-                .map(|list| {
-                    list.iter().map(|e| (e.fingerprints.clone(), e.rendered.clone())).collect()
-                })
+                .map(|list| list.iter().map(|e| e.fingerprints.clone()).collect())
                 .unwrap_or_default()
         };
-        for (fingerprints, rendered) in candidates {
-            if still_valid(tree, &fingerprints) {
+        for fingerprints in candidates {
+            if still_valid(tree, &fingerprints)
+                && let Some(rendered) = self.unpack(&key, &fingerprints)
+            {
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok((rendered, Lookup::Hit));
+                return Ok((Arc::new(rendered), Lookup::Hit));
             }
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -123,11 +157,19 @@ impl RenderCache {
                 None => return Ok((rendered, Lookup::Miss)),
             }
         }
+        let Some(packed) = Packed::of(&rendered) else { return Ok((rendered, Lookup::Miss)) };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let list = entries.entry(key).or_default();
-        list.insert(0, Entry { fingerprints, rendered: rendered.clone() });
+        list.insert(0, Entry { fingerprints, rendered: packed });
         list.truncate(self.per_key);
         Ok((rendered, Lookup::Miss))
+    }
+
+    /// The render remembered under `key` with `fingerprints` (looked up again: the lock was
+    /// let go while the fingerprints were checked against the tree).
+    fn unpack(&self, key: &str, fingerprints: &Fingerprints) -> Option<Rendered> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(key)?.iter().find(|e| e.fingerprints == *fingerprints)?.rendered.unpack()
     }
 }
 

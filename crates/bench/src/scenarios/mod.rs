@@ -5,6 +5,7 @@ mod apply_vs_kubectl;
 mod appset;
 mod commit_to_applied;
 mod drift_heal;
+mod engine_memory;
 mod fan_out;
 mod many_apps;
 mod monorepo;
@@ -41,6 +42,8 @@ pub enum Scenario {
     AppSet,
     /// Not in [`Scenario::ALL`] (`all`): an hour by default.
     Soak,
+    /// Not in [`Scenario::ALL`]: the engine and the cluster as separate `ferry` processes.
+    EngineMemory,
 }
 
 impl Scenario {
@@ -59,11 +62,12 @@ impl Scenario {
     ];
 
     /// Scenarios run only when named.
-    pub const EXTRA: [Scenario; 1] = [Scenario::Soak];
+    pub const EXTRA: [Scenario; 2] = [Scenario::Soak, Scenario::EngineMemory];
 
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Soak => "soak",
+            Scenario::EngineMemory => "engine-memory",
             Scenario::CommitToApplied => "commit-to-applied",
             Scenario::FanOut => "fan-out",
             Scenario::SteadyState => "steady-state",
@@ -133,6 +137,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::Plan => plan::run(opts, &mut report)?,
         Scenario::AppSet => appset::run(opts, &mut report)?,
         Scenario::Soak => soak::run(opts, &mut report)?,
+        Scenario::EngineMemory => engine_memory::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();
     report.date =

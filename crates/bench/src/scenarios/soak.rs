@@ -24,6 +24,8 @@ const NAMESPACE: &str = "soak";
 struct Sample {
     at_s: f64,
     rss_mib: f64,
+    anon_mib: f64,
+    file_mib: f64,
     open_files: usize,
     threads: usize,
     live_objects: usize,
@@ -37,9 +39,12 @@ fn sample(at: Instant, live_objects: usize) -> Sample {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     let open_files = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let memory = Memory::now();
     Sample {
         at_s: at.elapsed().as_secs_f64(),
-        rss_mib: Memory::now().rss_mib,
+        rss_mib: memory.rss_mib,
+        anon_mib: memory.anon_mib,
+        file_mib: memory.file_mib,
         open_files,
         threads,
         live_objects,
@@ -48,13 +53,18 @@ fn sample(at: Instant, live_objects: usize) -> Sample {
 
 /// Least-squares slope of RSS over time, in MiB per 10 minutes (`None` under two samples).
 fn rss_slope_per_10_min(samples: &[Sample]) -> Option<f64> {
+    slope_per_10_min(samples, |s| s.rss_mib)
+}
+
+/// Least-squares slope of `field` over time, per 10 minutes.
+fn slope_per_10_min(samples: &[Sample], field: fn(&Sample) -> f64) -> Option<f64> {
     let n = samples.len() as f64;
     if samples.len() < 2 {
         return None;
     }
     let mean_t = samples.iter().map(|s| s.at_s).sum::<f64>() / n;
-    let mean_r = samples.iter().map(|s| s.rss_mib).sum::<f64>() / n;
-    let cov: f64 = samples.iter().map(|s| (s.at_s - mean_t) * (s.rss_mib - mean_r)).sum();
+    let mean_r = samples.iter().map(field).sum::<f64>() / n;
+    let cov: f64 = samples.iter().map(|s| (s.at_s - mean_t) * (field(s) - mean_r)).sum();
     let var: f64 = samples.iter().map(|s| (s.at_s - mean_t).powi(2)).sum();
     (var > 0.0).then(|| cov / var * 600.0)
 }
@@ -125,6 +135,13 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
     report.set("converged", converged);
     let slope = rss_slope_per_10_min(&after);
     report.set("rss_slope_mib_per_10min", slope.map(|s| round(s * 100.0) / 100.0));
+    // Which side grows: the heap, or mapped files (git packs the engine reads).
+    for (name, field) in [
+        ("anon_slope_mib_per_10min", (|s: &Sample| s.anon_mib) as fn(&Sample) -> f64),
+        ("file_slope_mib_per_10min", |s: &Sample| s.file_mib),
+    ] {
+        report.set(name, slope_per_10_min(&after, field).map(|s| round(s * 100.0) / 100.0));
+    }
     let pick = |s: Option<Sample>, f: fn(&Sample) -> f64| s.map(|s| round(f(&s)));
     report
         .set("rss_mib_first_last", json!([pick(first, |s| s.rss_mib), pick(last, |s| s.rss_mib)]));
@@ -148,7 +165,8 @@ fn samples_json(samples: &[Sample]) -> Value {
     samples
         .iter()
         .map(|s| {
-            json!({"at_s": round(s.at_s), "rss_mib": round(s.rss_mib), "open_files": s.open_files,
+            json!({"at_s": round(s.at_s), "rss_mib": round(s.rss_mib), "anon_mib": round(s.anon_mib),
+                "file_mib": round(s.file_mib), "open_files": s.open_files,
                 "threads": s.threads, "live_objects": s.live_objects})
         })
         .collect()
@@ -159,7 +177,15 @@ mod tests {
     use super::*;
 
     fn at(t: f64, rss: f64) -> Sample {
-        Sample { at_s: t, rss_mib: rss, open_files: 0, threads: 0, live_objects: 0 }
+        Sample {
+            at_s: t,
+            rss_mib: rss,
+            anon_mib: rss,
+            file_mib: 0.0,
+            open_files: 0,
+            threads: 0,
+            live_objects: 0,
+        }
     }
 
     #[test]

@@ -189,7 +189,7 @@ pub fn render(cmp: &Comparison, prepared: &Prepared, mask_key: &str) -> String {
             display(key)
         ));
         out.push_str(&format!("+++ desired {api_version} {}\n", display(key)));
-        let mut shown = r.object.clone();
+        let mut shown = (*r.object).clone();
         ferry_diff::mask_secret(&mut shown, mask_key);
         let yaml =
             serde_saphyr::to_string(&shown).unwrap_or_else(|e| format!("(cannot show: {e})\n"));

@@ -58,7 +58,7 @@ pub async fn run(conn: &Connection, ns: &str, args: ManifestsArgs) -> Result<Exi
             let (_, prepared) =
                 super::diff::desired(conn, &discovery, &app, &checkout.tree, &checkout.path)
                     .await?;
-            prepared.resources.iter().map(|r| r.object.clone()).collect()
+            prepared.resources.iter().map(|r| (*r.object).clone()).collect()
         }
         ManifestSource::Live => {
             if args.revision.is_some() {

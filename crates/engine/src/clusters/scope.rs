@@ -69,7 +69,7 @@ mod tests {
         if let Some(ns) = namespace {
             obj["metadata"]["namespace"] = json!(ns);
         }
-        Desired { object: obj, origin: "x.yaml".into() }
+        Desired { object: obj.into(), origin: "x.yaml".into() }
     }
 
     #[test]

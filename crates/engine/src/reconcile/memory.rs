@@ -24,7 +24,9 @@ pub struct AppMemory {
     pub heal_attempts: u32,
     pub next_heal: Option<Instant>,
     pub degraded_since: Option<Instant>,
-    pub last_written: Option<Value>,
+    /// The status written last (reconcile time left out), by digest: an unchanged status is
+    /// not written again.
+    pub last_written: Option<LastWritten>,
     /// The Application as the server returned it after our last status write. The watch cache
     /// may not have it yet when the next reconcile starts; reading the older copy would act on
     /// a request (rollback, unpin, sync) a second time.
@@ -45,6 +47,26 @@ pub struct AppMemory {
     /// destination the project's object check last passed for: unchanged, it is not run again,
     /// so a reconcile in which nothing changed checks nothing.
     pub admitted: Option<(usize, Option<String>, String)>,
+}
+
+/// What the engine keeps of the status it wrote last: enough to tell an unchanged status and to
+/// clear fields that became empty, not the status itself (at 100 objects an app's status is
+/// about 150 KB as a JSON tree).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastWritten {
+    /// SHA-256 of the status's JSON.
+    pub digest: [u8; 32],
+    /// Its top-level fields.
+    pub fields: Vec<String>,
+}
+
+impl LastWritten {
+    pub fn of(status: &Value) -> Self {
+        use sha2::Digest;
+        let bytes = serde_json::to_vec(status).unwrap_or_default();
+        let fields = status.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        Self { digest: sha2::Sha256::digest(&bytes).into(), fields }
+    }
 }
 
 impl AppMemory {

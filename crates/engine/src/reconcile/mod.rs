@@ -55,6 +55,10 @@ pub(crate) async fn reconcile(inner: &Arc<Inner>, id: &AppId, reasons: Reasons) 
     let mut mem =
         inner.memory.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default();
     let app = memory::newer(stored, mem.written.as_ref());
+    if mem.written.as_ref().is_some_and(|w| !Arc::ptr_eq(w, &app)) {
+        // The watch caught up with our last write: its copy is as new, keep only that one.
+        mem.written = None;
+    }
     let requeue = {
         let mut cy = Cycle::new(inner, &app, id, reasons, &mut mem);
         reconcile_app(&mut cy).await;

@@ -12,6 +12,7 @@ use crate::application::*;
 use crate::compare::Comparison;
 
 use super::cycle::Cycle;
+use super::memory::LastWritten;
 
 /// At most this many per-object entries go into `status.resources` (status stays small; the API
 /// serves the full list).
@@ -79,13 +80,13 @@ pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
     status.observed_generation = cy.app.metadata.generation;
     let mut compare_to = status.clone();
     compare_to.reconciled_at = None;
-    let new_value = serde_json::to_value(&compare_to).unwrap_or(Value::Null);
+    let new_value = LastWritten::of(&serde_json::to_value(&compare_to).unwrap_or(Value::Null));
     let old_value = match &cy.mem.last_written {
         Some(v) => v.clone(),
         None => {
             let mut old = cy.app.status.clone().unwrap_or_default();
             old.reconciled_at = None;
-            serde_json::to_value(&old).unwrap_or(Value::Null)
+            LastWritten::of(&serde_json::to_value(&old).unwrap_or(Value::Null))
         }
     };
     if new_value == old_value && !cy.mem.must_write {
@@ -97,11 +98,10 @@ pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
     let read =
         cy.app.status.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null);
     if let Some(p) = patch.as_object_mut() {
-        for old in [old_value.as_object(), read.as_object()].into_iter().flatten() {
-            for key in old.keys() {
-                if !p.contains_key(key) && key != "reconciledAt" {
-                    p.insert(key.clone(), Value::Null);
-                }
+        let read_fields = read.as_object().into_iter().flat_map(|o| o.keys());
+        for key in old_value.fields.iter().chain(read_fields) {
+            if !p.contains_key(key) && key != "reconciledAt" {
+                p.insert(key.clone(), Value::Null);
             }
         }
     }
