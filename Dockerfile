@@ -5,7 +5,8 @@
 # kubectl (Kustomize: `kubectl kustomize`) and helm (charts) — as a non-root user. Not
 # distroless: Ferry shells out to those tools.
 
-ARG RUST_VERSION=1.89
+# The toolchain CI builds and tests with (the workspace's rust-version is the minimum).
+ARG RUST_VERSION=1.95
 ARG DEBIAN=bookworm
 
 FROM rust:${RUST_VERSION}-${DEBIAN} AS build

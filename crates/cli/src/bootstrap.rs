@@ -84,7 +84,10 @@ pub async fn run(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
     };
     let install = manifests(&options)?;
     let app = application(&args, &path);
-    let files = [(INSTALL_FILE, to_yaml(&install)?), (APPLICATION_FILE, to_yaml(&[app.clone()])?)];
+    let files = [
+        (INSTALL_FILE, to_yaml(&install)?),
+        (APPLICATION_FILE, to_yaml(std::slice::from_ref(&app))?),
+    ];
     let work = tempfile::tempdir().context("creating a temporary directory for the clone")?;
     let git = Git { dir: work.path().to_path_buf(), args: &args };
     match git.commit_and_push(&path, &files)? {

@@ -110,6 +110,7 @@ async fn a_wiped_destination_cluster_is_rebuilt_from_git_to_the_same_objects() {
     let fresh = RemoteCluster::start("east", &world.tmp.path().join("east-rebuilt")).await;
     assert!(shop_objects(&fresh.client().await).await.is_empty(), "the new cluster is empty");
     put_secret(&world.client, fresh.secret("cluster-east", fresh.ca_pem())).await;
+    let repointed = std::time::Instant::now();
 
     let client = fresh.client().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
@@ -123,6 +124,10 @@ async fn a_wiped_destination_cluster_is_rebuilt_from_git_to_the_same_objects() {
     }
     assert_eq!(after, before, "the new cluster holds what the old one held");
     world.wait_synced_healthy("shop", &head).await;
+    eprintln!(
+        "drill 1: the new cluster held the same objects {:?} after the Secret was re-pointed",
+        repointed.elapsed()
+    );
 }
 
 /// Writes that touched anything but Applications (their status), Events and Ferry's own CRDs
@@ -212,7 +217,10 @@ async fn a_lost_ferry_is_rebuilt_from_export_and_git_without_resyncing_any_app()
     assert_eq!(password, b"s3cr3t-token-for-the-drill");
 
     let before = world.cluster.stats();
+    let restarted = std::time::Instant::now();
     world.restart_engine().await;
+    world.wait_synced_healthy("shop", &head).await;
+    eprintln!("drill 2: Synced+Healthy {:?} after the new engine started", restarted.elapsed());
     world.request_sync_free_wait(&head).await;
     let writes = object_writes(&world.cluster.stats().since(&before));
     assert!(

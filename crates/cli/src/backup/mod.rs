@@ -1,6 +1,6 @@
 //! `ferry export` and `ferry import`: Ferry's state out of a cluster and back — Applications
-//! (spec and status: history, inventory, the synced revision), Projects, ApplicationSets,
-//! Ferry's ConfigMaps and its repository, repo-creds, cluster and settings Secrets (omitted,
+//! (spec and status: history, inventory, the synced revision), Projects, ApplicationSets, image
+//! automation objects, Ferry's ConfigMaps and its repository, repo-creds, cluster and settings Secrets (omitted,
 //! sealed with age through SOPS, or in clear only when asked for). With Git, that is everything
 //! needed to rebuild a lost Ferry (docs/disaster-recovery.md). Import is server-side apply:
 //! running it twice changes nothing.
@@ -55,15 +55,18 @@ pub struct ImportArgs {
     pub cluster: ClusterArgs,
 }
 
-/// The kinds of Ferry's custom resources in an export (group ferry.dev, v1alpha1).
-const FERRY_KINDS: &[(&str, &str)] = &[
-    ("Project", "projects"),
-    ("Application", "applications"),
-    ("ApplicationSet", "applicationsets"),
+/// Ferry's custom resources in an export: (group, kind, plural), all `v1alpha1`.
+const FERRY_KINDS: &[(&str, &str, &str)] = &[
+    ("ferry.dev", "Project", "projects"),
+    ("ferry.dev", "Application", "applications"),
+    ("ferry.dev", "ApplicationSet", "applicationsets"),
+    ("image.ferry.dev", "ImageRepository", "imagerepositories"),
+    ("image.ferry.dev", "ImagePolicy", "imagepolicies"),
+    ("image.ferry.dev", "ImageUpdateAutomation", "imageupdateautomations"),
 ];
 
-fn ferry_resource(kind: &str, plural: &str) -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("ferry.dev", "v1alpha1", kind), plural)
+fn ferry_resource(group: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1alpha1", kind), plural)
 }
 
 fn secrets_mode(args: &ExportArgs) -> anyhow::Result<SecretsMode> {
@@ -84,21 +87,21 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let mode = secrets_mode(&args)?;
     let conn = connect(&args.cluster).await?;
     let mut objects = Vec::new();
-    for (kind, plural) in FERRY_KINDS {
-        let api: Api<DynamicObject> =
-            Api::all_with(conn.client.clone(), &ferry_resource(kind, plural));
+    for (group, kind, plural) in FERRY_KINDS {
+        let resource = ferry_resource(group, kind, plural);
+        let api: Api<DynamicObject> = Api::all_with(conn.client.clone(), &resource);
         match api.list(&ListParams::default()).await {
             Ok(list) => {
                 for o in list.items {
                     let mut value = serde_json::to_value(o).context("reading a listed object")?;
-                    value["apiVersion"] = "ferry.dev/v1alpha1".into();
+                    value["apiVersion"] = format!("{group}/v1alpha1").into();
                     value["kind"] = (*kind).into();
                     objects.push(format::clean(value, *kind == "Application"));
                 }
             }
             // The CRD is not installed: there is nothing of that kind to export.
             Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e).with_context(|| format!("listing {plural}.ferry.dev")),
+            Err(e) => return Err(e).with_context(|| format!("listing {plural}.{group}")),
         }
     }
     let cms: Api<ConfigMap> = Api::namespaced(conn.client.clone(), &args.namespace);
@@ -181,10 +184,11 @@ fn report_export(export: &Export, path: Option<&Path>) {
     let count = |kind: &str| export.objects.iter().filter(|o| o["kind"] == kind).count();
     let to = path.map_or("stdout".to_string(), |p| p.display().to_string());
     eprintln!(
-        "exported {} Applications, {} Projects, {} ApplicationSets, {} ConfigMaps and {} Secrets ({}) to {to}",
+        "exported {} Applications, {} Projects, {} ApplicationSets, {} image automation objects, {} ConfigMaps and {} Secrets ({}) to {to}",
         count("Application"),
         count("Project"),
         count("ApplicationSet"),
+        count("ImageRepository") + count("ImagePolicy") + count("ImageUpdateAutomation"),
         count("ConfigMap"),
         count("Secret"),
         match export.secrets {
@@ -283,8 +287,8 @@ async fn restore(client: &kube::Client, o: &Value) -> anyhow::Result<()> {
     let resource = match kind {
         "Namespace" => ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")),
         "ConfigMap" | "Secret" => ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", kind)),
-        _ => match FERRY_KINDS.iter().find(|(k, _)| *k == kind) {
-            Some((k, plural)) => ferry_resource(k, plural),
+        _ => match FERRY_KINDS.iter().find(|(_, k, _)| *k == kind) {
+            Some((group, k, plural)) => ferry_resource(group, k, plural),
             None => bail!("{what}: an export holds no such kind; was the file edited?"),
         },
     };
