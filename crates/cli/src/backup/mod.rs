@@ -221,8 +221,18 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
         .collect();
     all.extend(objects);
-    for o in &all {
-        restore(&conn.client, o).await?;
+    let failed = restore_all(&conn.client, &all).await;
+    if !failed.is_empty() {
+        eprintln!(
+            "{} of {} objects were not restored: {}",
+            failed.len(),
+            all.len(),
+            failed.join(", ")
+        );
+        crate::app::output::hint(
+            "fix what the errors above name, then import again (it is idempotent)",
+        );
+        return Ok(ExitCode::from(1));
     }
     eprintln!(
         "imported {} objects from {name} (exported {} by ferry {})",
@@ -239,6 +249,30 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         crate::app::output::hint("recreate them: ferry repo add …, ferry cluster add …");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many objects of one rank are restored at once.
+const PARALLEL: usize = 16;
+
+/// Restores `objects` (sorted by rank) rank after rank, each rank's objects in parallel. One
+/// bad object does not stop the others: every failure is told, and the failed are returned.
+async fn restore_all(client: &kube::Client, objects: &[Value]) -> Vec<String> {
+    use futures::StreamExt as _;
+    let mut failed = Vec::new();
+    for rank in objects.chunk_by(|a, b| format::restore_rank(a) == format::restore_rank(b)) {
+        let results: Vec<(String, anyhow::Result<()>)> = futures::stream::iter(rank)
+            .map(|o| async move { (format::describe(o), restore(client, o).await) })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        for (what, result) in results {
+            if let Err(e) = result {
+                eprintln!("error: {e:#}");
+                failed.push(what);
+            }
+        }
+    }
+    failed
 }
 
 /// Reads an export, opening a sealed one with the age identities given.
