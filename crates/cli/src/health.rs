@@ -13,6 +13,8 @@ use axum::routing::get;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 
+use crate::app::install::manifests::ROLE_LABEL;
+
 /// Where the replica is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -76,7 +78,7 @@ pub async fn label_pod(client: &kube::Client, role: &str) {
         return;
     };
     let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let patch = serde_json::json!({"metadata": {"labels": {"ferry.dev/role": role}}});
+    let patch = serde_json::json!({"metadata": {"labels": {ROLE_LABEL: role}}});
     if let Err(e) = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
         tracing::warn!(pod = %name, role, error = %e,
             "could not label this pod with its role; the Service will not route to it until it can");
