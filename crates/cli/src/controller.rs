@@ -7,6 +7,8 @@ use ferry_engine::leader::{LeaseConfig, acquire};
 use ferry_engine::{Engine, EngineConfig};
 use prometheus_client::registry::Registry;
 
+use crate::health::{Health, Phase};
+
 #[derive(clap::Args)]
 pub struct ControllerArgs {
     /// Kubeconfig to use (default: in-cluster config, then KUBECONFIG, then ~/.kube/config).
@@ -41,9 +43,16 @@ pub struct ControllerArgs {
     /// Skip leader election (a single replica).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// Address of `/healthz` and `/readyz`, served from the start (a standby replica too).
+    #[arg(long)]
+    pub health_listen: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    let health = Health::default();
+    if let Some(addr) = args.health_listen {
+        crate::health::serve(addr, health.clone()).await?;
+    }
     let client = crate::kube_client(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let _leadership = if args.no_leader_election {
         None
@@ -51,7 +60,13 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         let identity = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("ferry-{}", std::process::id()));
-        Some(acquire(client.clone(), LeaseConfig::new(&args.namespace, identity)).await?)
+        // A restarted container keeps its pod's labels: say "standby" before waiting.
+        crate::health::label_pod(&client, "standby").await;
+        health.set(Phase::Standby);
+        let leadership =
+            acquire(client.clone(), LeaseConfig::new(&args.namespace, identity)).await?;
+        health.set(Phase::Starting);
+        Some(leadership)
     };
     let mut config = crate::up::with_helm_from_env(
         EngineConfig::new(&args.data_dir)
@@ -78,6 +93,8 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let bound = listener.local_addr().context("reading the API listener's address")?;
     let builder = ferry_api::ApiState::builder(engine.clone(), registry);
     let state = args.access.apply(builder, bound)?.build();
+    health.set(Phase::Leading);
+    crate::health::label_pod(engine.client(), "leader").await;
     tracing::info!(api = %bound, access = %crate::serve_access::describe(&state), "controller running");
     let webhook_secrets = state.watch_webhook_secret(engine.client().clone(), &args.namespace);
     let access = state.watch_access(engine.client().clone(), &args.namespace);

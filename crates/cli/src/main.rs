@@ -7,10 +7,13 @@ use clap::{Parser, Subcommand};
 mod app;
 mod appset;
 mod audit;
+mod backup;
 mod bench;
+mod bootstrap;
 mod cluster;
 mod controller;
 mod demo;
+mod health;
 mod helm_shim;
 mod kubeconfig;
 mod logging;
@@ -83,6 +86,13 @@ enum Command {
     Plan(app::plan::PlanArgs),
     /// Install Ferry into a cluster: CRD, RBAC, the controller Deployment (--print writes the YAML).
     Install(app::InstallArgs),
+    /// Commit Ferry's install and an Application `ferry` to a Git repository, install Ferry, and let it manage itself from there.
+    Bootstrap(bootstrap::BootstrapArgs),
+    /// Write Ferry's state (Applications with their history, Projects, ApplicationSets, its
+    /// ConfigMaps and Secrets — omitted, or sealed with --age-recipient) to a file, for disaster recovery.
+    Export(backup::ExportArgs),
+    /// Restore what `ferry export` wrote (server-side apply; running it twice changes nothing).
+    Import(backup::ImportArgs),
     /// Print a static shell completion script (commands and flags); `source <(COMPLETE=bash
     /// ferry)` instead also completes Application names from the cluster.
     Completion { shell: clap_complete::Shell },
@@ -296,6 +306,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => Ok(app::run_local_diff(args)),
         Command::Plan(args) => Ok(app::run_plan(args)),
         Command::Install(args) => Ok(app::run_install(args)),
+        Command::Bootstrap(args) => tokio::runtime::Runtime::new()?.block_on(bootstrap::run(args)),
+        Command::Export(args) => tokio::runtime::Runtime::new()?.block_on(backup::export(args)),
+        Command::Import(args) => tokio::runtime::Runtime::new()?.block_on(backup::import(args)),
         Command::Bench(args) => bench::run(args),
         Command::Token { command } => {
             say(&tokio::runtime::Runtime::new()?.block_on(token::run(command))?)?;

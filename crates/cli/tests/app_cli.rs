@@ -277,7 +277,7 @@ async fn a_cluster_without_the_crd_says_so_and_install_applies_it_with_the_contr
     let client = cluster.client().await.expect("client");
     let deployments: Api<Deployment> = Api::namespaced(client, "ferry");
     let deploy = deployments.get("ferry-controller").await.expect("the controller Deployment");
-    assert_eq!(deploy.spec.and_then(|s| s.replicas), Some(1));
+    assert_eq!(deploy.spec.and_then(|s| s.replicas), Some(2), "one leads, one stands by");
     // Applications are served now: listing them is an empty list, not "CRD missing".
     let list =
         ferry_with(home.path(), &[], &["app", "list", "-o", "json", "--kubeconfig", &kubeconfig])

@@ -13,7 +13,7 @@ mod edit;
 pub(crate) mod error;
 mod get;
 mod history;
-mod install;
+pub(crate) mod install;
 mod logs;
 mod manifests;
 pub(crate) mod output;

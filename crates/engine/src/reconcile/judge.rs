@@ -3,6 +3,9 @@
 
 use ferry_health::{Health, Rules, aggregate_named, assess};
 
+use ferry_apply::ObjKey;
+use ferry_apply::tracking::AppId;
+
 use crate::application::AppHealth;
 use crate::compare::Comparison;
 
@@ -20,6 +23,11 @@ pub(crate) fn health(cy: &mut Cycle<'_>, cmp: &mut Comparison) -> Health {
     let mut items = Vec::with_capacity(resources.len());
     for (i, r) in resources.iter().enumerate() {
         let h = match cy.cluster.live.get(&r.key) {
+            // An app that declares itself (Ferry managing itself, `ferry bootstrap`) would read
+            // its own health back each cycle, a loop; it is as healthy as the rest it declares.
+            Some(_) if is_itself(&r.key, cy.id) => {
+                Health::healthy("this Application itself (it manages itself)")
+            }
             Some(obj) => assess(&obj, &rules),
             None => Health::missing("not in the cluster"),
         };
@@ -32,4 +40,31 @@ pub(crate) fn health(cy: &mut Cycle<'_>, cmp: &mut Comparison) -> Health {
         return Health::healthy("the app declares no objects");
     }
     aggregate_named(items)
+}
+
+fn is_itself(key: &ObjKey, id: &AppId) -> bool {
+    key.group == "ferry.dev"
+        && key.kind == "Application"
+        && key.name == id.name
+        && key.namespace == id.namespace
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_application_itself_is_itself() {
+        let id = AppId::new("ferry", "ferry");
+        let key = |group: &str, kind: &str, ns: &str, name: &str| ObjKey {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+        };
+        assert!(is_itself(&key("ferry.dev", "Application", "ferry", "ferry"), &id));
+        assert!(!is_itself(&key("ferry.dev", "Application", "ferry", "child"), &id));
+        assert!(!is_itself(&key("ferry.dev", "Application", "other", "ferry"), &id));
+        assert!(!is_itself(&key("apps", "Deployment", "ferry", "ferry"), &id));
+    }
 }
