@@ -84,7 +84,10 @@ impl ClusterProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|source| BenchError::Io { what: "start `ferry cluster serve`".into(), source })?;
+            .map_err(|source| BenchError::Io {
+                what: "start `ferry cluster serve`".into(),
+                source,
+            })?;
         let stdout = child.stdout.take();
         let process = ChildProcess { child, what: "ferry cluster serve" };
         let mut lines = BufReader::new(stdout.ok_or_else(|| BenchError::Ferry {

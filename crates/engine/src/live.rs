@@ -270,12 +270,7 @@ impl LiveCache {
 
     /// Swaps in a fresh listing of one kind (in namespace `scope`, or all when empty), reporting
     /// what changed meanwhile.
-    fn replace_kind(
-        &self,
-        resource: &ApiResource,
-        scope: &str,
-        fresh: HashMap<ObjKey, Entry>,
-    ) {
+    fn replace_kind(&self, resource: &ApiResource, scope: &str, fresh: HashMap<ObjKey, Entry>) {
         let mut changed = Vec::new();
         {
             let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 use crate::application::Application;
 use crate::compare::{Resource, strip_ignored};
 
+mod packed;
+pub use packed::PackedPrepared;
+
 #[derive(Clone, Debug, Default)]
 pub struct Prepared {
     /// Tracked resources (compared, inventoried, pruned).
@@ -97,7 +100,10 @@ pub async fn prepare(
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": dest_ns,
                 "annotations": {"kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent"}}
             });
-            desired.push(Desired { object: ns.into(), origin: "syncOptions CreateNamespace=true".into() });
+            desired.push(Desired {
+                object: ns.into(),
+                origin: "syncOptions CreateNamespace=true".into(),
+            });
         }
     }
     Ok(Prepared { resources: Arc::new(resources), desired: Arc::new(desired), kinds })

@@ -55,10 +55,8 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
     let (ten, twenty) = (&results[1], &results[2]);
     let extra = objects(twenty) - objects(ten);
     if extra > 0.0 {
-        report.set(
-            "engine_mib_per_10k_objects",
-            round((rss(twenty) - rss(ten)) * 10_000.0 / extra),
-        );
+        report
+            .set("engine_mib_per_10k_objects", round((rss(twenty) - rss(ten)) * 10_000.0 / extra));
     }
     report.note("engine.* is `ferry controller` in its own process (RSS from /proc after the apps are Synced+Healthy and memory settled); cluster.* is `ferry cluster serve`, another process");
     Ok(())
@@ -130,24 +128,26 @@ async fn create_namespace(client: &kube::Client, name: &str) -> Result<(), Bench
 
 async fn create_apps(client: &kube::Client, apps: Vec<(String, Value)>) -> Result<(), BenchError> {
     let api: Api<Application> = Api::namespaced(client.clone(), "ferry");
-    let results: Vec<Result<(), BenchError>> = futures::stream::iter(apps.into_iter().map(
-        |(name, spec)| {
+    let results: Vec<Result<(), BenchError>> =
+        futures::stream::iter(apps.into_iter().map(|(name, spec)| {
             let api = api.clone();
             async move {
                 let app: Application = serde_json::from_value(json!({
                     "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
                     "metadata": {"name": name, "namespace": "ferry"}, "spec": spec
                 }))
-                .map_err(|source| BenchError::Json { what: format!("Application {name}"), source })?;
+                .map_err(|source| BenchError::Json {
+                    what: format!("Application {name}"),
+                    source,
+                })?;
                 api.create(&PostParams::default(), &app).await.map(|_| ()).map_err(|source| {
                     BenchError::Kube { what: format!("create Application {name}"), source }
                 })
             }
-        },
-    ))
-    .buffer_unordered(16)
-    .collect()
-    .await;
+        }))
+        .buffer_unordered(16)
+        .collect()
+        .await;
     results.into_iter().collect()
 }
 
@@ -161,8 +161,9 @@ async fn crd_served(client: &kube::Client) -> Result<(), BenchError> {
             Err(_) if Instant::now() < end => tokio::time::sleep(Duration::from_millis(100)).await,
             Err(source) => {
                 return Err(BenchError::Kube {
-                    what: "the Application CRD was not served within 60 s of the controller's start"
-                        .into(),
+                    what:
+                        "the Application CRD was not served within 60 s of the controller's start"
+                            .into(),
                     source,
                 });
             }

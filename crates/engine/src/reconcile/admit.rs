@@ -83,13 +83,9 @@ pub(crate) fn project(cy: &mut Cycle<'_>) -> Result<(), Stop> {
 pub(crate) fn objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     let Some(project) = cy.project.clone() else { return Ok(()) };
     let desired = cy.mem.prepared.desired.clone();
-    // A new render is a new allocation made while the old one is still held, so the same
-    // address means the same objects.
-    let checked = (
-        Arc::as_ptr(&desired) as usize,
-        project.metadata.resource_version.clone(),
-        cy.cluster.id.to_string(),
-    );
+    // Each new prepared render counts up the epoch, so the same epoch means the same objects.
+    let checked =
+        (cy.mem.epoch, project.metadata.resource_version.clone(), cy.cluster.id.to_string());
     if cy.mem.admitted.as_ref() == Some(&checked) {
         return Ok(());
     }

@@ -9,7 +9,7 @@ use ferry_source::CommitId;
 use serde_json::Value;
 
 use crate::application::{Application, ApplicationStatus};
-use crate::prepare::Prepared;
+use crate::prepare::{PackedPrepared, Prepared};
 
 #[derive(Clone, Default)]
 pub struct AppMemory {
@@ -19,7 +19,14 @@ pub struct AppMemory {
     pub head: Option<CommitId>,
     /// The commit rendered last, the spec generation and the source it was rendered for.
     pub rendered_for: Option<(CommitId, Option<i64>, String)>,
+    /// The prepared render while a reconcile runs; between reconciles it is kept in `packed`
+    /// (compact JSON) and this is empty.
     pub prepared: Prepared,
+    pub packed: Option<PackedPrepared>,
+    /// Counts the renders prepared, so checks of "the same objects" survive packing.
+    pub epoch: u64,
+    /// The `epoch` that `packed` holds.
+    pub packed_epoch: u64,
     pub diffs: Vec<ObjectDiff>,
     pub heal_attempts: u32,
     pub next_heal: Option<Instant>,
@@ -43,10 +50,10 @@ pub struct AppMemory {
     pub failures: u32,
     /// The last error logged, so a failure that repeats is logged once, not at every retry.
     pub last_error: Option<String>,
-    /// The objects (by their `prepared.desired` allocation), project (by resourceVersion) and
+    /// The objects (by `epoch`), project (by resourceVersion) and
     /// destination the project's object check last passed for: unchanged, it is not run again,
     /// so a reconcile in which nothing changed checks nothing.
-    pub admitted: Option<(usize, Option<String>, String)>,
+    pub admitted: Option<(u64, Option<String>, String)>,
 }
 
 /// What the engine keeps of the status it wrote last: enough to tell an unchanged status and to
@@ -70,6 +77,32 @@ impl LastWritten {
 }
 
 impl AppMemory {
+    /// Before a reconcile: the prepared render parsed back from its packed form. If it does not
+    /// parse (it always should), the render is marked stale so that it runs again.
+    pub(crate) fn unpack(&mut self) {
+        if let Some(packed) = &self.packed {
+            match packed.unpack() {
+                Some(prepared) => self.prepared = prepared,
+                None => {
+                    self.packed = None;
+                    self.rendered_for = None;
+                }
+            }
+        }
+    }
+
+    /// After a reconcile: the prepared render packed (again only when it changed), the parsed
+    /// form dropped.
+    pub(crate) fn pack(&mut self) {
+        if self.packed.is_none() || self.packed_epoch != self.epoch {
+            self.packed = self.prepared.pack();
+            self.packed_epoch = self.epoch;
+        }
+        if self.packed.is_some() {
+            self.prepared = Prepared::default();
+        }
+    }
+
     /// Whether the last operation applied what `revision` renders: it succeeded at `revision`
     /// itself, or at an earlier commit whose render was the same.
     pub(crate) fn applied(&self, status: &ApplicationStatus, revision: &CommitId) -> bool {

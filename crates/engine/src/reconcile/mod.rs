@@ -59,11 +59,13 @@ pub(crate) async fn reconcile(inner: &Arc<Inner>, id: &AppId, reasons: Reasons) 
         // The watch caught up with our last write: its copy is as new, keep only that one.
         mem.written = None;
     }
+    mem.unpack();
     let requeue = {
         let mut cy = Cycle::new(inner, &app, id, reasons, &mut mem);
         reconcile_app(&mut cy).await;
         cy.requeue_delay()
     };
+    mem.pack();
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), mem);
     if let Some(delay) = requeue {
         inner

@@ -45,6 +45,7 @@ pub(crate) async fn render(
         cy.mem.content = Some((rendered.hash.clone(), cy.app.metadata.generation));
         cy.inner.claims.set(cy.id, &cy.cluster.id, prepared.resources.iter().map(|r| &r.key));
         cy.mem.prepared = prepared;
+        cy.mem.epoch += 1;
         cy.mem.rendered_for = Some(key);
     }
     let message =
