@@ -42,6 +42,7 @@ pub fn need(method: &Method, path: &str) -> Need {
             Need::Global { resource: "notifications", action: "get" }
         }
         _ if !app_route => Need::Authenticated,
+        (&Method::DELETE, _) => Need::App { action: "delete" },
         (&Method::POST, "sync" | "rollback" | "unpin" | "terminate-op") => {
             Need::App { action: "sync" }
         }
