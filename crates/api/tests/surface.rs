@@ -159,6 +159,8 @@ async fn the_list_is_empty_not_an_error_before_any_app_exists() {
     let world = World::start(|_| {}).await;
     let (status, body) = world.get("/api/v1/applications").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, serde_json::json!({"items": []}));
+    assert_eq!(body["items"], serde_json::json!([]));
+    assert_eq!(body["total"], 0);
+    assert_eq!(body["counts"], serde_json::json!({"sync": {}, "health": {}}));
     world.engine.shutdown().await;
 }
