@@ -5,7 +5,7 @@ import { api, AppList, AppSummary, onChanges } from "./api";
 import { badge, el, short, ago } from "./dom";
 
 const ROW = 44;
-const PAGE = 200;
+const PAGE = 100;
 const FILTERS = ["project", "cluster", "destNamespace", "repo", "label"] as const;
 const FILTER_LABELS: Record<string, string> = {
   project: "Project", cluster: "Cluster", destNamespace: "Namespace", repo: "Repository", label: "Label",
