@@ -70,6 +70,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/api/v1/applications/{namespace}/{name}/object",
+        "One live object of the app's tree (?group=&version=&kind=&namespace=&name=), without managedFields, Secret values masked",
+        None,
+        200,
+        "object",
+    ),
+    (
+        "get",
         "/api/v1/applications/{namespace}/{name}",
         "The Application object, status included",
         None,

@@ -29,6 +29,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/applications", get(read::list))
         .route(app, get(read::get).delete(actions::delete))
         .route(&format!("{app}/tree"), get(tree::tree))
+        .route(&format!("{app}/object"), get(tree::object))
         .route("/api/v1/stream/applications", get(stream::applications))
         .route(&format!("{app}/resources"), get(read::resources))
         .route(&format!("{app}/diff"), get(read::diff))

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use ferry_engine::application::ResourceStatus;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde::{Deserialize, Serialize};
@@ -65,7 +65,67 @@ pub(crate) async fn tree(
     State(state): State<ApiState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Tree>, ApiError> {
-    let app = find(&state, &namespace, &name)?;
+    Ok(Json(build(&state, &namespace, &name).await?))
+}
+
+/// Which object of the app's tree `GET .../object` reads.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ObjectQuery {
+    #[serde(default)]
+    group: String,
+    version: String,
+    kind: String,
+    #[serde(default)]
+    namespace: String,
+    name: String,
+}
+
+/// `GET .../object?group=&version=&kind=&namespace=&name=`: one live object of the app's tree
+/// (managed or owned), without managedFields, Secret values masked. Objects outside the tree
+/// are refused: the route's permission is the app's, not the cluster's.
+pub(crate) async fn object(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Query(q): Query<ObjectQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tree = build(&state, &namespace, &name).await?;
+    let known = tree.nodes.iter().any(|n| {
+        n.group == q.group && n.kind == q.kind && n.namespace == q.namespace && n.name == q.name
+    });
+    if !known {
+        return Err(ApiError::BadRequest {
+            message: format!(
+                "{} {}/{} is not an object of application {namespace}/{name}",
+                q.kind, q.namespace, q.name
+            ),
+            hint: format!("GET /api/v1/applications/{namespace}/{name}/tree lists its objects"),
+        });
+    }
+    let failed = |e| ApiError::Kube {
+        action: "read a live object of",
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source: Box::new(e),
+    };
+    let gvk = GroupVersionKind::gvk(&q.group, &q.version, &q.kind);
+    let client = state.engine.client().clone();
+    let (resource, caps) = kube::discovery::pinned_kind(&client, &gvk).await.map_err(failed)?;
+    let api: Api<DynamicObject> = match caps.scope {
+        kube::discovery::Scope::Namespaced => Api::namespaced_with(client, &q.namespace, &resource),
+        kube::discovery::Scope::Cluster => Api::all_with(client, &resource),
+    };
+    let mut live = api.get(&q.name).await.map_err(failed)?;
+    live.metadata.managed_fields = None;
+    let mut value = serde_json::to_value(&live).unwrap_or_default();
+    // No key: a hash per value would let a reader confirm a guessed Secret value.
+    ferry_diff::mask_secret(&mut value, "");
+    Ok(Json(value))
+}
+
+/// The app's managed objects (from its status) joined with their live descendants.
+async fn build(state: &ApiState, namespace: &str, name: &str) -> Result<Tree, ApiError> {
+    let app = find(state, namespace, name)?;
     let managed = app.status.as_ref().map(|s| s.resources.clone()).unwrap_or_default();
     let namespaces: BTreeSet<String> = managed
         .iter()
@@ -89,8 +149,8 @@ pub(crate) async fn tree(
                 Api::namespaced_with(state.engine.client().clone(), ns, &resource);
             let list = api.list(&ListParams::default()).await.map_err(|e| ApiError::Kube {
                 action: "read the live objects of",
-                namespace: namespace.clone(),
-                name: name.clone(),
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
                 source: Box::new(e),
             })?;
             for mut object in list.items {
@@ -102,7 +162,7 @@ pub(crate) async fn tree(
             }
         }
     }
-    Ok(Json(link(&managed, &live)))
+    Ok(link(&managed, &live))
 }
 
 /// Joins the managed objects with the live objects that descend from them.

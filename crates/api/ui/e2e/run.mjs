@@ -179,6 +179,8 @@ await check("the sync dialog syncs an app and its tree shows Deployment, Replica
     if (!tree.toUpperCase().includes(want.toUpperCase())) throw new Error(`tree lacks ${want}: ${tree}`);
   }
   await page.locator(".app-head h1 .s-Healthy").waitFor({ timeout: 60_000 });
+  await page.locator('.tree .node[data-kind="Deployment"]').click();
+  await page.locator("#object-view pre", { hasText: '"replicas": 2' }).waitFor();
   await shot("05-app-tree");
 });
 

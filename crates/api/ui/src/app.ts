@@ -152,12 +152,29 @@ export class AppPage {
 
   private async panel(d: Data): Promise<Node[]> {
     switch (this.tab) {
-      case "tree": return [renderTree(d.tree, d.resources)];
+      case "tree": {
+        const view = el("section", { class: "object-view", id: "object-view", "aria-live": "polite" },
+          el("p", { class: "muted" }, "Choose an object to see its live manifest."));
+        return [renderTree(d.tree, d.resources, (n) => void this.showObject(n, view)), view];
+      }
       case "diff": return renderDiff(d.diff);
       case "why": return renderWhy(d);
       case "events": return [await this.events()];
       case "history": return [await this.history(d)];
       case "manifest": return [el("pre", { class: "manifest", "aria-label": "The Application object" }, JSON.stringify(d.app, null, 2))];
+    }
+  }
+
+  /** The live manifest of one object of the tree (Secret values come masked). */
+  private async showObject(n: TreeNode, view: HTMLElement): Promise<void> {
+    const q = new URLSearchParams({ group: n.group, version: n.version, kind: n.kind, namespace: n.namespace ?? "", name: n.name });
+    view.replaceChildren(el("p", { class: "muted" }, `Loading ${n.kind} ${n.name}…`));
+    try {
+      const live = await api<unknown>(`${appPath(this.ns, this.name)}/object?${q}`);
+      view.replaceChildren(el("h3", {}, `${n.kind} ${n.namespace ? `${n.namespace}/` : ""}${n.name}`, el("span", { class: "muted small" }, " live, Secret values masked")),
+        el("pre", { class: "manifest" }, JSON.stringify(live, null, 2)));
+    } catch (e) {
+      view.replaceChildren(el("p", { class: "problem" }, (e as Error).message));
     }
   }
 
@@ -197,7 +214,7 @@ function table(head: string[], rows: (Node | string)[][]): HTMLElement {
     el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
 }
 
-function renderTree(nodes: TreeNode[], resources: Resource[]): HTMLElement {
+function renderTree(nodes: TreeNode[], resources: Resource[], open: (n: TreeNode) => void): HTMLElement {
   if (!nodes.length) return el("p", { class: "empty" }, "The app manages no objects yet.");
   const children = new Map<string, TreeNode[]>();
   const roots: TreeNode[] = [];
@@ -211,7 +228,10 @@ function renderTree(nodes: TreeNode[], resources: Resource[]): HTMLElement {
     const kids = children.get(n.id) ?? [];
     const lines = drift.get(`${n.kind}/${n.namespace ?? ""}/${n.name}`) ?? [];
     return el("li", { role: "treeitem", "aria-expanded": kids.length ? "true" : null, class: n.managed ? "" : "owned" },
-      el("div", { class: "node", tabindex: 0, "data-kind": n.kind },
+      el("div", {
+        class: "node", tabindex: 0, "data-kind": n.kind, role: "button", "aria-label": `${n.kind} ${n.name}: show its manifest`,
+        onclick: () => open(n), onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === "Enter") open(n); },
+      },
         el("span", { class: "kind" }, n.kind),
         el("span", { class: "name" }, n.name),
         n.sync ? badge("sync", n.sync) : el("span", { class: "muted small" }, "owned"),
