@@ -85,6 +85,20 @@ async fn the_tree_shows_the_deployment_owning_its_replicaset_owning_its_pods() {
     assert_eq!(pod["parents"], json!([replicaset["id"]]));
     assert!(pod["health"].is_string(), "{pod}");
     assert_eq!(find("Service")["managed"], true);
+
+    let object = |kind: &str, name: &str| {
+        format!(
+            "/api/v1/applications/ferry/guestbook/object?group=&version=v1&kind={kind}&namespace=guestbook&name={name}"
+        )
+    };
+    let pod_name = pod["name"].as_str().expect("a pod name");
+    let (status, live) = world.get(&object("Pod", pod_name)).await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    assert_eq!(live["metadata"]["name"], pod_name);
+    assert!(live["metadata"].get("managedFields").is_none(), "managedFields are noise here");
+    let (status, refused) = world.get(&object("Secret", "anything")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an object outside the tree: {refused}");
+    assert!(refused["error"].as_str().is_some_and(|e| e.contains("not an object of")), "{refused}");
     world.engine.shutdown().await;
 }
 
