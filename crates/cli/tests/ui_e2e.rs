@@ -89,6 +89,7 @@ fn the_web_ui_lists_filters_syncs_diffs_rolls_back_and_updates_live_in_headless_
         .arg(ui.join("e2e/run.mjs"))
         .current_dir(&ui)
         .env("FERRY_URL", &up.url)
+        .env("FERRY_BIN", env!("CARGO_BIN_EXE_ferry"))
         .env("KUBECONFIG", data_dir.join("kubeconfig"))
         .env("DEMO_REPO", data_dir.join("demo-repo"))
         .env("SCREENSHOTS", &screenshots)

@@ -6,6 +6,7 @@
 //   DEMO_REPO       the demo repository's working copy (commits are made with real git)
 //   SCREENSHOTS     where each page's screenshot is written
 //   CHROMIUM        the browser (default /usr/bin/chromium)
+//   FERRY_BIN       the ferry binary (`ferry token create` for the read-only check)
 // Prints one line per check and "N passed, N failed" at the end; exits 1 on a failure.
 
 import { chromium } from "playwright-core";
@@ -231,11 +232,34 @@ await check("the dark theme is one click away and stays chosen", async () => {
 
 await check("keyboard: arrows move through the list and Enter opens the app", async () => {
   await page.goto(url + "/#/?q=manual");
-  await page.locator('.row[data-app="ferry/manual"]').waitFor();
+  await until("only manual listed", async () => (await text("#total")) === "1 of 1 apps", 10);
   await page.locator(".viewport").focus();
   await page.keyboard.press("Home");
   await page.keyboard.press("Enter");
-  await page.waitForURL(/#\/app\/ferry\/manual/);
+  await page.waitForFunction(() => location.hash.startsWith("#/app/ferry/manual"));
+  await page.locator(".app-head h1").waitFor();
+});
+
+await check("a read-only token sees the actions disabled, with the reason as a tooltip", async () => {
+  const token = run(need("FERRY_BIN"), ["token", "create", "viewer", "--role", "role:readonly", "--kubeconfig", need("KUBECONFIG")]);
+  const viewer = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  await viewer.addInitScript((t) => sessionStorage.setItem("ferry-token", t), token);
+  const p = await viewer.newPage();
+  // The API learns of new tokens through a watch: retry until it knows this one.
+  await until("the viewer's token known to the API", async () => {
+    const res = await fetch(`${url}/api/v1/account`, { headers: { Authorization: `Bearer ${token}` } });
+    return res.ok && (await res.json()).user.includes("viewer");
+  }, 30);
+  await p.goto(url + "/#/app/ferry/manual/history");
+  await p.locator("#action-sync").waitFor();
+  for (const id of ["#action-sync", "#action-delete", "#action-suspend"]) {
+    if (!(await p.locator(id).isDisabled())) throw new Error(`${id} is enabled for a read-only token`);
+  }
+  const why = await p.locator("#action-sync").getAttribute("title");
+  if (!/may not sync/.test(why ?? "")) throw new Error(`tooltip: ${why}`);
+  if (!(await p.locator("button.rollback").first().isDisabled())) throw new Error("rollback is enabled for a read-only token");
+  await p.screenshot({ path: join(shots, "11-readonly-app.png"), fullPage: true });
+  await viewer.close();
 });
 
 await check("the page raised no script error, CSP violation or failed request", async () => {
