@@ -175,7 +175,10 @@ const BAD_WHEN_TRUE: &[&str] =
 
 impl From<&Application> for AppSummary {
     fn from(app: &Application) -> Self {
-        let status = app.status.clone().unwrap_or_default();
+        // Borrowed: the list summarises thousands of apps per request, and a status carries its
+        // resources and history.
+        let empty = ferry_engine::application::ApplicationStatus::default();
+        let status = app.status.as_ref().unwrap_or(&empty);
         let problems = status
             .conditions
             .iter()
