@@ -122,6 +122,22 @@ const filter = async (page) => {
   const selectMs = Math.round((await page.evaluate(() => performance.now())) - t1);
   return { searchToScreenMs: filterMs, selectToScreenMs: selectMs };
 };
+/** The server's part: one request's time, as a client with nothing else to do sees it. */
+async function timed(path) {
+  const times = [];
+  let bytes = 0;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const body = await (await fetch(url + path)).text();
+    times.push(performance.now() - t0);
+    bytes = body.length;
+  }
+  times.sort((a, b) => a - b);
+  console.log(JSON.stringify({ request: `GET ${path}`, medianMs: Math.round(times[2]), bytes }));
+}
+await timed("/api/v1/applications?limit=100");
+await timed("/api/v1/applications?limit=100&q=app-4321");
+await timed("/api/v1/applications/ferry/big/tree");
 for (let i = 0; i < 3; i++) await measure(`list of ${APPS + 1} apps`, "/", ".row[data-app]", filter);
 for (let i = 0; i < 3; i++) await measure(`app of ${OBJECTS} objects (tree)`, "/#/app/ferry/big/tree", ".tree .node");
 
