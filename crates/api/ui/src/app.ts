@@ -52,6 +52,8 @@ export class AppPage {
 
   private async render(): Promise<void> {
     const d = this.data!;
+    // Ask the policy about every action at once (each answer is cached), not one after another.
+    await Promise.all(["sync", "get", "update", "delete", "approve"].map((p) => canI(p, this.object())));
     const panel = el("div", { class: "panel", role: "tabpanel", id: "panel", "aria-labelledby": `tab-${this.tab}` });
     this.root.replaceChildren(await this.header(d), this.tabs(d), panel);
     panel.append(...(await this.panel(d)));
