@@ -4,16 +4,17 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use ferry_engine::Application;
 use ferry_engine::application::{
     ANNOTATION_REFRESH, ANNOTATION_ROLLBACK, ANNOTATION_SYNC_REQUEST, ANNOTATION_TERMINATE,
-    ANNOTATION_UNPIN, RefreshRequest, RollbackRequest, SyncRequest,
+    ANNOTATION_UNPIN, FINALIZER_CASCADE, FINALIZER_CASCADE_ARGO, RefreshRequest, RollbackRequest,
+    SyncRequest,
 };
 use ferry_engine::approval::{ANNOTATION_APPROVE, ApprovalRequest};
 use ferry_source::short_revision as short;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -236,6 +237,48 @@ pub(crate) async fn terminate(
         "termination of the running sync was requested".into(),
     )
     .polled(value, "terminate")
+}
+
+/// `DELETE .../{name}?cascade=true|false`: deletes the Application. With `cascade=true` the
+/// cascade finalizer is added first, so the engine deletes the app's objects before the
+/// Application goes (as `ferry app delete --cascade`); without, the objects stay.
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Query(query): Query<DeleteQuery>,
+) -> Answer {
+    let app = find(&state, &namespace, &name)?;
+    let cascade = query.cascade.unwrap_or(false);
+    let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
+    let cascades = finalizers.iter().any(|f| f == FINALIZER_CASCADE || f == FINALIZER_CASCADE_ARGO);
+    if cascade && !cascades {
+        finalizers.push(FINALIZER_CASCADE.to_owned());
+        // resourceVersion makes this a compare-and-swap: a merge patch replaces the list whole.
+        let value = json!({"metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": app.metadata.resource_version,
+        }});
+        patch(&state, &namespace, &name, "add the cascade finalizer to", value).await?;
+    }
+    let api: Api<Application> = Api::namespaced(state.engine.client().clone(), &namespace);
+    api.delete(&name, &DeleteParams::default()).await.map_err(|source| ApiError::Kube {
+        action: "delete",
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source: Box::new(source),
+    })?;
+    let message = if cascade || cascades {
+        "the application and its objects are being deleted"
+    } else {
+        "the application is being deleted; its objects stay in the cluster (cascade=true deletes them too)"
+    };
+    accepted(&namespace, &name, "delete", message.into())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteQuery {
+    cascade: Option<bool>,
 }
 
 fn annotation(key: &str, value: &str) -> Value {

@@ -66,7 +66,18 @@ pub struct AuditList {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppList {
+    /// The page asked for (`offset`, `limit`), or every match when no `limit` was given.
     pub items: Vec<AppSummary>,
+    /// How many apps match the filters (all pages).
+    #[serde(default)]
+    pub total: usize,
+    /// Apps by sync and by health status among those matching every filter but `sync` and
+    /// `health`, so a UI can show "OutOfSync 12" next to a chip before it is chosen.
+    #[serde(default)]
+    pub counts: crate::query::Counts,
+    /// The values each filter can take among the apps the caller may see.
+    #[serde(default)]
+    pub facets: crate::query::Facets,
 }
 
 /// One line of `ferry app list`.
@@ -75,6 +86,14 @@ pub struct AppList {
 pub struct AppSummary {
     pub namespace: String,
     pub name: String,
+    /// The app's project (`default` when it names none).
+    #[serde(default)]
+    pub project: String,
+    /// The destination cluster: its name, or its server URL (`in-cluster` for Ferry's own).
+    #[serde(default)]
+    pub cluster: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     pub sync: SyncDto,
     pub health: HealthDto,
     pub source: SourceDto,
@@ -156,7 +175,10 @@ const BAD_WHEN_TRUE: &[&str] =
 
 impl From<&Application> for AppSummary {
     fn from(app: &Application) -> Self {
-        let status = app.status.clone().unwrap_or_default();
+        // Borrowed: the list summarises thousands of apps per request, and a status carries its
+        // resources and history.
+        let empty = ferry_engine::application::ApplicationStatus::default();
+        let status = app.status.as_ref().unwrap_or(&empty);
         let problems = status
             .conditions
             .iter()
@@ -170,9 +192,20 @@ impl From<&Application> for AppSummary {
                 message: c.message.clone(),
             })
             .collect();
+        let destination = &app.spec.destination;
+        let cluster = match (&destination.name, &destination.server) {
+            (Some(name), _) if !name.is_empty() => name.clone(),
+            (_, Some(server)) if server != ferry_engine::application::IN_CLUSTER_SERVER => {
+                server.clone()
+            }
+            _ => "in-cluster".to_owned(),
+        };
         Self {
             namespace: app.namespace().unwrap_or_default(),
             name: app.name_any(),
+            project: app.project().to_owned(),
+            cluster,
+            labels: app.labels().clone(),
             sync: SyncDto {
                 status: status.sync.status.to_string(),
                 revision: status.sync.revision.clone(),
@@ -323,6 +356,11 @@ pub struct HistoryDto {
     pub target_revision: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
+    /// The commit's author, when the engine recorded it (syncs that needed an approval).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub approved_by: String,
     /// Whether this is the revision the app is synced to now.
     pub current: bool,
 }
@@ -337,6 +375,8 @@ impl HistoryDto {
             path: h.source.path.clone(),
             target_revision: h.source.target_revision.clone(),
             healthy: h.healthy,
+            author: h.author.clone(),
+            approved_by: h.approved_by.clone(),
             current,
         }
     }

@@ -39,10 +39,42 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     (
         "get",
         "/api/v1/applications",
-        "List applications with sync and health status",
+        "List applications with sync and health status, filtered (namespace, project, cluster, destNamespace, repo, sync, health, label=k=v,k2, q=text), sorted (sort=name|namespace|project|cluster|destNamespace|sync|health|repo|reconciled, - for descending) and paged (offset, limit ≤ 1000) on the server, with counts by state and the values of each filter",
         None,
         200,
         "AppList",
+    ),
+    (
+        "get",
+        "/api/v1/stream/applications",
+        "Server-Sent Events: one `apps` event per change, {upserts: [AppSummary], deletes: [{namespace, name}]}, for the apps the caller may get",
+        None,
+        200,
+        "text",
+    ),
+    (
+        "delete",
+        "/api/v1/applications/{namespace}/{name}",
+        "Delete the application (?cascade=true deletes its objects too); needs `applications delete`",
+        None,
+        202,
+        "Accepted",
+    ),
+    (
+        "get",
+        "/api/v1/applications/{namespace}/{name}/tree",
+        "The managed objects and what they own by owner references (Deployment → ReplicaSet → Pod), each with sync, health and a message",
+        None,
+        200,
+        "Tree",
+    ),
+    (
+        "get",
+        "/api/v1/applications/{namespace}/{name}/object",
+        "One live object of the app's tree (?group=&version=&kind=&namespace=&name=), without managedFields, Secret values masked",
+        None,
+        200,
+        "object",
     ),
     (
         "get",
@@ -231,10 +263,29 @@ fn list_of(item: &str) -> Value {
 
 fn schemas() -> Value {
     let mut all = base_schemas();
-    if let (Some(all), Value::Object(plan)) = (all.as_object_mut(), plan_schemas()) {
-        all.extend(plan);
+    for more in [plan_schemas(), ui_schemas()] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
     }
     all
+}
+
+/// What the web UI reads beyond the base: the paged list and the resource tree.
+fn ui_schemas() -> Value {
+    json!({
+        "AppList": object(&["items"], json!({
+            "items": {"type": "array", "items": schema_ref("AppSummary")},
+            "total": {"type": "integer"},
+            "counts": object(&["sync", "health"], json!({"sync": {"type": "object"}, "health": {"type": "object"}})),
+            "facets": {"type": "object"}
+        })),
+        "Tree": object(&["nodes"], json!({"nodes": {"type": "array", "items": object(&["id", "kind", "name", "managed", "health"], json!({
+            "id": string(), "group": string(), "version": string(), "kind": string(), "namespace": string(), "name": string(),
+            "managed": {"type": "boolean"}, "sync": string(), "health": string(), "message": string(),
+            "parents": {"type": "array", "items": string()}
+        }))}}))
+    })
 }
 
 /// The plan's request and answer (`POST /api/v1/plan`).
@@ -274,14 +325,13 @@ fn base_schemas() -> Value {
         "Sync": object(&["status", "revision"], json!({"status": {"type": "string", "enum": ["Synced", "OutOfSync", "Unknown"]}, "revision": string()})),
         "Operation": object(&["phase", "revision"], json!({"phase": string(), "message": string(), "revision": string(), "startedAt": string(), "finishedAt": string(), "dryRun": {"type": "boolean"}})),
         "AppSummary": object(&["namespace", "name", "sync", "health", "source"], json!({
-            "namespace": string(), "name": string(),
+            "namespace": string(), "name": string(), "project": string(), "cluster": string(), "labels": {"type": "object"},
             "sync": schema_ref("Sync"), "health": schema_ref("Health"),
             "source": object(&["repoURL", "path", "targetRevision"], json!({"repoURL": string(), "path": string(), "targetRevision": string()})),
             "destinationNamespace": string(), "autoSync": {"type": "boolean"}, "suspended": {"type": "boolean"},
             "pinned": string(), "lastOperation": schema_ref("Operation"), "reconciledAt": string(),
             "problems": {"type": "array", "items": object(&["type", "reason", "message"], json!({"type": string(), "reason": string(), "message": string()}))}
         })),
-        "AppList": list_of("AppSummary"),
         "Resource": object(&["kind", "name", "sync", "drift"], json!({
             "group": string(), "version": string(), "kind": string(), "namespace": string(), "name": string(),
             "sync": string(), "health": schema_ref("Health"), "drift": {"type": "array", "items": string()}
@@ -297,7 +347,7 @@ fn base_schemas() -> Value {
         "DiffList": list_of("ObjectDiff"),
         "History": object(&["id", "revision", "deployedAt", "current"], json!({
             "id": {"type": "integer"}, "revision": string(), "deployedAt": string(), "repoURL": string(),
-            "path": string(), "targetRevision": string(), "healthy": {"type": "boolean"}, "current": {"type": "boolean"}
+            "path": string(), "targetRevision": string(), "healthy": {"type": "boolean"}, "author": string(), "approvedBy": string(), "current": {"type": "boolean"}
         })),
         "HistoryList": list_of("History"),
         "Event": object(&["type", "reason", "message", "count", "lastSeen"], json!({
@@ -361,7 +411,11 @@ pub fn openapi() -> Value {
                 params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
             }
         }
-        let content_type = if *response == "text" { "text/plain" } else { "application/json" };
+        let content_type = match *response {
+            "text" if path.contains("/stream/") => "text/event-stream",
+            "text" => "text/plain",
+            _ => "application/json",
+        };
         let mut responses = Map::new();
         responses.insert(
             code.to_string(),

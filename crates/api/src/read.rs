@@ -14,6 +14,7 @@ use kube::api::{Api, ListParams};
 use crate::access::Caller;
 use crate::dto::*;
 use crate::error::ApiError;
+use crate::query::ListQuery;
 use crate::state::ApiState;
 
 /// The app `namespace/name` as the engine last saw it.
@@ -33,47 +34,39 @@ pub(crate) fn find(
         })
 }
 
-/// Filters `GET /api/v1/applications` understands; any other query parameter is refused rather
-/// than ignored, so a misspelt filter does not silently return everything.
-const LIST_FILTERS: &[&str] = &["namespace", "sync", "health"];
-
-/// Lists the apps the caller may `get` (Argo CD's list filters the same way).
+/// Lists the apps the caller may `get` (Argo CD's list filters the same way), filtered, sorted
+/// and paged on the server ([`crate::query`]).
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    Query(query): Query<std::collections::BTreeMap<String, String>>,
+    Query(params): Query<std::collections::BTreeMap<String, String>>,
 ) -> Result<Json<AppList>, ApiError> {
-    if let Some(unknown) = query.keys().find(|k| !LIST_FILTERS.contains(&k.as_str())) {
-        return Err(ApiError::BadRequest {
-            message: format!("unknown query parameter {unknown:?}"),
-            hint: format!(
-                "filters are {}, e.g. ?sync=OutOfSync&health=Degraded",
-                LIST_FILTERS.join(", ")
-            ),
-        });
-    }
-    let keep = |s: &AppSummary| {
-        query.get("namespace").is_none_or(|v| *v == s.namespace)
-            && query.get("sync").is_none_or(|v| v.eq_ignore_ascii_case(&s.sync.status))
-            && query.get("health").is_none_or(|v| v.eq_ignore_ascii_case(&s.health.status))
-    };
+    let query = ListQuery::parse(&params)
+        .map_err(|e| ApiError::BadRequest { message: e.to_string(), hint: e.hint() })?;
+    let page = query.run(visible_summaries(&state, &caller));
+    Ok(Json(AppList {
+        items: page.items,
+        total: page.total,
+        counts: page.counts,
+        facets: page.facets,
+    }))
+}
+
+/// The summaries of the apps `caller` may `get`.
+pub(crate) fn visible_summaries(state: &ApiState, caller: &Caller) -> Vec<AppSummary> {
     let policy = state.access.policy();
     let grants = policy.grants(&caller.subjects());
-    let visible = |a: &&Arc<Application>| {
-        let object =
-            format!("{}/{}/{}", a.project(), a.namespace().unwrap_or_default(), a.name_any());
-        grants.allows("applications", "get", &object)
-    };
-    let mut items: Vec<AppSummary> = state
+    state
         .engine
         .applications()
         .iter()
-        .filter(visible)
+        .filter(|a| {
+            let object =
+                format!("{}/{}/{}", a.project(), a.namespace().unwrap_or_default(), a.name_any());
+            grants.allows("applications", "get", &object)
+        })
         .map(|a| AppSummary::from(a.as_ref()))
-        .filter(keep)
-        .collect();
-    items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Ok(Json(AppList { items }))
+        .collect()
 }
 
 /// The Application object itself, as `kubectl get -o json` shows it, without managedFields.

@@ -13,7 +13,7 @@ use crate::access::guard;
 use crate::dto::ErrorBody;
 use crate::state::ApiState;
 
-use crate::{account, actions, appsets, events, metrics, plan, read, ui, webhook};
+use crate::{account, actions, appsets, events, metrics, plan, read, stream, tree, ui, webhook};
 
 /// Bodies of API actions are a few bytes; webhooks have their own cap in [`webhook`].
 const ACTION_BODY_LIMIT: usize = 64 << 10;
@@ -27,7 +27,10 @@ pub fn router(state: ApiState) -> Router {
     let app = "/api/v1/applications/{namespace}/{name}";
     let guarded = Router::new()
         .route("/api/v1/applications", get(read::list))
-        .route(app, get(read::get))
+        .route(app, get(read::get).delete(actions::delete))
+        .route(&format!("{app}/tree"), get(tree::tree))
+        .route(&format!("{app}/object"), get(tree::object))
+        .route("/api/v1/stream/applications", get(stream::applications))
         .route(&format!("{app}/resources"), get(read::resources))
         .route(&format!("{app}/diff"), get(read::diff))
         .route(&format!("{app}/history"), get(read::history))

@@ -1,13 +1,15 @@
-//! The web UI: one dependency-free page (HTML, CSS and vanilla JS compiled into the binary) that
-//! talks to the REST API. No external network: no CDNs, fonts or images from elsewhere.
+//! The web UI: the bundle built from the TypeScript sources in `crates/api/ui` (esbuild, see its
+//! `package.json`) into `ui/dist`, committed and compiled into the binary, so `cargo build` and
+//! `ferry up` need no Node. It talks to the REST API and its event stream. No external network:
+//! no CDNs, fonts or images from elsewhere.
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-const INDEX: &str = include_str!("ui/index.html");
-const SCRIPT: &str = include_str!("ui/app.js");
-const STYLE: &str = include_str!("ui/style.css");
+const INDEX: &str = include_str!("ui/dist/index.html");
+const SCRIPT: &str = include_str!("ui/dist/app.js");
+const STYLE: &str = include_str!("ui/dist/style.css");
 
 /// Everything the page loads comes from this server; inline scripts are not allowed.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";

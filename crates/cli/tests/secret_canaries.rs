@@ -134,7 +134,7 @@ async fn api_texts(world: &mut World) -> Vec<(String, String)> {
     let mut paths = vec!["/api/v1/applications".to_owned(), "/metrics".to_owned()];
     for app in ["plain", "helm", "manual", "sops"] {
         let base = format!("/api/v1/applications/ferry/{app}");
-        for tail in ["", "/resources", "/diff", "/history", "/events"] {
+        for tail in ["", "/resources", "/diff", "/history", "/events", "/tree"] {
             paths.push(format!("{base}{tail}"));
         }
     }

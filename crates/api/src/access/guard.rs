@@ -42,6 +42,7 @@ pub fn need(method: &Method, path: &str) -> Need {
             Need::Global { resource: "notifications", action: "get" }
         }
         _ if !app_route => Need::Authenticated,
+        (&Method::DELETE, _) => Need::App { action: "delete" },
         (&Method::POST, "sync" | "rollback" | "unpin" | "terminate-op") => {
             Need::App { action: "sync" }
         }
@@ -254,7 +255,12 @@ mod tests {
         assert_eq!(need(&Method::POST, &format!("{app}/refresh")), Need::App { action: "get" });
         assert_eq!(need(&Method::GET, &format!("{app}/diff")), Need::App { action: "get" });
         assert_eq!(need(&Method::GET, app), Need::App { action: "get" });
+        assert_eq!(need(&Method::DELETE, app), Need::App { action: "delete" });
+        assert_eq!(need(&Method::GET, &format!("{app}/tree")), Need::App { action: "get" });
+        assert_eq!(need(&Method::GET, &format!("{app}/object")), Need::App { action: "get" });
         assert_eq!(need(&Method::GET, "/api/v1/applications"), Need::Authenticated);
+        // The stream filters by `get` per app, as the list does.
+        assert_eq!(need(&Method::GET, "/api/v1/stream/applications"), Need::Authenticated);
         assert_eq!(
             need(&Method::GET, "/api/v1/audit"),
             Need::Global { resource: "audit", action: "get" }
