@@ -139,6 +139,10 @@ pub fn start_controller(
 pub struct ProcSample {
     pub rss_mib: f64,
     pub peak_mib: f64,
+    /// Of the RSS: anonymous memory (the heap, stacks) and mapped files (the binary's pages
+    /// read so far, git packs).
+    pub anon_mib: f64,
+    pub file_mib: f64,
     /// User + system CPU seconds so far.
     pub cpu_s: f64,
     pub threads: u64,
@@ -164,6 +168,8 @@ impl ProcSample {
         Some(Self {
             rss_mib: field("VmRSS:") / 1024.0,
             peak_mib: field("VmHWM:") / 1024.0,
+            anon_mib: field("RssAnon:") / 1024.0,
+            file_mib: field("RssFile:") / 1024.0,
             cpu_s: (ticks(11) + ticks(12)) / 100.0,
             threads: field("Threads:") as u64,
         })

@@ -196,29 +196,8 @@ impl World {
     /// Creates Applications (name, spec) in [`APPS_NAMESPACE`], 16 at a time.
     pub fn create_apps(&self, apps: Vec<(String, Value)>) -> Result<(), BenchError> {
         self.stage.create_namespace(APPS_NAMESPACE)?;
-        let api: Api<Application> = Api::namespaced(self.stage.client.clone(), APPS_NAMESPACE);
         self.stage.count_harness(apps.len() as u64, apps.len() as u64);
-        let results: Vec<Result<(), BenchError>> = self.stage.block_on(
-            futures::stream::iter(apps.into_iter().map(|(name, spec)| {
-                let api = api.clone();
-                async move {
-                    let app: Application = serde_json::from_value(json!({
-                        "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
-                        "metadata": {"name": name, "namespace": APPS_NAMESPACE}, "spec": spec
-                    }))
-                    .map_err(|source| BenchError::Json {
-                        what: format!("Application {name}"),
-                        source,
-                    })?;
-                    api.create(&PostParams::default(), &app).await.map(|_| ()).map_err(|source| {
-                        BenchError::Kube { what: format!("create Application {name}"), source }
-                    })
-                }
-            }))
-            .buffer_unordered(16)
-            .collect(),
-        );
-        results.into_iter().collect()
+        self.stage.block_on(create_applications(&self.stage.client, apps))
     }
 
     /// Polls the engine's Application cache (no API requests) every 2 ms until `done` holds for
@@ -323,6 +302,35 @@ pub fn applied_at(app: &Application, revision: &str) -> bool {
     app.status.as_ref().is_some_and(|s| {
         s.operation_state.as_ref().is_some_and(|o| o.revision == revision && o.succeeded())
     })
+}
+
+/// Creates Applications (name, spec) in [`APPS_NAMESPACE`] through `client`, 16 at a time.
+pub async fn create_applications(
+    client: &kube::Client,
+    apps: Vec<(String, Value)>,
+) -> Result<(), BenchError> {
+    let api: Api<Application> = Api::namespaced(client.clone(), APPS_NAMESPACE);
+    let results: Vec<Result<(), BenchError>> =
+        futures::stream::iter(apps.into_iter().map(|(name, spec)| {
+            let api = api.clone();
+            async move {
+                let app: Application = serde_json::from_value(json!({
+                    "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+                    "metadata": {"name": name, "namespace": APPS_NAMESPACE}, "spec": spec
+                }))
+                .map_err(|source| BenchError::Json {
+                    what: format!("Application {name}"),
+                    source,
+                })?;
+                api.create(&PostParams::default(), &app).await.map(|_| ()).map_err(|source| {
+                    BenchError::Kube { what: format!("create Application {name}"), source }
+                })
+            }
+        }))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 /// A kube client from a kubeconfig file, built on the current runtime.

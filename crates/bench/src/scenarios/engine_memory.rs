@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_engine::Application;
-use futures::StreamExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::{Value, json};
 
@@ -16,7 +15,7 @@ use super::many_apps::app_name;
 use crate::manifests::{app_spec, fan_out_app, mixed};
 use crate::measure::round;
 use crate::process::{ClusterProcess, ProcSample, ferry_binary, settled, start_controller};
-use crate::world::{REPO_NAME, client_from, synced_healthy_at};
+use crate::world::{REPO_NAME, client_from, create_applications, synced_healthy_at};
 use crate::{BenchError, Report};
 use ferry_testkit::{GitDaemon, Repo};
 
@@ -88,7 +87,7 @@ fn measure(ferry: &Path, size: &Size) -> Result<Value, BenchError> {
         create_namespace(&client, "bench").await?;
         crd_served(&client).await?;
         let apps = names.iter().map(|n| (n.clone(), app_spec(&url, &format!("apps/{n}"), "bench")));
-        create_apps(&client, apps.collect()).await?;
+        create_applications(&client, apps.collect()).await?;
         wait_synced(&client, size.apps, &revision, timeout).await
     })?;
     let setup_s = started.elapsed().as_secs_f64();
@@ -109,6 +108,8 @@ fn sample_json(s: &ProcSample, objects: usize) -> Value {
     json!({
         "rss_mib": round(s.rss_mib),
         "peak_rss_mib": round(s.peak_mib),
+        "anon_mib": round(s.anon_mib),
+        "file_mib": round(s.file_mib),
         "kib_per_object": round(s.rss_mib * 1024.0 / objects.max(1) as f64),
         "cpu_s": super::round3(s.cpu_s),
         "threads": s.threads,
@@ -124,31 +125,6 @@ async fn create_namespace(client: &kube::Client, name: &str) -> Result<(), Bench
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
         Err(source) => Err(BenchError::Kube { what: format!("create namespace {name}"), source }),
     }
-}
-
-async fn create_apps(client: &kube::Client, apps: Vec<(String, Value)>) -> Result<(), BenchError> {
-    let api: Api<Application> = Api::namespaced(client.clone(), "ferry");
-    let results: Vec<Result<(), BenchError>> =
-        futures::stream::iter(apps.into_iter().map(|(name, spec)| {
-            let api = api.clone();
-            async move {
-                let app: Application = serde_json::from_value(json!({
-                    "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
-                    "metadata": {"name": name, "namespace": "ferry"}, "spec": spec
-                }))
-                .map_err(|source| BenchError::Json {
-                    what: format!("Application {name}"),
-                    source,
-                })?;
-                api.create(&PostParams::default(), &app).await.map(|_| ()).map_err(|source| {
-                    BenchError::Kube { what: format!("create Application {name}"), source }
-                })
-            }
-        }))
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    results.into_iter().collect()
 }
 
 /// Waits until the controller installed the Application CRD (at its start) and it is served.
