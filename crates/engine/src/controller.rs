@@ -516,6 +516,7 @@ async fn watch_applications(
 fn applied(inner: &Inner, seen: &mut HashMap<AppId, Fingerprint>, app: &Application) {
     let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
     inner.labels.write().unwrap_or_else(|p| p.into_inner()).insert(id.label_value(), id.clone());
+    crate::reconcile::memory::caught_up(&inner.memory, &id, app);
     let fingerprint = (app.metadata.generation, app.metadata.annotations.clone());
     let deleting = app.metadata.deletion_timestamp.is_some();
     if terminate_requested(app) {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use ferry_apply::tracking::AppId;
 use ferry_diff::ObjectDiff;
 use ferry_source::CommitId;
 use serde_json::Value;
@@ -111,6 +112,26 @@ impl AppMemory {
                 && (o.revision == revision.as_str()
                     || (self.content.is_some() && self.synced_content == self.content))
         })
+    }
+}
+
+/// The watch delivered `app`: once it is as new as the engine's own last status write, the copy
+/// kept of that write is dropped (an app's status with many objects is large, and the watch
+/// cache holds it already).
+pub(crate) fn caught_up(
+    memory: &std::sync::Mutex<std::collections::HashMap<AppId, AppMemory>>,
+    id: &AppId,
+    app: &Application,
+) {
+    let rv = |a: &Application| a.metadata.resource_version.as_deref()?.parse::<u64>().ok();
+    let mut memory = memory.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = memory.get_mut(id)
+        && let Some(w) = &m.written
+        && w.metadata.uid == app.metadata.uid
+        && let (Some(written), Some(seen)) = (rv(w), rv(app))
+        && seen >= written
+    {
+        m.written = None;
     }
 }
 

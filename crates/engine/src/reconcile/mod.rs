@@ -14,7 +14,7 @@ pub(crate) mod decryption;
 mod depend;
 mod events;
 mod judge;
-mod memory;
+pub(crate) mod memory;
 mod render;
 mod report;
 pub(crate) mod stop;
