@@ -11,6 +11,7 @@ mod monorepo;
 mod multi_cluster;
 mod plan;
 mod render;
+mod shards;
 mod soak;
 mod sops;
 mod steady_state;
@@ -41,6 +42,8 @@ pub enum Scenario {
     AppSet,
     /// Not in [`Scenario::ALL`] (`all`): an hour by default.
     Soak,
+    /// Not in [`Scenario::ALL`] (`all`): 10,000 apps on 1, 2 and 4 replica processes, minutes.
+    Shards,
 }
 
 impl Scenario {
@@ -59,11 +62,12 @@ impl Scenario {
     ];
 
     /// Scenarios run only when named.
-    pub const EXTRA: [Scenario; 1] = [Scenario::Soak];
+    pub const EXTRA: [Scenario; 2] = [Scenario::Soak, Scenario::Shards];
 
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Soak => "soak",
+            Scenario::Shards => "shards",
             Scenario::CommitToApplied => "commit-to-applied",
             Scenario::FanOut => "fan-out",
             Scenario::SteadyState => "steady-state",
@@ -133,6 +137,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::Plan => plan::run(opts, &mut report)?,
         Scenario::AppSet => appset::run(opts, &mut report)?,
         Scenario::Soak => soak::run(opts, &mut report)?,
+        Scenario::Shards => shards::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();
     report.date =
