@@ -40,6 +40,10 @@ fn app_file(i: usize, value: &str) -> String {
 
 impl Fleet {
     async fn start() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let tmp = tempfile::tempdir().expect("tempdir");
         let repo = Repo::init(&tmp.path().join("git/config.git")).expect("git init");
         for i in 0..APPS {

@@ -79,7 +79,10 @@ pub fn decide(view: &View) -> Decision {
         view.holders.iter().filter(|(_, h)| **h == view.me).map(|(s, _)| *s).collect();
     let held = mine.len() as u32;
     let starving = counts.iter().any(|(m, c)| *m != view.me && *c < floor);
-    let keep = if starving && held > floor { held - 1 } else { held.min(ceil) };
+    let mut keep = held.min(ceil);
+    if starving && keep > floor {
+        keep -= 1;
+    }
     let mut release = mine.clone();
     release.sort_by_key(|s| std::cmp::Reverse(rendezvous(&view.me, *s)));
     release.truncate(held.saturating_sub(keep) as usize);

@@ -51,8 +51,9 @@ pub async fn list(api: &Api<Lease>) -> Result<Vec<Lease>, kube::Error> {
 }
 
 /// Takes or renews the Lease `name` for `identity`, given what was listed of it (`None`: it
-/// does not exist). `false` when another replica changed it since (a lost race, or the Lease
-/// was taken over).
+/// does not exist); returns the Lease as written (its new `resourceVersion` is the next
+/// write's precondition). `None` when another replica changed it since (a lost race, or the
+/// Lease was taken over).
 pub async fn hold(
     api: &Api<Lease>,
     listed: Option<&Lease>,
@@ -60,7 +61,7 @@ pub async fn hold(
     kind: &str,
     identity: &str,
     duration: Duration,
-) -> Result<bool, kube::Error> {
+) -> Result<Option<Lease>, kube::Error> {
     let micro = MicroTime(jiff::Timestamp::now());
     let seconds = duration.as_secs_f64().ceil().max(1.0) as i64;
     let Some(lease) = listed else {
@@ -70,7 +71,7 @@ pub async fn hold(
                      "acquireTime": micro, "renewTime": micro, "leaseTransitions": 0}
         }))
         .expect("a Lease literal is valid");
-        return conflict_is_false(api.create(&PostParams::default(), &lease).await);
+        return conflict_is_none(api.create(&PostParams::default(), &lease).await);
     };
     let spec = lease.spec.clone().unwrap_or_default();
     let taking = spec.holder_identity.as_deref() != Some(identity);
@@ -82,7 +83,7 @@ pub async fn hold(
         patch["spec"]["acquireTime"] = json!(micro);
         patch["spec"]["leaseTransitions"] = json!(spec.lease_transitions.unwrap_or(0) + 1);
     }
-    conflict_is_false(api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await)
+    conflict_is_none(api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await)
 }
 
 /// Gives the Lease back (no holder), unless another replica changed it since it was listed.
@@ -92,13 +93,15 @@ pub async fn release(api: &Api<Lease>, lease: &Lease) -> Result<bool, kube::Erro
         "metadata": {"resourceVersion": lease.metadata.resource_version},
         "spec": {"holderIdentity": null}
     });
-    conflict_is_false(api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await)
+    let released =
+        conflict_is_none(api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await)?;
+    Ok(released.is_some())
 }
 
-fn conflict_is_false<T>(result: Result<T, kube::Error>) -> Result<bool, kube::Error> {
+fn conflict_is_none(result: Result<Lease, kube::Error>) -> Result<Option<Lease>, kube::Error> {
     match result {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Ok(lease) => Ok(Some(lease)),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
         Err(e) => Err(e),
     }
 }

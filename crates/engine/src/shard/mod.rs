@@ -89,7 +89,7 @@ impl ShardConfig {
     }
 
     /// How long after a renewal started the shard may still be acted on.
-    fn validity(&self) -> Duration {
+    pub(crate) fn validity(&self) -> Duration {
         self.lease_duration * 3 / 4
     }
 }

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use ferry_apply::tracking::AppId;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -32,8 +31,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         for shard in inner.shards.expired() {
             lose(&inner, shard, "lost", "its Lease was not renewed in time");
         }
-        let deadline = config.renew_every.max(Duration::from_millis(500));
-        match tokio::time::timeout(deadline * 2, step(&inner, &api, &config)).await {
+        // A round may take up to the validity: past it the shards are dropped anyway.
+        match tokio::time::timeout(config.validity(), step(&inner, &api, &config)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot read or write the shard Leases; retrying (the controller needs get/list/create/patch on leases)"),
             Err(_) => tracing::warn!("the shard Leases did not answer in time; retrying"),
@@ -44,14 +43,17 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 /// One round: heartbeat, renew, give back, rebalance.
 async fn step(inner: &Arc<Inner>, api: &Api<Lease>, config: &ShardConfig) -> Result<(), kube::Error> {
     let listed = lease::list(api).await?;
-    let by_name: BTreeMap<String, &Lease> = listed.iter().map(|l| (l.name_any(), l)).collect();
+    let mut by_name: BTreeMap<String, Lease> =
+        listed.iter().map(|l| (l.name_any(), l.clone())).collect();
     let member = lease::member_lease_name(&config.identity);
     let me = &config.identity;
     let ns = config.namespace.as_str();
-    lease::hold(api, by_name.get(&member).copied(), (ns, &member), "member", me, config.lease_duration)
+    lease::hold(api, by_name.get(&member), (ns, &member), "member", me, config.lease_duration)
         .await?;
     let view = view(&listed, config, &inner.shards.held());
-    renew(inner, api, config, &by_name).await;
+    for renewed in renew(inner, api, config, &by_name).await {
+        by_name.insert(renewed.name_any(), renewed);
+    }
     let decision = assign::decide(&view);
     for shard in decision.release {
         let Some(lease) = by_name.get(&lease::shard_lease_name(shard)) else { continue };
@@ -67,8 +69,9 @@ async fn step(inner: &Arc<Inner>, api: &Api<Lease>, config: &ShardConfig) -> Res
     for shard in decision.acquire {
         let name = lease::shard_lease_name(shard);
         let started = Instant::now();
-        if lease::hold(api, by_name.get(&name).copied(), (ns, &name), "shard", me, config.lease_duration)
+        if lease::hold(api, by_name.get(&name), (ns, &name), "shard", me, config.lease_duration)
             .await?
+            .is_some()
         {
             gain(inner, shard, started + config.validity(), &view);
         }
@@ -102,32 +105,43 @@ fn view(listed: &[Lease], config: &ShardConfig, held: &[u32]) -> View {
     View { shards: config.shards, me: config.identity.clone(), members, holders }
 }
 
-/// Renews every shard held; a shard whose Lease another replica holds now is lost at once.
+/// Renews every shard held, at once (one round costs one request's time whatever the shards
+/// held); a shard whose Lease another replica holds now is lost. Returns the Leases renewed.
 async fn renew(
     inner: &Arc<Inner>,
     api: &Api<Lease>,
     config: &ShardConfig,
-    by_name: &BTreeMap<String, &Lease>,
-) {
-    for shard in inner.shards.held() {
+    by_name: &BTreeMap<String, Lease>,
+) -> Vec<Lease> {
+    let renewals = inner.shards.held().into_iter().map(|shard| async move {
         let name = lease::shard_lease_name(shard);
-        let listed = by_name.get(&name).copied();
+        let listed = by_name.get(&name);
         let ours = listed
             .and_then(|l| l.spec.as_ref())
             .and_then(|s| s.holder_identity.as_deref())
             == Some(config.identity.as_str());
         if !ours {
             lose(inner, shard, "lost", "its Lease names another holder");
-            continue;
+            return None;
         }
         let started = Instant::now();
         let at = (config.namespace.as_str(), name.as_str());
         match lease::hold(api, listed, at, "shard", &config.identity, config.lease_duration).await {
-            Ok(true) => inner.shards.renewed(shard, started + config.validity()),
-            Ok(false) => lose(inner, shard, "lost", "its Lease changed under this replica"),
-            Err(e) => tracing::warn!(shard, error = %e, "cannot renew the shard's Lease; retrying"),
+            Ok(Some(renewed)) => {
+                inner.shards.renewed(shard, started + config.validity());
+                Some(renewed)
+            }
+            Ok(None) => {
+                lose(inner, shard, "lost", "its Lease changed under this replica");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(shard, error = %e, "cannot renew the shard's Lease; retrying");
+                None
+            }
         }
-    }
+    });
+    futures::future::join_all(renewals).await.into_iter().flatten().collect()
 }
 
 /// A shard taken: its apps are queued.
