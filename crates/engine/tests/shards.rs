@@ -35,7 +35,9 @@ struct Fleet {
 }
 
 fn app_file(i: usize, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-{i}\ndata:\n  value: \"{value}\"\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-{i}\ndata:\n  value: \"{value}\"\n"
+    )
 }
 
 impl Fleet {
@@ -142,7 +144,8 @@ impl Fleet {
             let held: Vec<Vec<u32>> = self.replicas.iter().map(|(_, e)| e.held_shards()).collect();
             let all: Vec<u32> = held.iter().flatten().copied().collect();
             let distinct: BTreeSet<u32> = all.iter().copied().collect();
-            let fair = held.iter().all(|h| (SHARDS / n..=SHARDS.div_ceil(n)).contains(&(h.len() as u32)));
+            let fair =
+                held.iter().all(|h| (SHARDS / n..=SHARDS.div_ceil(n)).contains(&(h.len() as u32)));
             if all.len() == SHARDS as usize && distinct.len() == SHARDS as usize && fair {
                 return started.elapsed();
             }
@@ -169,7 +172,9 @@ impl Fleet {
     /// Commits a new value into every app and returns the commit.
     fn change_every_app(&self, value: &str) -> String {
         for i in 0..APPS {
-            self.repo.write(&format!("apps/app-{i}/config.yaml"), &app_file(i, value)).expect("write");
+            self.repo
+                .write(&format!("apps/app-{i}/config.yaml"), &app_file(i, value))
+                .expect("write");
         }
         self.repo.commit(value).expect("commit");
         self.head()
@@ -215,7 +220,10 @@ async fn three_replicas_share_the_apps_and_each_app_is_reconciled_by_one_of_them
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "InvalidShardLabel"))
         .unwrap_or_else(|| panic!("app-1's label 99 is reported: {}", bad["status"]));
-    assert!(condition["message"].as_str().is_some_and(|m| m.contains("from 0 to 7")), "{condition}");
+    assert!(
+        condition["message"].as_str().is_some_and(|m| m.contains("from 0 to 7")),
+        "{condition}"
+    );
     fleet.assert_no_overlap();
 }
 

@@ -92,7 +92,8 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn measure(&self) -> Result<Value, BenchError> {
-        std::fs::create_dir_all(self.dir).map_err(|source| io("create the run directory", source))?;
+        std::fs::create_dir_all(self.dir)
+            .map_err(|source| io("create the run directory", source))?;
         let mut children = Children(Vec::new());
         let kubeconfig = self.serve_cluster(&mut children)?;
         let rt = named_runtime("ferry-bench-harness")?;
@@ -181,7 +182,10 @@ impl Run<'_> {
                     "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
                     "metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec
                 }))
-                .map_err(|source| BenchError::Json { what: format!("Application {name}"), source })?;
+                .map_err(|source| BenchError::Json {
+                    what: format!("Application {name}"),
+                    source,
+                })?;
                 api.create(&PostParams::default(), &app)
                     .await
                     .map(|_| ())

@@ -156,7 +156,8 @@ pub(crate) async fn work(inner: Arc<Inner>) {
         // With sharding, the holder of shard 0 alone runs the sets (the next tick queues them
         // all again, on whichever replica holds it then).
         let entry = inner.shards.enter(0);
-        if let Some(set) = set.filter(|s| s.metadata.deletion_timestamp.is_none() && entry.is_some())
+        if let Some(set) =
+            set.filter(|s| s.metadata.deletion_timestamp.is_none() && entry.is_some())
             && let Some(delay) = reconcile(&inner, &set).await
         {
             inner.appsets.queue.push_after(id.clone(), delay);

@@ -78,7 +78,8 @@ impl ShardConfig {
     /// (at most a quarter of the duration, so a renewal can fail twice before the shard is
     /// given up).
     pub fn timing(mut self, lease_duration: Duration, renew_every: Duration) -> Self {
-        self.lease_duration = Duration::from_secs(lease_duration.as_secs_f64().ceil().max(1.0) as u64);
+        self.lease_duration =
+            Duration::from_secs(lease_duration.as_secs_f64().ceil().max(1.0) as u64);
         self.renew_every = renew_every.min(self.lease_duration / 4).max(Duration::from_millis(50));
         self
     }
@@ -156,7 +157,9 @@ impl Shards {
             return true;
         }
         let shard = self.shard_of(apps, id);
-        self.lock().get(&shard).is_some_and(|h| h.active && *h.valid_until.borrow() > Instant::now())
+        self.lock()
+            .get(&shard)
+            .is_some_and(|h| h.active && *h.valid_until.borrow() > Instant::now())
     }
 
     /// Starts a reconcile of an app of `shard`, if this replica may: the shard is held, not
@@ -216,7 +219,11 @@ impl Shards {
     /// The shards whose validity ran out (renewals failing): to be dropped at once.
     fn expired(&self) -> Vec<u32> {
         let now = Instant::now();
-        self.lock().iter().filter(|(_, h)| *h.valid_until.borrow() <= now).map(|(s, _)| *s).collect()
+        self.lock()
+            .iter()
+            .filter(|(_, h)| *h.valid_until.borrow() <= now)
+            .map(|(s, _)| *s)
+            .collect()
     }
 }
 

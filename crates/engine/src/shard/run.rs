@@ -11,9 +11,9 @@ use kube::ResourceExt;
 use kube::api::Api;
 use tokio::time::Instant;
 
+use super::ShardConfig;
 use super::assign::{self, View};
 use super::lease::{self, LEASE_LABEL};
-use super::ShardConfig;
 use crate::controller::Inner;
 
 /// Runs until the engine stops (without sharding: returns at once).
@@ -34,14 +34,20 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         // A round may take up to the validity: past it the shards are dropped anyway.
         match tokio::time::timeout(config.validity(), step(&inner, &api, &config)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot read or write the shard Leases; retrying (the controller needs get/list/create/patch on leases)"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read or write the shard Leases; retrying (the controller needs get/list/create/patch on leases)")
+            }
             Err(_) => tracing::warn!("the shard Leases did not answer in time; retrying"),
         }
     }
 }
 
 /// One round: heartbeat, renew, give back, rebalance.
-async fn step(inner: &Arc<Inner>, api: &Api<Lease>, config: &ShardConfig) -> Result<(), kube::Error> {
+async fn step(
+    inner: &Arc<Inner>,
+    api: &Api<Lease>,
+    config: &ShardConfig,
+) -> Result<(), kube::Error> {
     let listed = lease::list(api).await?;
     let mut by_name: BTreeMap<String, Lease> =
         listed.iter().map(|l| (l.name_any(), l.clone())).collect();
@@ -62,7 +68,8 @@ async fn step(inner: &Arc<Inner>, api: &Api<Lease>, config: &ShardConfig) -> Res
             continue;
         }
         if lease::release(api, lease).await? {
-            let why = format!("{} live replicas share {} shards", view.members.len(), config.shards);
+            let why =
+                format!("{} live replicas share {} shards", view.members.len(), config.shards);
             lose(inner, shard, "released", &why);
         }
     }
@@ -116,9 +123,7 @@ async fn renew(
     let renewals = inner.shards.held().into_iter().map(|shard| async move {
         let name = lease::shard_lease_name(shard);
         let listed = by_name.get(&name);
-        let ours = listed
-            .and_then(|l| l.spec.as_ref())
-            .and_then(|s| s.holder_identity.as_deref())
+        let ours = listed.and_then(|l| l.spec.as_ref()).and_then(|s| s.holder_identity.as_deref())
             == Some(config.identity.as_str());
         if !ours {
             lose(inner, shard, "lost", "its Lease names another holder");
