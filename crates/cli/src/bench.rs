@@ -10,7 +10,8 @@ use ferry_bench::{Options, Scenario};
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// commit-to-applied, fan-out, steady-state, drift-heal, monorepo-one-line, render,
-    /// apply-vs-kubectl, multi-cluster, sops, soak, or all (all but soak).
+    /// apply-vs-kubectl, multi-cluster, sops, soak, shards (replica processes), or all (all
+    /// but soak and shards).
     pub scenario: String,
     /// Small inputs, seconds per scenario (the CI smoke test); numbers are not comparable.
     #[arg(long)]

@@ -64,6 +64,9 @@ pub struct EngineConfig {
     pub notify: ferry_notify::Options,
     /// Whether Argo CD's Applications (`argoproj.io`) are reconciled too (see [`crate::argo`]).
     pub argo_applications: crate::argo::ArgoApplications,
+    /// Share the apps with other replicas through shard Leases (see [`crate::shard`]);
+    /// `None`: this engine reconciles every app.
+    pub sharding: Option<crate::shard::ShardConfig>,
 }
 
 /// `n` random bytes from the system, as hex (mask keys, generated secrets).
@@ -102,7 +105,13 @@ impl EngineConfig {
             audit: crate::audit::AuditTrail::default(),
             notify: ferry_notify::Options::default(),
             argo_applications: Default::default(),
+            sharding: None,
         }
+    }
+
+    pub fn sharding(mut self, sharding: crate::shard::ShardConfig) -> Self {
+        self.sharding = Some(sharding);
+        self
     }
 
     pub fn argo_applications(mut self, mode: crate::argo::ArgoApplications) -> Self {
@@ -202,10 +211,17 @@ pub(crate) struct Inner {
     pub argo: crate::argo::ArgoIds,
     /// The ApplicationSets and their work queue.
     pub appsets: crate::appset::controller::Sets,
+    /// The shards this replica holds (every app, without sharding).
+    pub shards: Arc<crate::shard::Shards>,
 }
 
 impl Inner {
+    /// Queues a reconcile of the app, if this replica owns it (another replica's apps are its
+    /// business; see [`crate::shard`]).
     pub fn trigger(&self, app: &AppId, f: impl FnOnce(&mut Reasons)) {
+        if !self.shards.owns(&self.apps, app) {
+            return;
+        }
         f(self.reasons.lock().unwrap_or_else(|p| p.into_inner()).entry(app.clone()).or_default());
         self.queue.push(app.clone());
     }
@@ -283,6 +299,7 @@ impl Engine {
             dependents: Mutex::default(),
             argo: Default::default(),
             appsets: crate::appset::controller::Sets::new(appsets),
+            shards: Arc::new(crate::shard::Shards::new(config.sharding.clone(), registry)),
             config,
         });
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
@@ -308,6 +325,7 @@ impl Engine {
         tasks.spawn(crate::appset::controller::watch(inner.clone(), appsets_writer));
         tasks.spawn(crate::appset::controller::tick(inner.clone()));
         tasks.spawn(crate::appset::controller::work(inner.clone()));
+        tasks.spawn(crate::shard::run::run(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));
         }
@@ -421,6 +439,11 @@ impl Engine {
     /// Applications created, updated or deleted by ApplicationSets since the start.
     pub fn appset_writes(&self) -> u64 {
         self.inner.appsets.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The shards this engine holds now (empty without sharding).
+    pub fn held_shards(&self) -> Vec<u32> {
+        self.inner.shards.held()
     }
 
     /// Reconciles waiting to run.
@@ -653,7 +676,7 @@ async fn work(inner: Arc<Inner>) {
         let reasons = inner.take_reasons(&id);
         let started = std::time::Instant::now();
         tracing::debug!(app = %id, ?reasons, "reconcile started");
-        crate::reconcile::reconcile(&inner, &id, reasons).await;
+        crate::shard::reconcile_owned(&inner, &id, reasons).await;
         tracing::debug!(app = %id, took = ?started.elapsed(), "reconcile finished");
         inner.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
         inner.queue.done(&id);

@@ -32,6 +32,7 @@ pub mod reconcile;
 pub mod repos;
 mod rollback;
 pub mod settings;
+pub mod shard;
 pub mod sources;
 pub mod status;
 mod sync;

@@ -12,6 +12,7 @@ mod monorepo;
 mod multi_cluster;
 mod plan;
 mod render;
+mod shards;
 mod soak;
 mod sops;
 mod steady_state;
@@ -44,6 +45,8 @@ pub enum Scenario {
     Soak,
     /// Not in [`Scenario::ALL`]: the engine and the cluster as separate `ferry` processes.
     EngineMemory,
+    /// Not in [`Scenario::ALL`] (`all`): 10,000 apps on 1, 2 and 4 replica processes, minutes.
+    Shards,
 }
 
 impl Scenario {
@@ -62,12 +65,13 @@ impl Scenario {
     ];
 
     /// Scenarios run only when named.
-    pub const EXTRA: [Scenario; 2] = [Scenario::Soak, Scenario::EngineMemory];
+    pub const EXTRA: [Scenario; 3] = [Scenario::Soak, Scenario::EngineMemory, Scenario::Shards];
 
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Soak => "soak",
             Scenario::EngineMemory => "engine-memory",
+            Scenario::Shards => "shards",
             Scenario::CommitToApplied => "commit-to-applied",
             Scenario::FanOut => "fan-out",
             Scenario::SteadyState => "steady-state",
@@ -138,6 +142,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, BenchError> {
         Scenario::AppSet => appset::run(opts, &mut report)?,
         Scenario::Soak => soak::run(opts, &mut report)?,
         Scenario::EngineMemory => engine_memory::run(opts, &mut report)?,
+        Scenario::Shards => shards::run(opts, &mut report)?,
     }
     report.commit = ferry_commit();
     report.date =

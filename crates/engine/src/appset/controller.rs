@@ -153,11 +153,16 @@ pub(crate) async fn work(inner: Arc<Inner>) {
     loop {
         let id = inner.appsets.queue.next().await;
         let set = inner.appsets.store.get(&ObjectRef::new(&id.name).within(&id.namespace));
-        if let Some(set) = set.filter(|s| s.metadata.deletion_timestamp.is_none())
+        // With sharding, the holder of shard 0 alone runs the sets (the next tick queues them
+        // all again, on whichever replica holds it then).
+        let entry = inner.shards.enter(0);
+        if let Some(set) =
+            set.filter(|s| s.metadata.deletion_timestamp.is_none() && entry.is_some())
             && let Some(delay) = reconcile(&inner, &set).await
         {
             inner.appsets.queue.push_after(id.clone(), delay);
         }
+        drop(entry);
         inner.appsets.queue.done(&id);
     }
 }

@@ -103,6 +103,7 @@ async fn reconcile_app(cy: &mut Cycle<'_>) {
 
 async fn pipeline(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     end_stale_operation(cy);
+    crate::shard::label_condition(cy);
     target::destination(cy).await?;
     admit::project(cy)?;
     let target = match target_rendered(cy).await {
