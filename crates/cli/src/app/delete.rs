@@ -24,23 +24,42 @@ pub struct DeleteArgs {
     pub timeout: Duration,
 }
 
-pub async fn run(conn: &Connection, ns: &str, args: DeleteArgs) -> Result<ExitCode, CliError> {
-    let api = super::apps(conn, ns);
-    let app = super::fetch(&api, ns, &args.name).await?;
-    let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
-    let cascades = finalizers.iter().any(|f| f == FINALIZER_CASCADE || f == FINALIZER_CASCADE_ARGO);
-    if args.cascade && !cascades {
+/// With `--cascade`, adds the cascade finalizer unless one is there; returns whether the app
+/// cascades. The patch is a compare-and-swap on resourceVersion (finalizers are a list, and a
+/// merge patch replaces it whole, so a concurrent change must not be overwritten silently); the
+/// engine writes status meanwhile, so a conflict is read again and retried a few times.
+async fn add_cascade(
+    api: &kube::Api<ferry_engine::Application>,
+    ns: &str,
+    args: &DeleteArgs,
+) -> Result<bool, CliError> {
+    let mut attempt = 0;
+    loop {
+        let app = super::fetch(api, ns, &args.name).await?;
+        let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
+        let cascades =
+            finalizers.iter().any(|f| f == FINALIZER_CASCADE || f == FINALIZER_CASCADE_ARGO);
+        if !args.cascade || cascades {
+            return Ok(cascades);
+        }
         finalizers.push(FINALIZER_CASCADE.to_owned());
-        // resourceVersion makes this a compare-and-swap: finalizers are a list, and a merge patch
-        // replaces it whole, so a concurrent change must not be overwritten silently.
         let patch = serde_json::json!({"metadata": {
             "finalizers": finalizers,
             "resourceVersion": app.metadata.resource_version,
         }});
-        api.patch(&args.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| CliError::on_app(e, &args.name, ns, "adding the cascade finalizer"))?;
+        match api.patch(&args.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(false),
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt < 5 => attempt += 1,
+            Err(e) => {
+                return Err(CliError::on_app(e, &args.name, ns, "adding the cascade finalizer"));
+            }
+        }
     }
+}
+
+pub async fn run(conn: &Connection, ns: &str, args: DeleteArgs) -> Result<ExitCode, CliError> {
+    let api = super::apps(conn, ns);
+    let cascades = add_cascade(&api, ns, &args).await?;
     api.delete(&args.name, &DeleteParams::default())
         .await
         .map_err(|e| CliError::on_app(e, &args.name, ns, "deleting"))?;
