@@ -111,24 +111,31 @@ impl ClusterProcess {
     }
 }
 
-/// `ferry controller` against `kubeconfig`, without leader election, its data under `dir`.
+/// `ferry controller` against `kubeconfig` with its data under `dir`, its API on a free port, and
+/// `args` (e.g. `--no-leader-election`, or the sharding flags). With `log`, its stderr (at
+/// `info`) goes there; without, it is dropped (at `warn`).
 pub fn start_controller(
     ferry: &Path,
     kubeconfig: &Path,
     dir: &Path,
-    extra: &[&str],
+    args: &[&str],
+    log: Option<std::fs::File>,
 ) -> Result<ChildProcess, BenchError> {
+    let (level, stderr) = match log {
+        Some(file) => ("info", Stdio::from(file)),
+        None => ("warn", Stdio::null()),
+    };
     let child = Command::new(ferry)
-        .args(["controller", "--no-leader-election", "--listen", "127.0.0.1:0"])
+        .args(["controller", "--listen", "127.0.0.1:0"])
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .arg("--data-dir")
         .arg(dir)
-        .args(extra)
+        .args(args)
         .env_remove("KUBECONFIG")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", level)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .map_err(|source| BenchError::Io { what: "start `ferry controller`".into(), source })?;
     Ok(ChildProcess { child, what: "ferry controller" })

@@ -82,19 +82,8 @@ impl Stage {
     }
 
     pub fn create_namespace(&self, name: &str) -> Result<(), BenchError> {
-        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        let ns = serde_json::from_value(
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
-        )
-        .map_err(|source| BenchError::Json { what: "a Namespace".into(), source })?;
         self.count_harness(1, 1);
-        match self.block_on(api.create(&PostParams::default(), &ns)) {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-            Err(source) => {
-                Err(BenchError::Kube { what: format!("create namespace {name}"), source })
-            }
-        }
+        self.block_on(create_namespace(&self.client, name))
     }
 }
 
@@ -302,6 +291,20 @@ pub fn applied_at(app: &Application, revision: &str) -> bool {
     app.status.as_ref().is_some_and(|s| {
         s.operation_state.as_ref().is_some_and(|o| o.revision == revision && o.succeeded())
     })
+}
+
+/// Creates namespace `name` through `client` (one that exists already is fine).
+pub async fn create_namespace(client: &kube::Client, name: &str) -> Result<(), BenchError> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    )
+    .map_err(|source| BenchError::Json { what: "a Namespace".into(), source })?;
+    match api.create(&PostParams::default(), &ns).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(source) => Err(BenchError::Kube { what: format!("create namespace {name}"), source }),
+    }
 }
 
 /// Creates Applications (name, spec) in [`APPS_NAMESPACE`] through `client`, 16 at a time.

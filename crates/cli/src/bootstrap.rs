@@ -31,15 +31,10 @@ pub struct BootstrapArgs {
     /// The branch to commit to (created when missing).
     #[arg(long, default_value = "main")]
     pub branch: String,
-    /// Namespace for the controller and the Application `ferry`.
-    #[arg(long, default_value = "ferry")]
-    pub namespace: String,
-    /// The controller image.
-    #[arg(long, default_value = concat!("ferry:", env!("CARGO_PKG_VERSION")))]
-    pub image: String,
-    /// Controller replicas.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    pub replicas: u32,
+    /// Namespace, image and replicas, as `ferry install` takes them (the Application `ferry`
+    /// lives in that namespace too).
+    #[command(flatten)]
+    pub install: InstallOptions,
     /// The commit's author (and committer) name.
     #[arg(long, default_value = "Ferry")]
     pub author_name: String,
@@ -67,10 +62,10 @@ fn check_path(path: &str) -> anyhow::Result<String> {
 pub fn application(args: &BootstrapArgs, path: &str) -> Value {
     json!({
         "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
-        "metadata": {"name": "ferry", "namespace": args.namespace},
+        "metadata": {"name": "ferry", "namespace": args.install.namespace},
         "spec": {
             "source": {"repoURL": args.repo, "targetRevision": args.branch, "path": path},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": args.namespace},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": args.install.namespace},
             "syncPolicy": {"automated": {"prune": false, "selfHeal": true}}
         }
     })
@@ -78,11 +73,7 @@ pub fn application(args: &BootstrapArgs, path: &str) -> Value {
 
 pub async fn run(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
     let path = check_path(&args.path)?;
-    let options = InstallOptions {
-        replicas: args.replicas,
-        ..InstallOptions::new(&args.namespace, &args.image)
-    };
-    let install = manifests(&options)?;
+    let install = manifests(&args.install)?;
     let app = application(&args, &path);
     let files = [
         (INSTALL_FILE, to_yaml(&install)?),
@@ -108,9 +99,9 @@ pub async fn run(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
     apply_application(&conn.client, &app).await?;
     eprintln!(
         "ferry is installed in namespace {:?} and manages itself from {path}",
-        args.namespace
+        args.install.namespace
     );
-    crate::app::output::hint(&format!("ferry app get ferry -n {}", args.namespace));
+    crate::app::output::hint(&format!("ferry app get ferry -n {}", args.install.namespace));
     crate::app::output::hint(&format!(
         "a private repository needs credentials in the cluster: ferry repo add {} …",
         git.shown_url()

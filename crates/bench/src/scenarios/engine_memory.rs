@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_engine::Application;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use super::Options;
@@ -15,7 +15,9 @@ use super::many_apps::app_name;
 use crate::manifests::{app_spec, fan_out_app, mixed};
 use crate::measure::round;
 use crate::process::{ClusterProcess, ProcSample, ferry_binary, settled, start_controller};
-use crate::world::{REPO_NAME, client_from, create_applications, synced_healthy_at};
+use crate::world::{
+    REPO_NAME, client_from, create_applications, create_namespace, synced_healthy_at,
+};
 use crate::{BenchError, Report};
 use ferry_testkit::{GitDaemon, Repo};
 
@@ -73,7 +75,9 @@ fn measure(ferry: &Path, size: &Size) -> Result<Value, BenchError> {
     let revision = repo.commit("initial")?;
     let daemon = GitDaemon::start(&tmp.path().join("git"))?;
     let cluster = ClusterProcess::start(ferry, &tmp.path().join("cluster"))?;
-    let mut engine = start_controller(ferry, &cluster.kubeconfig, &tmp.path().join("engine"), &[])?;
+    let args = ["--no-leader-election"];
+    let mut engine =
+        start_controller(ferry, &cluster.kubeconfig, &tmp.path().join("engine"), &args, None)?;
     let harness = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -114,17 +118,6 @@ fn sample_json(s: &ProcSample, objects: usize) -> Value {
         "cpu_s": super::round3(s.cpu_s),
         "threads": s.threads,
     })
-}
-
-async fn create_namespace(client: &kube::Client, name: &str) -> Result<(), BenchError> {
-    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let ns = serde_json::from_value(json!({"metadata": {"name": name}}))
-        .map_err(|source| BenchError::Json { what: "a Namespace".into(), source })?;
-    match api.create(&PostParams::default(), &ns).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-        Err(source) => Err(BenchError::Kube { what: format!("create namespace {name}"), source }),
-    }
 }
 
 /// Waits until the controller installed the Application CRD (at its start) and it is served.

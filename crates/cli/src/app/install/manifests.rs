@@ -19,14 +19,23 @@ pub const ROLE_LABEL: &str = "ferry.dev/role";
 /// Where repositories are cached (an emptyDir: the root filesystem is read-only).
 const DATA_DIR: &str = "/var/lib/ferry";
 
-/// How to install: where, which image, how many replicas.
-#[derive(Clone, Debug)]
+/// How to install: where, which image, how many replicas (the flags `ferry install` and
+/// `ferry bootstrap` share).
+#[derive(clap::Args, Clone, Debug)]
 pub struct InstallOptions {
+    /// Namespace for the controller (and where Applications live by default).
+    #[arg(long, default_value = "ferry")]
     pub namespace: String,
+    /// The controller image.
+    #[arg(long, default_value = concat!("ferry:", env!("CARGO_PKG_VERSION")))]
     pub image: String,
+    /// Controller replicas: each reconciles its share of the apps (shards); one also runs image
+    /// automation and serves the API.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub replicas: u32,
 }
 
+#[cfg(test)]
 impl InstallOptions {
     pub fn new(namespace: &str, image: &str) -> Self {
         Self { namespace: namespace.into(), image: image.into(), replicas: 2 }

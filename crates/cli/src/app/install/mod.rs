@@ -25,15 +25,8 @@ pub struct InstallArgs {
     /// Write the manifests to stdout instead of applying them.
     #[arg(long)]
     pub print: bool,
-    /// Namespace for the controller (and where Applications live by default).
-    #[arg(long, default_value = "ferry")]
-    pub namespace: String,
-    /// The controller image.
-    #[arg(long, default_value = concat!("ferry:", env!("CARGO_PKG_VERSION")))]
-    pub image: String,
-    /// Controller replicas: one leads, the others stand by and take over within seconds.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    pub replicas: u32,
+    #[command(flatten)]
+    pub install: InstallOptions,
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
@@ -49,19 +42,18 @@ pub fn to_yaml(objects: &[Value]) -> Result<String, CliError> {
 }
 
 pub async fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
-    let options = InstallOptions {
-        replicas: args.replicas,
-        ..InstallOptions::new(&args.namespace, &args.image)
-    };
-    let objects = manifests::manifests(&options)?;
+    let objects = manifests::manifests(&args.install)?;
     if args.print {
         print(&to_yaml(&objects)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let conn = connect(&args.cluster).await?;
     apply_all(&conn.client, &objects, FIELD_MANAGER).await?;
-    eprintln!("ferry is installed in namespace {:?} (image {})", args.namespace, args.image);
-    hint(&format!("kubectl -n {} rollout status deployment/{NAME}", args.namespace));
+    eprintln!(
+        "ferry is installed in namespace {:?} (image {})",
+        args.install.namespace, args.install.image
+    );
+    hint(&format!("kubectl -n {} rollout status deployment/{NAME}", args.install.namespace));
     hint("ferry app create NAME --repo URL --path DIR --dest-namespace NS");
     Ok(ExitCode::SUCCESS)
 }
