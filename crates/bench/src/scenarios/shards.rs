@@ -93,7 +93,10 @@ impl Run<'_> {
         let mut spans = Vec::new();
         let mut reconciles = Vec::new();
         for i in 0..self.replicas {
-            let read = journal::read(&self.journal(i)).unwrap_or_default();
+            // Each replica opens its journal at start: one that cannot be read is an error, not
+            // "no reconciles" (which would also read as "no overlaps").
+            let read = journal::read(&self.journal(i))
+                .map_err(|source| io(&format!("read replica {i}'s reconcile journal"), source))?;
             reconciles.push(read.len());
             spans.extend(read);
         }
