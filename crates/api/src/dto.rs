@@ -116,7 +116,12 @@ pub struct AppSummary {
 #[serde(rename_all = "camelCase")]
 pub struct SyncDto {
     pub status: String,
+    /// The app's revision as every reader shows it (`ferry_engine::records::effective`): its
+    /// own status's, or a later commit its repository record verified it unchanged at.
     pub revision: String,
+    /// When the revision comes from the repository record: when that record was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -169,12 +174,17 @@ impl From<&OperationState> for OperationDto {
     }
 }
 
+/// The repository records by name, as the engine holds them (`Engine::repo_records`).
+pub type Records =
+    std::collections::HashMap<String, std::sync::Arc<ferry_engine::records::RepoRecord>>;
+
 /// Conditions whose `True` is bad news; for the others `False` is.
 const BAD_WHEN_TRUE: &[&str] =
     &["SyncFailed", "PruneRefused", "PruneApproval", "RollbackFailed", "Pinned", "ComparisonError"];
 
-impl From<&Application> for AppSummary {
-    fn from(app: &Application) -> Self {
+impl AppSummary {
+    /// The summary of `app`, its revision read through its repository record in `records`.
+    pub fn new(app: &Application, records: &Records) -> Self {
         // Borrowed: the list summarises thousands of apps per request, and a status carries its
         // resources and history.
         let empty = ferry_engine::application::ApplicationStatus::default();
@@ -206,9 +216,13 @@ impl From<&Application> for AppSummary {
             project: app.project().to_owned(),
             cluster,
             labels: app.labels().clone(),
-            sync: SyncDto {
-                status: status.sync.status.to_string(),
-                revision: status.sync.revision.clone(),
+            sync: {
+                let at = ferry_engine::records::effective_in(app, records);
+                SyncDto {
+                    status: status.sync.status.to_string(),
+                    revision: at.revision.to_owned(),
+                    checked_at: at.checked_at.map(str::to_owned),
+                }
             },
             health: HealthDto {
                 status: status.health.status.to_string(),

@@ -354,7 +354,7 @@ mod tests {
             project: project.into(),
             cluster: "in-cluster".into(),
             labels: [("team".to_owned(), format!("team-{project}"))].into(),
-            sync: SyncDto { status: sync.into(), revision: String::new() },
+            sync: SyncDto { status: sync.into(), revision: String::new(), checked_at: None },
             health: HealthDto { status: health.into(), message: String::new() },
             source: SourceDto {
                 repo_url: format!("https://git.example/{project}.git"),

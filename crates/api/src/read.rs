@@ -56,6 +56,7 @@ pub(crate) async fn list(
 pub(crate) fn visible_summaries(state: &ApiState, caller: &Caller) -> Vec<AppSummary> {
     let policy = state.access.policy();
     let grants = policy.grants(&caller.subjects());
+    let records = state.engine.repo_records();
     state
         .engine
         .applications()
@@ -65,18 +66,30 @@ pub(crate) fn visible_summaries(state: &ApiState, caller: &Caller) -> Vec<AppSum
                 format!("{}/{}/{}", a.project(), a.namespace().unwrap_or_default(), a.name_any());
             grants.allows("applications", "get", &object)
         })
-        .map(|a| AppSummary::from(a.as_ref()))
+        .map(|a| AppSummary::new(a.as_ref(), &records))
         .collect()
 }
 
-/// The Application object itself, as `kubectl get -o json` shows it, without managedFields.
+/// The Application object itself, as `kubectl get -o json` shows it, without managedFields;
+/// when its repository record verified it unchanged at a later commit than its status says,
+/// `status.sync.verifiedRevision` and `status.sync.verifiedAt` (added here, not stored) say so.
 pub(crate) async fn get(
     State(state): State<ApiState>,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Application>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let mut app = find(&state, &namespace, &name)?.as_ref().clone();
     app.metadata.managed_fields = None;
-    Ok(Json(app))
+    let records = state.engine.repo_records();
+    let at = ferry_engine::records::effective_in(&app, &records);
+    let verified = at.checked_at.map(|when| (at.revision.to_owned(), when.to_owned()));
+    let mut value = serde_json::to_value(&app).unwrap_or_default();
+    if let Some((revision, when)) = verified
+        && let Some(sync) = value.pointer_mut("/status/sync").and_then(|s| s.as_object_mut())
+    {
+        sync.insert("verifiedRevision".into(), revision.into());
+        sync.insert("verifiedAt".into(), when.into());
+    }
+    Ok(Json(value))
 }
 
 pub(crate) async fn resources(

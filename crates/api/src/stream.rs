@@ -36,7 +36,8 @@ struct Gone {
     name: String,
 }
 
-/// What a connection sent last: (namespace, name) → resourceVersion.
+/// What a connection sent last: (namespace, name) → resourceVersion and the revision shown (a
+/// repository record moves an app's revision without a new resourceVersion).
 type Seen = HashMap<(String, String), String>;
 
 pub(crate) async fn applications(
@@ -49,7 +50,8 @@ pub(crate) async fn applications(
             loop {
                 tokio::time::sleep(TICK).await;
                 let (now, apps) = snapshot(&state, &caller);
-                let changes = changes(&seen, &now, apps);
+                let records = state.engine.repo_records();
+                let changes = changes(&seen, &now, apps, &records);
                 if changes.upserts.is_empty() && changes.deletes.is_empty() {
                     continue;
                 }
@@ -70,6 +72,7 @@ fn snapshot(
 ) -> (Seen, HashMap<(String, String), std::sync::Arc<ferry_engine::Application>>) {
     let policy = state.access.policy();
     let grants = policy.grants(&caller.subjects());
+    let records = state.engine.repo_records();
     let mut seen = Seen::new();
     let mut apps = HashMap::new();
     for app in state.engine.applications() {
@@ -79,7 +82,8 @@ fn snapshot(
             continue;
         }
         let key = (namespace, app.name_any());
-        seen.insert(key.clone(), app.resource_version().unwrap_or_default());
+        let revision = ferry_engine::records::effective_in(&app, &records).revision.to_owned();
+        seen.insert(key.clone(), format!("{}@{revision}", app.resource_version().unwrap_or_default()));
         apps.insert(key, app);
     }
     (seen, apps)
@@ -90,11 +94,12 @@ fn changes(
     before: &Seen,
     now: &Seen,
     apps: HashMap<(String, String), std::sync::Arc<ferry_engine::Application>>,
+    records: &crate::dto::Records,
 ) -> Changes {
     let mut upserts: Vec<AppSummary> = now
         .iter()
         .filter(|(key, version)| before.get(*key) != Some(version))
-        .filter_map(|(key, _)| apps.get(key).map(|a| AppSummary::from(a.as_ref())))
+        .filter_map(|(key, _)| apps.get(key).map(|a| AppSummary::new(a.as_ref(), records)))
         .collect();
     upserts.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     let mut deletes: Vec<Gone> = before

@@ -231,6 +231,8 @@ impl World {
             syncs: value("ferry_syncs_total") as u64,
             heals: value("ferry_heals_total") as u64,
             drift: value("ferry_drift_detected_total") as u64,
+            statuses_folded: value("ferry_statuses_folded_total") as u64,
+            record_writes: value("ferry_repo_record_writes_total") as u64,
         }
     }
 
@@ -262,6 +264,10 @@ pub struct EngineCounters {
     pub syncs: u64,
     pub heals: u64,
     pub drift: u64,
+    /// App statuses the repository record took instead of a status write.
+    pub statuses_folded: u64,
+    /// Writes of repository records.
+    pub record_writes: u64,
 }
 
 impl EngineCounters {
@@ -273,6 +279,8 @@ impl EngineCounters {
             syncs: self.syncs.saturating_sub(earlier.syncs),
             heals: self.heals.saturating_sub(earlier.heals),
             drift: self.drift.saturating_sub(earlier.drift),
+            statuses_folded: self.statuses_folded.saturating_sub(earlier.statuses_folded),
+            record_writes: self.record_writes.saturating_sub(earlier.record_writes),
         }
     }
 }

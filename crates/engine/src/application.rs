@@ -56,7 +56,8 @@ pub use crate::project::DEFAULT_PROJECT;
     category = "ferry",
     printcolumn = r#"{"name":"Sync","type":"string","jsonPath":".status.sync.status"}"#,
     printcolumn = r#"{"name":"Health","type":"string","jsonPath":".status.health.status"}"#,
-    printcolumn = r#"{"name":"Revision","type":"string","jsonPath":".status.sync.revision"}"#,
+    printcolumn = r#"{"name":"Applied","type":"string","jsonPath":".status.operationState.revision","description":"The commit the last sync applied"}"#,
+    printcolumn = r#"{"name":"Status At","type":"string","jsonPath":".status.sync.revision","description":"The commit the app's own status was written for; later commits that left the app unchanged are in its repository record (status.sync.record), shown by ferry app get/list"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -351,9 +352,19 @@ impl std::fmt::Display for SyncStatusCode {
 #[serde(rename_all = "camelCase")]
 pub struct SyncStatus {
     pub status: SyncStatusCode,
-    /// The commit the live state is compared with.
+    /// The commit this status was written for (the app's own status write). A later commit
+    /// that renders the same and finds the same is recorded once per repository instead (see
+    /// `record`): read the app's revision through `ferry_engine::records::effective`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub revision: String,
+    /// The repository record (a ConfigMap in Ferry's namespace) that may say this app was
+    /// verified unchanged at a later commit than `revision`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub record: String,
+    /// What this status found, apart from its revision and time: a digest of the render and of
+    /// the status. A record entry naming it (and `revision`) says "the same at a later commit".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub checkpoint: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

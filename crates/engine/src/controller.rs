@@ -213,6 +213,8 @@ pub(crate) struct Inner {
     pub appsets: crate::appset::controller::Sets,
     /// The shards this replica holds (every app, without sharding).
     pub shards: Arc<crate::shard::Shards>,
+    /// The repository records: apps verified unchanged at a later commit (`records`).
+    pub records: crate::records::Records,
 }
 
 impl Inner {
@@ -300,8 +302,10 @@ impl Engine {
             argo: Default::default(),
             appsets: crate::appset::controller::Sets::new(appsets),
             shards: Arc::new(crate::shard::Shards::new(config.sharding.clone(), registry)),
+            records: Default::default(),
             config,
         });
+        inner.records.load(&inner.client, &inner.config.home_namespace).await;
         if !inner.settings.wait_ready(inner.config.watch_timeout.min(Duration::from_secs(10))).await
         {
             tracing::warn!(
@@ -326,6 +330,7 @@ impl Engine {
         tasks.spawn(crate::appset::controller::tick(inner.clone()));
         tasks.spawn(crate::appset::controller::work(inner.clone()));
         tasks.spawn(crate::shard::run::run(inner.clone()));
+        tasks.spawn(crate::records::store::flush(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));
         }
@@ -444,6 +449,14 @@ impl Engine {
     /// The shards this engine holds now (empty without sharding).
     pub fn held_shards(&self) -> Vec<u32> {
         self.inner.shards.held()
+    }
+
+    /// The repository records as the engine holds them now (what [`crate::records::effective`]
+    /// reads; the ConfigMaps follow within a fraction of a second).
+    pub fn repo_records(
+        &self,
+    ) -> std::collections::HashMap<String, Arc<crate::records::RepoRecord>> {
+        self.inner.records.snapshot()
     }
 
     /// Reconciles waiting to run.
@@ -593,6 +606,7 @@ fn forget(inner: &Inner, id: &AppId) {
     inner.metrics.remove_app(&id.namespace, &id.name);
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     inner.keys.forget(id);
+    inner.records.forget(&format!("{}/{}", id.namespace, id.name));
     inner.notifier.observe(ferry_notify::AppEvent {
         namespace: id.namespace.clone(),
         name: id.name.clone(),

@@ -29,6 +29,7 @@ pub mod project;
 pub mod prune_guard;
 pub mod queue;
 pub mod reconcile;
+pub mod records;
 pub mod repos;
 mod rollback;
 pub mod settings;

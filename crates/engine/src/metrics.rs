@@ -57,6 +57,11 @@ pub struct Metrics {
     pub errors: Family<StageLabel, Counter>,
     pub managed_objects: Gauge,
     pub clusters_connected: Gauge,
+    /// Repository record writes (`records`).
+    pub record_writes: Counter,
+    /// Statuses recorded in a repository record instead of written (same render and result at
+    /// a new commit).
+    pub statuses_folded: Counter,
 }
 
 impl Metrics {
@@ -75,6 +80,8 @@ impl Metrics {
             errors: Family::default(),
             managed_objects: Gauge::default(),
             clusters_connected: Gauge::default(),
+            record_writes: Counter::default(),
+            statuses_folded: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("ferry");
         r.register(
@@ -121,6 +128,16 @@ impl Metrics {
             "clusters_connected",
             "Remote clusters Ferry holds a connection to",
             m.clusters_connected.clone(),
+        );
+        r.register(
+            "repo_record_writes",
+            "Writes of repository records (one per repository per burst of verified apps)",
+            m.record_writes.clone(),
+        );
+        r.register(
+            "statuses_folded",
+            "App statuses not written because the repository record says the app is unchanged at the new commit",
+            m.statuses_folded.clone(),
         );
         m
     }

@@ -156,7 +156,9 @@ impl World {
         api
     }
 
-    /// Waits until `check` holds for the app, or fails with the last status seen.
+    /// Waits until `check` holds for the app, or fails with the last status seen. The app is
+    /// as the API serves it: `status.sync.verifiedRevision`/`verifiedAt` when the engine's
+    /// repository record verified it unchanged at a later commit than its status says.
     pub async fn wait_for(&self, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
         let api: Api<Application> = Api::namespaced(self.client.clone(), APPS_NAMESPACE);
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -164,6 +166,12 @@ impl World {
         while Instant::now() < deadline {
             if let Ok(app) = api.get(name).await {
                 last = serde_json::to_value(&app).expect("json");
+                let records = self.engine.repo_records();
+                let at = ferry_engine::records::effective_in(&app, &records);
+                if let (Some(when), Some(sync)) = (at.checked_at, last.pointer_mut("/status/sync")) {
+                    sync["verifiedRevision"] = at.revision.into();
+                    sync["verifiedAt"] = when.into();
+                }
                 if check(&last) {
                     return last;
                 }
@@ -230,9 +238,9 @@ impl World {
 }
 
 /// Whether an Application (as JSON, from the cluster or the API) is Synced and Healthy at
-/// `revision`.
+/// `revision` (its own status's, or the one its repository record verified, as the API adds it).
 pub fn is_synced_healthy_at(app: &Value, revision: &str) -> bool {
-    app["status"]["sync"]["status"] == "Synced"
-        && app["status"]["health"]["status"] == "Healthy"
-        && app["status"]["sync"]["revision"] == revision
+    let sync = &app["status"]["sync"];
+    let at = sync.get("verifiedRevision").unwrap_or(&sync["revision"]);
+    sync["status"] == "Synced" && app["status"]["health"]["status"] == "Healthy" && at == revision
 }

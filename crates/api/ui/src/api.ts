@@ -3,7 +3,9 @@
 export interface AppSummary {
   namespace: string; name: string; project: string; cluster: string;
   labels?: Record<string, string>;
-  sync: { status: string; revision: string };
+  // revision: as the engine verified it (its own status, or the repository record's later
+  // commit, then with checkedAt).
+  sync: { status: string; revision: string; checkedAt?: string };
   health: { status: string; message?: string };
   source: { repoURL: string; path: string; targetRevision: string };
   destinationNamespace: string; autoSync: boolean; suspended: boolean;
@@ -44,7 +46,10 @@ export interface Application {
     syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean } };
   };
   status?: {
-    sync: { status: string; revision: string }; health: { status: string; message?: string };
+    // verifiedRevision/verifiedAt: added by the API when the repository record verified the
+    // app unchanged at a later commit than its own status says.
+    sync: { status: string; revision: string; verifiedRevision?: string; verifiedAt?: string };
+    health: { status: string; message?: string };
     conditions?: Condition[]; reconciledAt?: string;
     pinned?: { revision: string; historyId?: number; by?: string; at?: string };
     operationState?: { phase: string; message: string; revision: string; startedAt: string; finishedAt: string; dryRun: boolean };

@@ -55,11 +55,13 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
     report.set("apps_render_checked", counters.renders);
     report.set("apps_rerendered", counters.renders_run);
     report.set("apps_synced", counters.syncs);
+    report.set("statuses_recorded_not_written", counters.statuses_folded);
+    report.set("repo_record_writes", counters.record_writes);
     report.set("bytes_fetched", world.repo_cache_bytes().saturating_sub(bytes_before));
     report.set("engine", costs.engine_json());
     report.set("cluster", costs.cluster_json(&world.stage));
     report.note("bytes_fetched is the growth of the engine's repository cache (pack and index files) for the push");
-    report.note("apps_render_checked counts render-cache lookups (each checks the fingerprints of the paths the app's last render read); apps_rerendered counts renders the cache did not have; an app whose render is unchanged is not synced, but its status moves to the new revision (one status write per app)");
+    report.note("apps_render_checked counts render-cache lookups (each checks the fingerprints of the paths the app's last render read); apps_rerendered counts renders the cache did not have; an app whose render and result are unchanged is neither synced nor written: the repository record (ConfigMap ferry-repo-<hash>, written once per burst) says it is up to date at the new commit");
     report.note(COST_NOTE);
     Ok(())
 }

@@ -90,7 +90,7 @@ pub async fn run(conn: &Connection, ns: &str, args: DeleteArgs) -> Result<ExitCo
                 "error: timed out after {} waiting for {} to be gone; it still has finalizers [{left}]: {}",
                 human(args.timeout),
                 args.name,
-                super::wait::seen(&app)
+                super::wait::seen(&app, None)
             );
             return Ok(ExitCode::from(1));
         }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use ferry_engine::Application;
 use ferry_engine::application::ApplicationStatus;
+use ferry_engine::records::{Effective, RepoRecord, effective, effective_in};
 use kube::ResourceExt;
 use kube::api::ListParams;
 
@@ -38,9 +39,13 @@ pub async fn list(conn: &Connection, ns: &str, format: Format) -> Result<ExitCod
         hint("ferry app create NAME --repo URL --path DIR --dest-namespace NS");
         return Ok(ExitCode::SUCCESS);
     }
-    print(&list_table(&apps, format == Format::Wide))?;
+    let records = super::record::all(&conn.client).await;
+    print(&list_table(&apps, &records, format == Format::Wide))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The repository records by name (`ferry_engine::records`).
+pub type Records = std::collections::HashMap<String, std::sync::Arc<RepoRecord>>;
 
 /// `application.ferry.dev/NAME`, as `kubectl get -o name` writes it.
 pub fn name_of(app: &Application) -> String {
@@ -48,7 +53,7 @@ pub fn name_of(app: &Application) -> String {
 }
 
 /// The list; `wide` adds the destination and the message of every problem condition.
-pub fn list_table(apps: &[Application], wide: bool) -> String {
+pub fn list_table(apps: &[Application], records: &Records, wide: bool) -> String {
     let rows: Vec<Vec<String>> = apps
         .iter()
         .map(|a| {
@@ -57,7 +62,7 @@ pub fn list_table(apps: &[Application], wide: bool) -> String {
                 a.name_any(),
                 status.sync.status.to_string(),
                 status.health.status.as_str().to_owned(),
-                or_dash(short(&status.sync.revision)),
+                or_dash(short(effective_in(a, records).revision)),
                 a.spec.source.repo_url.clone(),
                 or_dash(&a.spec.source.path),
                 a.spec.source.target_revision.clone(),
@@ -157,7 +162,8 @@ pub async fn get(
         write_data(&mut std::io::stdout().lock(), format, &object(&app)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    print(&describe(&app))?;
+    let record = super::record::of(&conn.client, &app).await;
+    print(&describe(&app, record.as_ref()))?;
     let status = app.status.clone().unwrap_or_default();
     if status.sync.status != ferry_engine::application::SyncStatusCode::Synced {
         hint(&format!("ferry app diff {name}"));
@@ -174,8 +180,8 @@ fn object(app: &Application) -> Result<serde_json::Value, CliError> {
 }
 
 /// "Synced to abc1234", or for an app not compared yet, why there is no revision.
-fn sync_line(status: &ApplicationStatus) -> String {
-    if status.sync.revision.is_empty() {
+fn sync_line(status: &ApplicationStatus, at: &Effective<'_>) -> String {
+    if at.revision.is_empty() {
         let why = if status.reconciled_at.is_none() {
             "not compared yet; is the controller running?"
         } else {
@@ -183,7 +189,16 @@ fn sync_line(status: &ApplicationStatus) -> String {
         };
         format!("{} ({why})", status.sync.status)
     } else {
-        format!("{} to {}", status.sync.status, short(&status.sync.revision))
+        let checked = match at.checked_at {
+            // The commit came from the repository record: say so, and what the status says.
+            Some(when) => format!(
+                " (unchanged since {}; verified {when}, repository record {})",
+                short(&status.sync.revision),
+                status.sync.record
+            ),
+            None => String::new(),
+        };
+        format!("{} to {}{checked}", status.sync.status, short(at.revision))
     }
 }
 
@@ -254,7 +269,7 @@ fn gates(app: &Application, status: &ApplicationStatus) -> String {
 }
 
 /// The human view of one Application.
-pub fn describe(app: &Application) -> String {
+pub fn describe(app: &Application, record: Option<&RepoRecord>) -> String {
     let status = app.status.clone().unwrap_or_default();
     let s = &app.spec;
     let dest = s.destination.server.clone().or(s.destination.name.clone()).unwrap_or_default();
@@ -279,7 +294,7 @@ pub fn describe(app: &Application) -> String {
     field("Target", s.source.target_revision.clone());
     field("Destination", format!("{dest} namespace {}", or_dash(&s.destination.namespace)));
     field("Sync Policy", if s.suspend { format!("{policy}, suspended") } else { policy });
-    field("Sync Status", sync_line(&status));
+    field("Sync Status", sync_line(&status, &effective(app, record)));
     let health_msg = if status.health.message.is_empty() {
         String::new()
     } else {
@@ -384,7 +399,7 @@ mod tests {
             "name": "web", "status": "OutOfSync",
             "drift": [".spec.replicas: 2 in Git, 5 live; changed by kubectl at 2026-01-01T10:00:00Z"]
         }]}));
-        let text = describe(&a);
+        let text = describe(&a, None);
         assert!(
             text.contains("DRIFT\napps/Deployment demo/web\n  .spec.replicas: 2 in Git, 5 live; changed by kubectl"),
             "{text}"
@@ -393,12 +408,38 @@ mod tests {
 
     #[test]
     fn an_app_not_compared_yet_says_so_instead_of_unknown_to_dash() {
-        let line = sync_line(&app(serde_json::json!({})).status.unwrap_or_default());
+        let a = app(serde_json::json!({}));
+        let line = sync_line(&a.status.clone().unwrap_or_default(), &effective(&a, None));
         assert_eq!(line, "Unknown (not compared yet; is the controller running?)");
         let described = describe(&app(
             serde_json::json!({"sync": {"status": "Synced", "revision": "0123456789012345678901234567890123456789"}}),
-        ));
+        ), None);
         assert!(described.contains("Synced to 0123456"), "{described}");
         assert!(!described.contains(" to -"), "{described}");
+    }
+
+    #[test]
+    fn an_app_the_record_verified_at_a_later_commit_is_shown_there_with_where_that_comes_from() {
+        let a = app(serde_json::json!({"sync": {"status": "Synced", "revision": "aaaa111",
+            "record": "ferry-repo-1", "checkpoint": "c1"}}));
+        let mut record = RepoRecord {
+            name: "ferry-repo-1".into(),
+            updated_at: "2026-12-06T14:00:00Z".into(),
+            ..RepoRecord::default()
+        };
+        let verified = ferry_engine::records::Verified {
+            revision: "bbbb222".into(),
+            from: "aaaa111".into(),
+            checkpoint: "c1".into(),
+        };
+        record.apps.insert(format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any()), verified);
+        let described = describe(&a, Some(&record));
+        assert!(
+            described.contains("Synced to bbbb222 (unchanged since aaaa111; verified 2026-12-06T14:00:00Z, repository record ferry-repo-1)"),
+            "{described}"
+        );
+        let records: Records = [("ferry-repo-1".to_owned(), std::sync::Arc::new(record))].into();
+        assert!(list_table(std::slice::from_ref(&a), &records, false).contains("bbbb222"));
+        assert!(list_table(&[a], &Records::new(), false).contains("aaaa111"));
     }
 }

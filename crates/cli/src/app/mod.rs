@@ -18,6 +18,7 @@ mod logs;
 mod manifests;
 pub(crate) mod output;
 mod patch;
+pub(crate) mod record;
 pub(crate) mod plan;
 mod refresh;
 mod resources;

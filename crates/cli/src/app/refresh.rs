@@ -66,7 +66,7 @@ pub async fn run(conn: &Connection, ns: &str, args: RefreshArgs) -> Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     let what = "refreshed";
-    match poll(&api, ns, &args.name, args.timeout, what, |a| handled(a, &value).then(|| seen(a)))
+    match poll(&api, ns, &args.name, args.timeout, what, |a, r| handled(a, &value).then(|| seen(a, r)))
         .await?
     {
         Ok(state) => {

@@ -90,7 +90,7 @@ pub async fn run(conn: &Connection, ns: &str, args: RollbackArgs) -> Result<Exit
         short(&entry.revision)
     );
     let handled = |a: &Application| a.status.as_ref()?.handled_requests.as_ref()?.rollback.clone();
-    let waited = poll(&api, ns, &args.name, args.timeout, "rolled back", |a| {
+    let waited = poll(&api, ns, &args.name, args.timeout, "rolled back", |a, _| {
         outcome(a, handled, &value, &at)
     })
     .await?;

@@ -105,7 +105,7 @@ pub async fn run(conn: &Connection, ns: &str, args: SyncArgs) -> Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     let handled = |a: &Application| a.status.as_ref()?.handled_requests.as_ref()?.sync.clone();
-    let waited = poll(&api, ns, &args.name, args.timeout, &format!("done with the {kind}"), |a| {
+    let waited = poll(&api, ns, &args.name, args.timeout, &format!("done with the {kind}"), |a, _| {
         outcome(a, handled, &value, &at)
     })
     .await?;

@@ -80,7 +80,7 @@ pub async fn run(conn: &Connection, ns: &str, args: TerminateArgs) -> Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     let what = "done with its operation";
-    match poll(&api, ns, &args.name, args.timeout, what, |a| stopped(a, &value)).await? {
+    match poll(&api, ns, &args.name, args.timeout, what, |a, _| stopped(a, &value)).await? {
         Ok(state) => {
             eprintln!("{} stopped: {state}", args.name);
             Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ferry_engine::Application;
 use ferry_engine::application::{OperationPhase, SyncStatusCode};
+use ferry_engine::records::{RepoRecord, effective};
 use ferry_health::HealthStatus;
 use kube::Api;
 
@@ -80,10 +81,18 @@ pub struct Goal {
 
 /// [`reached`], and the status is about the goal's refresh request or revision: an old status
 /// that says Synced to the commit before the last push is not an answer.
-pub fn reached_goal(app: &Application, want: Want, goal: &Goal) -> bool {
-    let Some(status) = &app.status else { return false };
+pub fn reached_goal(
+    app: &Application,
+    record: Option<&RepoRecord>,
+    want: Want,
+    goal: &Goal,
+) -> bool {
+    if app.status.is_none() {
+        return false;
+    }
     if let Some(rev) = &goal.revision {
-        let synced = status.sync.revision.to_ascii_lowercase();
+        // The app's own status, or the repository record that verified it unchanged since.
+        let synced = effective(app, record).revision.to_ascii_lowercase();
         if synced.is_empty() || !synced.starts_with(&rev.to_ascii_lowercase()) {
             return false;
         }
@@ -96,14 +105,15 @@ pub fn reached_goal(app: &Application, want: Want, goal: &Goal) -> bool {
 }
 
 /// One line about the app's state, for progress and for the timeout message.
-pub fn seen(app: &Application) -> String {
+pub fn seen(app: &Application, record: Option<&RepoRecord>) -> String {
     let Some(status) = &app.status else {
         return "no status yet (is the controller running?)".into();
     };
+    let at = effective(app, record).revision;
     let mut line = format!(
         "sync {} at {}, health {}",
         status.sync.status,
-        if status.sync.revision.is_empty() { "-" } else { short(&status.sync.revision) },
+        if at.is_empty() { "-" } else { short(at) },
         status.health.status.as_str()
     );
     if !status.health.message.is_empty() {
@@ -120,24 +130,27 @@ pub fn seen(app: &Application) -> String {
     line
 }
 
-/// Polls the app until `check` returns a value, or the deadline passes (`Ok(Err(last seen))`).
+/// Polls the app (and the repository record its status names) until `check` returns a value,
+/// or the deadline passes (`Ok(Err(last seen))`).
 pub async fn poll<T>(
     api: &Api<Application>,
     ns: &str,
     name: &str,
     timeout: Duration,
     what: &str,
-    mut check: impl FnMut(&Application) -> Option<T>,
+    mut check: impl FnMut(&Application, Option<&RepoRecord>) -> Option<T>,
 ) -> Result<Result<T, Option<Application>>, CliError> {
     let bar = spinner(&format!("waiting for {name} to be {what}"));
     let deadline = Instant::now() + timeout;
+    let client = api.clone().into_client();
     loop {
         let app = super::fetch(api, ns, name).await?;
-        if let Some(v) = check(&app) {
+        let record = super::record::of(&client, &app).await;
+        if let Some(v) = check(&app, record.as_ref()) {
             bar.finish_and_clear();
             return Ok(Ok(v));
         }
-        bar.set_message(format!("waiting for {name} to be {what}: {}", seen(&app)));
+        bar.set_message(format!("waiting for {name} to be {what}: {}", seen(&app, record.as_ref())));
         if Instant::now() >= deadline {
             bar.finish_and_clear();
             return Ok(Err(Some(app)));
@@ -148,7 +161,7 @@ pub async fn poll<T>(
 
 /// Prints the timeout line: what was awaited and what was seen.
 pub fn timed_out(name: &str, timeout: Duration, what: &str, last: Option<&Application>) {
-    let seen = last.map(seen).unwrap_or_else(|| "nothing".into());
+    let seen = last.map(|a| seen(a, None)).unwrap_or_else(|| "nothing".into());
     eprintln!(
         "error: timed out after {} waiting for {name} to be {what}; last seen: {seen}",
         human(timeout)
@@ -175,10 +188,19 @@ pub async fn run(conn: &Connection, ns: &str, args: WaitArgs) -> Result<ExitCode
         what = format!("{what} at {rev}");
     }
     if want.sync {
-        super::fetch(&api, ns, &args.name).await?;
+        let app = super::fetch(&api, ns, &args.name).await?;
+        // Already at the wanted commit (its own status or its repository record says so): no
+        // refresh to ask for.
+        let record = super::record::of(&conn.client, &app).await;
+        if goal.revision.is_some() && reached_goal(&app, record.as_ref(), want, &goal) {
+            eprintln!("{} is {}: {}", args.name, want.describe(), seen(&app, record.as_ref()));
+            return Ok(ExitCode::SUCCESS);
+        }
         goal.refresh = Some(super::refresh::request(&api, ns, &args.name, false).await?);
     }
-    let done = |a: &Application| reached_goal(a, want, &goal).then(|| seen(a));
+    let done = |a: &Application, r: Option<&RepoRecord>| {
+        reached_goal(a, r, want, &goal).then(|| seen(a, r))
+    };
     match poll(&api, ns, &args.name, args.timeout, &what, done).await? {
         Ok(state) => {
             eprintln!("{} is {}: {state}", args.name, want.describe());
@@ -221,7 +243,7 @@ mod tests {
             app(serde_json::json!({"sync": {"status": "Synced"}, "health": {"status": "Healthy"},
             "operationState": {"phase": "Running", "revision": "abc", "message": "syncing"}}));
         assert!(!reached(&a, Want::of(true, true)));
-        assert!(seen(&a).contains("last sync Running: syncing"), "{}", seen(&a));
+        assert!(seen(&a, None).contains("last sync Running: syncing"), "{}", seen(&a, None));
     }
 
     #[test]
@@ -229,9 +251,9 @@ mod tests {
         let old = app(serde_json::json!({"sync": {"status": "Synced", "revision": "aaaa1111"},
             "health": {"status": "Healthy"}, "handledRequests": {"refresh": "r1"}}));
         let goal = Goal { refresh: Some("r2".into()), revision: None };
-        assert!(!reached_goal(&old, Want::of(false, true), &goal));
+        assert!(!reached_goal(&old, None, Want::of(false, true), &goal));
         let goal = Goal { refresh: Some("r1".into()), revision: None };
-        assert!(reached_goal(&old, Want::of(false, true), &goal));
+        assert!(reached_goal(&old, None, Want::of(false, true), &goal));
     }
 
     #[test]
@@ -239,8 +261,8 @@ mod tests {
         let a = app(serde_json::json!({"sync": {"status": "Synced", "revision": "AAAA1111"},
             "health": {"status": "Healthy"}}));
         let at = |rev: &str| Goal { refresh: Some("r".into()), revision: Some(rev.into()) };
-        assert!(reached_goal(&a, Want::of(true, true), &at("aaaa")), "a prefix, any case");
-        assert!(!reached_goal(&a, Want::of(true, true), &at("bbbb")));
+        assert!(reached_goal(&a, None, Want::of(true, true), &at("aaaa")), "a prefix, any case");
+        assert!(!reached_goal(&a, None, Want::of(true, true), &at("bbbb")));
     }
 
     #[test]

@@ -430,7 +430,11 @@ async fn rollout_view(inner: &Inner, app: &Application) -> RolloutApp {
         name: app.name_any(),
         labels: app.labels().clone(),
         sync: status.sync.status.to_string(),
-        revision: status.sync.revision.clone(),
+        // As every reader sees it: a commit that left the app unchanged is in its repository
+        // record, not in its status.
+        revision: crate::records::effective(app, inner.records.get(&status.sync.record).as_deref())
+            .revision
+            .to_owned(),
         health: status.health.status.to_string(),
         target,
     }

@@ -13,7 +13,7 @@ fn app(name: &str, deps: &[&str], state: Option<(SyncStatusCode, HealthStatus)>)
     app.spec.depends_on =
         deps.iter().map(|d| DependencyRef { name: (*d).into(), namespace: None }).collect();
     app.status = state.map(|(sync, health)| ApplicationStatus {
-        sync: SyncStatus { status: sync, revision: "abc".into() },
+        sync: SyncStatus { status: sync, revision: "abc".into(), ..Default::default() },
         health: AppHealth { status: health, message: String::new() },
         observed_generation: Some(1),
         ..Default::default()

@@ -107,7 +107,10 @@ async fn pipeline(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     target::destination(cy).await?;
     admit::project(cy)?;
     let target = match target_rendered(cy).await {
-        Ok(target) => target,
+        Ok(target) => {
+            report::restore_applied(cy);
+            target
+        }
         Err(stop) => last_good(cy, stop).await?,
     };
     target::permitted(cy)?;

@@ -48,8 +48,9 @@ pub(crate) async fn render(
         cy.mem.epoch += 1;
         cy.mem.rendered_for = Some(key);
     }
-    let message =
-        format!("{} rendered from {}", objects(cy.mem.prepared.desired.len()), revision.short());
+    // No commit in the message: the revision is `status.sync.revision` (or the repository
+    // record's), and a message that named it would make every commit a status write.
+    let message = format!("{} rendered", objects(cy.mem.prepared.desired.len()));
     cy.set("RenderReady", true, "Rendered", message);
     Ok(())
 }

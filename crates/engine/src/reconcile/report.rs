@@ -9,6 +9,7 @@ use kube::api::Patch;
 use serde_json::Value;
 
 use crate::application::*;
+use crate::records;
 use crate::compare::Comparison;
 
 use super::cycle::Cycle;
@@ -43,6 +44,7 @@ pub(crate) fn finish(cy: &mut Cycle<'_>, revision: &CommitId, cmp: &Comparison, 
             cy.status.sync = SyncStatus {
                 status: SyncStatusCode::Unknown,
                 revision: revision.as_str().to_owned(),
+                ..SyncStatus::default()
             };
             let message = format!(
                 "compared with the last good render ({}), since {}: {summary}",
@@ -52,8 +54,11 @@ pub(crate) fn finish(cy: &mut Cycle<'_>, revision: &CommitId, cmp: &Comparison, 
             cy.set("Synced", in_sync, "LastGoodRender", message);
         }
         None => {
-            cy.status.sync =
-                SyncStatus { status: cmp.status(), revision: revision.as_str().to_owned() };
+            cy.status.sync = SyncStatus {
+                status: cmp.status(),
+                revision: revision.as_str().to_owned(),
+                ..SyncStatus::default()
+            };
             cy.set("Synced", in_sync, if in_sync { "Synced" } else { "OutOfSync" }, summary);
         }
     }
@@ -78,6 +83,10 @@ fn first_sentence(s: &str) -> &str {
 pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
     let mut status = cy.status.clone();
     status.observed_generation = cy.app.metadata.generation;
+    mark_checkpoint(cy, &mut status);
+    if fold(cy, &status) {
+        return;
+    }
     let mut compare_to = status.clone();
     compare_to.reconciled_at = None;
     let new_value = LastWritten::of(&serde_json::to_value(&compare_to).unwrap_or(Value::Null));
@@ -114,8 +123,65 @@ pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
             cy.mem.last_written = Some(new_value);
             cy.mem.must_write = false;
             cy.mem.written = Some(Arc::new(updated));
+            cy.inner.records.forget(&app_key(cy));
             crate::notifications::emit(cy);
         }
         Err(e) => tracing::warn!(app = %cy.id, error = %e, "could not write status"),
+    }
+}
+
+/// Names the app's repository record and the checkpoint of what this status found (only for a
+/// status from a render of the target: no checkpoint after an error or with the last good render,
+/// so such a status is always written).
+fn mark_checkpoint(cy: &Cycle<'_>, status: &mut ApplicationStatus) {
+    status.sync.record.clear();
+    status.sync.checkpoint.clear();
+    let content = cy.mem.content.as_ref().filter(|(_, generation)| *generation == cy.app.metadata.generation);
+    let clean = cy.fallback.is_none() && cy.mem.failures == 0 && cy.mem.last_error.is_none();
+    if let Some((content, _)) = content.filter(|_| clean && !cy.app.spec.source.repo_url.is_empty()) {
+        status.sync.record = records::record_name(&cy.app.spec.source.repo_url);
+        status.sync.checkpoint = records::checkpoint(status, content);
+    }
+}
+
+/// "Same render, same result, new revision": the app goes into its repository record instead of
+/// getting a status write of its own. `true` when nothing is left to write.
+fn fold(cy: &mut Cycle<'_>, status: &ApplicationStatus) -> bool {
+    let Some(old) = cy.app.status.as_ref() else { return false };
+    if cy.mem.must_write || !records::foldable(old, status) {
+        return false;
+    }
+    let verified = records::Verified {
+        revision: status.sync.revision.clone(),
+        from: old.sync.revision.clone(),
+        checkpoint: status.sync.checkpoint.clone(),
+    };
+    let url = &cy.app.spec.source.repo_url;
+    if !cy.inner.records.verify(&status.sync.record, url, &app_key(cy), verified) {
+        return false;
+    }
+    cy.inner.metrics.statuses_folded.inc();
+    true
+}
+
+fn app_key(cy: &Cycle<'_>) -> String {
+    format!("{}/{}", cy.id.namespace, cy.id.name)
+}
+
+/// After a restart the engine has forgotten which content its last sync applied. When the
+/// stored status is Synced after a successful sync and its checkpoint is that of what the target
+/// renders now, that content is what is applied: no sync runs again for it (nor for a later
+/// commit that renders the same).
+pub(super) fn restore_applied(cy: &mut Cycle<'_>) {
+    let Some(stored) = cy.app.status.as_ref() else { return };
+    let Some((content, generation)) = cy.mem.content.clone() else { return };
+    let succeeded = stored.operation_state.as_ref().is_some_and(|o| o.succeeded());
+    if cy.mem.synced_content.is_none()
+        && succeeded
+        && stored.sync.status == SyncStatusCode::Synced
+        && !stored.sync.checkpoint.is_empty()
+        && records::checkpoint(stored, &content) == stored.sync.checkpoint
+    {
+        cy.mem.synced_content = Some((content, generation));
     }
 }
