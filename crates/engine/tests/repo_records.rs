@@ -70,14 +70,19 @@ async fn record_verifying(world: &World, apps: &[String], revision: &str) -> Rep
             RepoRecord::from_config_map(&cm).expect("the record Ferry wrote parses")
         });
         let mut all = record.is_some();
+        let mut seen = Vec::new();
         for app in apps {
             let app = stored(world, app).await;
             all &= effective(&app, record.as_ref()).revision == revision;
+            seen.push(app.status.map(|s| (s.sync, s.conditions)));
         }
         if all {
             return record.expect("checked above");
         }
-        assert!(Instant::now() < deadline, "no record {name} verifying {apps:?} at {revision}");
+        assert!(
+            Instant::now() < deadline,
+            "no record {name} verifying {apps:?} at {revision}: {record:?}, apps {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -104,14 +109,19 @@ async fn settle(world: &World) {
     }
 }
 
-/// Reconciles the engine has finished since it started (from its metrics).
-fn reconciles(world: &World) -> u64 {
+/// A counter of the engine's since it started.
+fn metric(world: &World, name: &str) -> u64 {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &world.registry).expect("metrics encode");
     text.lines()
-        .find_map(|l| l.strip_prefix("ferry_reconcile_duration_seconds_count "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Reconciles the engine has finished since it started.
+fn reconciles(world: &World) -> u64 {
+    metric(world, "ferry_reconcile_duration_seconds_count")
 }
 
 fn history_len(app: &Application) -> usize {
@@ -137,8 +147,15 @@ async fn a_commit_changing_one_app_writes_its_status_and_the_record_and_no_other
     let writes = world.cluster.stats().since(&before);
     assert_eq!(resource_versions(&world, &others).await, versions, "no other app was written");
     assert!(writes.writes() <= 10, "at most 10 writes for the commit: {:?}", writes.counts);
-    let record_writes = writes.counts.iter().filter(|((v, r, _), _)| v == "APPLY" && r == "configmaps");
-    assert!(record_writes.map(|(_, n)| n).sum::<u64>() <= 2, "{:?}", writes.counts);
+    let status_writes: u64 = writes
+        .counts
+        .iter()
+        .filter(|((v, r, _), _)| v == "PATCH" && r == "applications.ferry.dev")
+        .map(|(_, n)| n)
+        .sum();
+    assert!(status_writes <= 2, "app2's sync (Running) and result only: {:?}", writes.counts);
+    let record_writes = metric(&world, "ferry_repo_record_writes_total");
+    assert!((1..=2).contains(&record_writes), "{record_writes} record writes");
     assert_eq!(record.url, world.repo_url());
     assert_eq!(record.summary(), format!("4 app(s) verified unchanged at {}", &revision[..7]));
     let own = stored(&world, "app0").await.status.expect("a status").sync;

@@ -87,11 +87,9 @@ pub(crate) async fn resolve(cy: &mut Cycle<'_>) -> Result<Target, Stop> {
         "SourceReady",
         true,
         "Fetched",
-        format!(
-            "{} resolves to {}",
-            display_revision(&cy.app.spec.source.target_revision),
-            head.short()
-        ),
+        // No commit in the message (it is in status.sync.revision, or the repository record):
+        // a message naming it would make every commit a status write.
+        format!("{} resolved and fetched", display_revision(&cy.app.spec.source.target_revision)),
     );
     let forced = pins(cy, &head).await;
     let revision = match cy.status.pinned.clone() {
