@@ -83,7 +83,10 @@ fn snapshot(
         }
         let key = (namespace, app.name_any());
         let revision = ferry_engine::records::effective_in(&app, &records).revision.to_owned();
-        seen.insert(key.clone(), format!("{}@{revision}", app.resource_version().unwrap_or_default()));
+        seen.insert(
+            key.clone(),
+            format!("{}@{revision}", app.resource_version().unwrap_or_default()),
+        );
         apps.insert(key, app);
     }
     (seen, apps)

@@ -66,9 +66,11 @@ async fn record_verifying(world: &World, apps: &[String], revision: &str) -> Rep
     let name = record_name(&world.repo_url());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let record = api.get_opt(&name).await.expect("get the record").map(|cm| {
-            RepoRecord::from_config_map(&cm).expect("the record Ferry wrote parses")
-        });
+        let record = api
+            .get_opt(&name)
+            .await
+            .expect("get the record")
+            .map(|cm| RepoRecord::from_config_map(&cm).expect("the record Ferry wrote parses"));
         let mut all = record.is_some();
         let mut seen = Vec::new();
         for app in apps {
@@ -90,7 +92,10 @@ async fn record_verifying(world: &World, apps: &[String], revision: &str) -> Rep
 async fn resource_versions(world: &World, apps: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for app in apps {
-        out.insert(app.clone(), stored(world, app).await.metadata.resource_version.unwrap_or_default());
+        out.insert(
+            app.clone(),
+            stored(world, app).await.metadata.resource_version.unwrap_or_default(),
+        );
     }
     out
 }
@@ -139,7 +144,9 @@ async fn a_commit_changing_one_app_writes_its_status_and_the_record_and_no_other
     let revision = commit_to(&world, 2, &config_map("cm2", "2"));
     world.wait_synced_healthy("app2", &revision).await;
     for app in &others {
-        world.wait_for(app, "verified at the new commit", |a| is_synced_healthy_at(a, &revision)).await;
+        world
+            .wait_for(app, "verified at the new commit", |a| is_synced_healthy_at(a, &revision))
+            .await;
     }
     let record = record_verifying(&world, &others, &revision).await;
     settle(&world).await;
@@ -159,7 +166,10 @@ async fn a_commit_changing_one_app_writes_its_status_and_the_record_and_no_other
     assert_eq!(record.url, world.repo_url());
     assert_eq!(record.summary(), format!("4 app(s) verified unchanged at {}", &revision[..7]));
     let own = stored(&world, "app0").await.status.expect("a status").sync;
-    assert_ne!(own.revision, revision, "app0's own status still names the commit it was written at");
+    assert_ne!(
+        own.revision, revision,
+        "app0's own status still names the commit it was written at"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -169,13 +179,19 @@ async fn a_commit_that_breaks_one_apps_render_never_reports_it_up_to_date() {
     let others: Vec<String> = (1..APPS).map(name).collect();
     let revision = commit_to(&world, 0, "this: is: not: yaml: [");
     let broken = world
-        .wait_for("app0", "reporting the broken render", |a| a["status"]["sync"]["status"] == "Unknown")
+        .wait_for("app0", "reporting the broken render", |a| {
+            a["status"]["sync"]["status"] == "Unknown"
+        })
         .await;
     assert_eq!(broken["status"]["sync"]["revision"], first.as_str(), "{broken}");
     assert!(broken["status"]["sync"].get("verifiedRevision").is_none(), "{broken}");
     let record = record_verifying(&world, &others, &revision).await;
     let app0 = stored(&world, "app0").await;
-    assert_eq!(effective(&app0, Some(&record)).revision, first, "the broken app stays at its last good commit");
+    assert_eq!(
+        effective(&app0, Some(&record)).revision,
+        first,
+        "the broken app stays at its last good commit"
+    );
     assert!(!record.apps.contains_key("ferry/app0"), "{record:?}");
 }
 
@@ -206,7 +222,11 @@ async fn a_restarted_engine_neither_resyncs_verified_apps_nor_reports_them_past_
     settle(&world).await;
     assert_eq!(resource_versions(&world, &others).await, versions, "no status written again");
     for app in &others {
-        world.wait_for(app, "still verified at the second commit", |a| is_synced_healthy_at(a, &second)).await;
+        world
+            .wait_for(app, "still verified at the second commit", |a| {
+                is_synced_healthy_at(a, &second)
+            })
+            .await;
     }
 
     // A commit made after the restart that leaves them unchanged: verified, not synced again.

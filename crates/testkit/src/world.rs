@@ -168,7 +168,8 @@ impl World {
                 last = serde_json::to_value(&app).expect("json");
                 let records = self.engine.repo_records();
                 let at = ferry_engine::records::effective_in(&app, &records);
-                if let (Some(when), Some(sync)) = (at.checked_at, last.pointer_mut("/status/sync")) {
+                if let (Some(when), Some(sync)) = (at.checked_at, last.pointer_mut("/status/sync"))
+                {
                     sync["verifiedRevision"] = at.revision.into();
                     sync["verifiedAt"] = when.into();
                 }

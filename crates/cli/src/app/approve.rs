@@ -51,7 +51,8 @@ pub async fn run(conn: &Connection, ns: &str, args: ApproveArgs) -> Result<ExitC
         (h.as_deref() == Some(value.as_str())).then(|| a.clone())
     };
     let waited =
-        poll(&api, ns, &args.name, args.timeout, "done with the approval", |a, _| handled(a)).await?;
+        poll(&api, ns, &args.name, args.timeout, "done with the approval", |a, _| handled(a))
+            .await?;
     let app = match waited {
         Ok(app) => app,
         Err(last) => {

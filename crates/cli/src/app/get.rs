@@ -411,9 +411,12 @@ mod tests {
         let a = app(serde_json::json!({}));
         let line = sync_line(&a.status.clone().unwrap_or_default(), &effective(&a, None));
         assert_eq!(line, "Unknown (not compared yet; is the controller running?)");
-        let described = describe(&app(
-            serde_json::json!({"sync": {"status": "Synced", "revision": "0123456789012345678901234567890123456789"}}),
-        ), None);
+        let described = describe(
+            &app(
+                serde_json::json!({"sync": {"status": "Synced", "revision": "0123456789012345678901234567890123456789"}}),
+            ),
+            None,
+        );
         assert!(described.contains("Synced to 0123456"), "{described}");
         assert!(!described.contains(" to -"), "{described}");
     }
@@ -432,7 +435,9 @@ mod tests {
             from: "aaaa111".into(),
             checkpoint: "c1".into(),
         };
-        record.apps.insert(format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any()), verified);
+        record
+            .apps
+            .insert(format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any()), verified);
         let described = describe(&a, Some(&record));
         assert!(
             described.contains("Synced to bbbb222 (unchanged since aaaa111; verified 2026-12-06T14:00:00Z, repository record ferry-repo-1)"),

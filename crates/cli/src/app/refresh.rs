@@ -66,8 +66,10 @@ pub async fn run(conn: &Connection, ns: &str, args: RefreshArgs) -> Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     let what = "refreshed";
-    match poll(&api, ns, &args.name, args.timeout, what, |a, r| handled(a, &value).then(|| seen(a, r)))
-        .await?
+    match poll(&api, ns, &args.name, args.timeout, what, |a, r| {
+        handled(a, &value).then(|| seen(a, r))
+    })
+    .await?
     {
         Ok(state) => {
             eprintln!("{} refreshed: {state}", args.name);

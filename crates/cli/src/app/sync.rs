@@ -105,10 +105,11 @@ pub async fn run(conn: &Connection, ns: &str, args: SyncArgs) -> Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     let handled = |a: &Application| a.status.as_ref()?.handled_requests.as_ref()?.sync.clone();
-    let waited = poll(&api, ns, &args.name, args.timeout, &format!("done with the {kind}"), |a, _| {
-        outcome(a, handled, &value, &at)
-    })
-    .await?;
+    let waited =
+        poll(&api, ns, &args.name, args.timeout, &format!("done with the {kind}"), |a, _| {
+            outcome(a, handled, &value, &at)
+        })
+        .await?;
     report(&args.name, args.timeout, kind, waited, args.output)
 }
 

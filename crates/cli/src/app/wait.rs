@@ -150,7 +150,10 @@ pub async fn poll<T>(
             bar.finish_and_clear();
             return Ok(Ok(v));
         }
-        bar.set_message(format!("waiting for {name} to be {what}: {}", seen(&app, record.as_ref())));
+        bar.set_message(format!(
+            "waiting for {name} to be {what}: {}",
+            seen(&app, record.as_ref())
+        ));
         if Instant::now() >= deadline {
             bar.finish_and_clear();
             return Ok(Err(Some(app)));

@@ -9,8 +9,8 @@ use kube::api::Patch;
 use serde_json::Value;
 
 use crate::application::*;
-use crate::records;
 use crate::compare::Comparison;
+use crate::records;
 
 use super::cycle::Cycle;
 use super::memory::LastWritten;
@@ -136,9 +136,11 @@ pub(crate) async fn write_status(cy: &mut Cycle<'_>) {
 fn mark_checkpoint(cy: &Cycle<'_>, status: &mut ApplicationStatus) {
     status.sync.record.clear();
     status.sync.checkpoint.clear();
-    let content = cy.mem.content.as_ref().filter(|(_, generation)| *generation == cy.app.metadata.generation);
+    let content =
+        cy.mem.content.as_ref().filter(|(_, generation)| *generation == cy.app.metadata.generation);
     let clean = cy.fallback.is_none() && cy.mem.failures == 0 && cy.mem.last_error.is_none();
-    if let Some((content, _)) = content.filter(|_| clean && !cy.app.spec.source.repo_url.is_empty()) {
+    if let Some((content, _)) = content.filter(|_| clean && !cy.app.spec.source.repo_url.is_empty())
+    {
         status.sync.record = records::record_name(&cy.app.spec.source.repo_url);
         status.sync.checkpoint = records::checkpoint(status, content);
     }

@@ -86,7 +86,10 @@ pub fn effective<'a>(app: &'a Application, record: Option<&'a RepoRecord>) -> Ef
                 && v.checkpoint == status.sync.checkpoint
                 && v.from == status.sync.revision =>
         {
-            Effective { revision: v.revision.as_str(), checked_at: Some(record.updated_at.as_str()) }
+            Effective {
+                revision: v.revision.as_str(),
+                checked_at: Some(record.updated_at.as_str()),
+            }
         }
         _ => own,
     }
@@ -128,13 +131,17 @@ impl RepoRecord {
             ..Self::default()
         };
         for (key, value) in data.iter().filter(|(k, _)| k.starts_with(VERIFIED_KEY)) {
-            let grouped: Grouped = serde_json::from_str(value).map_err(|e| {
-                RecordError::Malformed { name: name.clone(), key: key.clone(), message: e.to_string() }
-            })?;
+            let grouped: Grouped =
+                serde_json::from_str(value).map_err(|e| RecordError::Malformed {
+                    name: name.clone(),
+                    key: key.clone(),
+                    message: e.to_string(),
+                })?;
             for (revision, froms) in grouped {
                 for (from, apps) in froms {
                     for (app, checkpoint) in apps {
-                        let v = Verified { revision: revision.clone(), from: from.clone(), checkpoint };
+                        let v =
+                            Verified { revision: revision.clone(), from: from.clone(), checkpoint };
                         record.apps.insert(app, v);
                     }
                 }
@@ -166,7 +173,9 @@ impl RepoRecord {
         }
         let parts: Vec<String> = by_revision
             .iter()
-            .map(|(r, n)| format!("{n} app(s) verified unchanged at {}", ferry_source::short_revision(r)))
+            .map(|(r, n)| {
+                format!("{n} app(s) verified unchanged at {}", ferry_source::short_revision(r))
+            })
             .collect();
         if parts.is_empty() { "no app verified at a later commit".into() } else { parts.join("; ") }
     }

@@ -86,7 +86,9 @@ impl Records {
     /// cannot be read is logged and left out: its apps write their own status again.
     pub(crate) async fn load(&self, client: &Client, namespace: &str) {
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-        let list = match api.list(&ListParams::default().labels(&format!("{RECORD_LABEL}=true"))).await
+        let list = match api
+            .list(&ListParams::default().labels(&format!("{RECORD_LABEL}=true")))
+            .await
         {
             Ok(list) => list,
             Err(e) => {
