@@ -159,11 +159,18 @@ fn fold(cy: &mut Cycle<'_>, status: &ApplicationStatus) -> bool {
         checkpoint: status.sync.checkpoint.clone(),
     };
     let url = &cy.app.spec.source.repo_url;
-    if !cy.inner.records.verify(&status.sync.record, url, &app_key(cy), verified) {
-        return false;
+    match cy.inner.records.verify(&status.sync.record, url, &app_key(cy), verified) {
+        None => false,
+        Some(news) => {
+            cy.inner.metrics.statuses_folded.inc();
+            if news {
+                // Notifications see the app at the new commit, as a status write would show it
+                // (Argo CD announces a commit that changed no object too).
+                crate::notifications::emit(cy);
+            }
+            true
+        }
     }
-    cy.inner.metrics.statuses_folded.inc();
-    true
 }
 
 fn app_key(cy: &Cycle<'_>) -> String {

@@ -13,13 +13,14 @@ use kube::{Api, Client};
 use super::{RECORD_LABEL, RepoRecord, VERIFIED_KEY, Verified};
 use crate::controller::Inner;
 
-/// A record is written once no app was verified for this long…
+/// A record is written once no app was verified for this long and no reconcile is queued…
 const QUIET: Duration = Duration::from_millis(200);
 /// …or at the latest this long after its first unwritten change.
 const AT_MOST: Duration = Duration::from_secs(2);
-/// A record's `verified` values stay below this many bytes (a ConfigMap holds 1 MiB); an app
-/// that would not fit gets its own status write instead.
-const MAX_BYTES: usize = 900 * 1024;
+/// Apps per record: grouped, an entry is its `namespace/name` plus about 25 bytes, so 15,000
+/// apps with names of up to 30 characters stay below a ConfigMap's 1 MiB. An app past it gets
+/// its own status write instead.
+const MAX_APPS: usize = 15_000;
 
 #[derive(Default)]
 pub(crate) struct Records {
@@ -38,9 +39,15 @@ impl Records {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records `app` as verified; `false` when the record is full (the caller writes the app's
-    /// status instead). Nothing to write when the entry is already there.
-    pub(crate) fn verify(&self, name: &str, url: &str, app: &str, verified: Verified) -> bool {
+    /// Records `app` as verified: `Some(true)` when that is news, `Some(false)` when the entry
+    /// is already there, `None` when the record is full (the caller writes the app's status).
+    pub(crate) fn verify(
+        &self,
+        name: &str,
+        url: &str,
+        app: &str,
+        verified: Verified,
+    ) -> Option<bool> {
         let mut state = self.lock();
         let record = state.records.entry(name.to_owned()).or_insert_with(|| {
             Arc::new(RepoRecord {
@@ -50,17 +57,16 @@ impl Records {
             })
         });
         if record.apps.get(app) == Some(&verified) {
-            return true;
+            return Some(false);
         }
-        // About 40 bytes per app grouped; measure only when it could matter.
-        if record.apps.len() > 20_000 && record.verified_json(|_| true).len() > MAX_BYTES {
-            return false;
+        if record.apps.len() >= MAX_APPS && !record.apps.contains_key(app) {
+            return None;
         }
         Arc::make_mut(record).apps.insert(app.to_owned(), verified);
         state.dirty.insert(name.to_owned());
         drop(state);
         self.changed.notify_one();
-        true
+        Some(true)
     }
 
     /// The app wrote its own status: its entries no longer apply (their checkpoint or revision
@@ -118,8 +124,9 @@ impl Records {
     }
 }
 
-/// Writes changed records: after a burst of verifications has been quiet for [`QUIET`] (or
-/// [`AT_MOST`] after it began), one server-side apply per record.
+/// Writes changed records: once a burst of verifications has been quiet for [`QUIET`] with no
+/// reconcile waiting (a push queues every app of the repository), or [`AT_MOST`] after it began,
+/// one server-side apply per record.
 pub(crate) async fn flush(inner: Arc<Inner>) {
     let records = &inner.records;
     loop {
@@ -127,7 +134,7 @@ pub(crate) async fn flush(inner: Arc<Inner>) {
         let started = tokio::time::Instant::now();
         while started.elapsed() < AT_MOST {
             let quiet = tokio::time::timeout(QUIET, records.changed.notified()).await.is_err();
-            if quiet {
+            if quiet && inner.queue.len() == 0 {
                 break;
             }
         }
