@@ -134,7 +134,7 @@ pub(crate) async fn flush(inner: Arc<Inner>) {
         let started = tokio::time::Instant::now();
         while started.elapsed() < AT_MOST {
             let quiet = tokio::time::timeout(QUIET, records.changed.notified()).await.is_err();
-            if quiet && inner.queue.len() == 0 {
+            if quiet && inner.queue.is_empty() {
                 break;
             }
         }
