@@ -22,12 +22,17 @@ pub struct Resource {
     pub origin: String,
     /// `IgnoreExtraneous`-style and other per-object options are read by apply from annotations.
     pub ignore_extraneous: bool,
+    /// What `ignoreDifferences` took out of the manifest (JSON pointer → Git's value), so the
+    /// diff can show those fields greyed; empty for most objects.
+    pub stripped: Arc<Vec<(String, Value)>>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Comparison {
     pub resources: Vec<ResourceStatus>,
     pub in_sync: HashSet<ObjKey>,
+    /// Objects in sync whose only differences the app's ignore rules leave out (shown greyed).
+    pub quiet: Vec<ObjectDiff>,
     /// Declared resources missing or different in the cluster.
     pub out_of_sync: Vec<ObjKey>,
     /// Live objects this app applied before and no longer declares.
@@ -189,31 +194,43 @@ fn matches(ig: &IgnoreDifference, key: &ObjKey) -> bool {
         && ig.namespace.as_deref().is_none_or(|n| n == key.namespace)
 }
 
-/// Removes the fields `ignoreDifferences` names by JSON pointer from a manifest before it is
-/// applied, so Ferry neither compares nor claims them (Argo's `RespectIgnoreDifferences`).
-pub fn strip_ignored(obj: &mut Value, ignores: &[IgnoreDifference], key: &ObjKey) {
-    for ig in ignores.iter().filter(|ig| matches(ig, key)) {
-        for pointer in &ig.json_pointers {
-            remove_pointer(obj, pointer);
-        }
-    }
+/// The diff options for one resource: [`diff_options`] plus Git's values of the fields
+/// `ignoreDifferences` stripped, so the diff can show them greyed.
+fn object_options(base: &DiffOptions, ignores: &[IgnoreDifference], r: &Resource) -> DiffOptions {
+    let mut opts = diff_options(base, ignores, &r.key);
+    opts.stripped = r.stripped.as_ref().clone();
+    opts
 }
 
-fn remove_pointer(obj: &mut Value, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
-    let last = last.replace("~1", "/").replace("~0", "~");
-    match obj.pointer_mut(parent) {
-        Some(Value::Object(map)) => {
-            map.remove(&last);
-        }
-        Some(Value::Array(items)) => {
-            if let Ok(i) = last.parse::<usize>()
-                && i < items.len()
-            {
-                items.remove(i);
+/// Removes the fields `ignoreDifferences` names by JSON pointer from a manifest before it is
+/// applied, so Ferry neither compares nor claims them (Argo's `RespectIgnoreDifferences`).
+/// Returns what it removed (pointer and Git's value).
+pub fn strip_ignored(
+    obj: &mut Value,
+    ignores: &[IgnoreDifference],
+    key: &ObjKey,
+) -> Vec<(String, Value)> {
+    let mut removed = Vec::new();
+    for ig in ignores.iter().filter(|ig| matches(ig, key)) {
+        for pointer in &ig.json_pointers {
+            if let Some(value) = remove_pointer(obj, pointer) {
+                removed.push((pointer.clone(), value));
             }
         }
-        _ => {}
+    }
+    removed
+}
+
+fn remove_pointer(obj: &mut Value, pointer: &str) -> Option<Value> {
+    let (parent, last) = pointer.rsplit_once('/')?;
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match obj.pointer_mut(parent) {
+        Some(Value::Object(map)) => map.remove(&last),
+        Some(Value::Array(items)) => match last.parse::<usize>() {
+            Ok(i) if i < items.len() => Some(items.remove(i)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -278,9 +295,12 @@ pub fn compare(
                 status.drift.push("missing from the cluster".into());
                 c.out_of_sync.push(r.key.clone());
             }
-            Some(obj) => match diff_object(&r.object, &obj, &diff_options(base, ignores, &r.key)) {
+            Some(obj) => match diff_object(&r.object, &obj, &object_options(base, ignores, r)) {
                 Ok(d) if d.in_sync() => {
                     c.in_sync.insert(r.key.clone());
+                    if !d.ignored.is_empty() {
+                        c.quiet.push(d);
+                    }
                 }
                 Ok(d) => {
                     status.status = SyncStatusCode::OutOfSync;

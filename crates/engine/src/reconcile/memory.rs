@@ -106,11 +106,13 @@ impl AppMemory {
 
     /// Whether the last operation applied what `revision` renders: it succeeded at `revision`
     /// itself, or at an earlier commit whose render was the same.
+    /// A selective sync since leaves it as it was: applied when the last whole sync applied
+    /// the same render.
     pub(crate) fn applied(&self, status: &ApplicationStatus, revision: &CommitId) -> bool {
+        let same_content = self.content.is_some() && self.synced_content == self.content;
         status.operation_state.as_ref().is_some_and(|o| {
-            o.succeeded()
-                && (o.revision == revision.as_str()
-                    || (self.content.is_some() && self.synced_content == self.content))
+            o.succeeded() && (o.revision == revision.as_str() || same_content)
+                || o.succeeded_partly() && same_content
         })
     }
 }

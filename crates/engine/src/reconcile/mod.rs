@@ -233,14 +233,14 @@ fn shared_condition(cy: &mut Cycle<'_>) {
 /// and a Warning event naming what changed.
 async fn notice_drift(cy: &mut Cycle<'_>, cmp: &Comparison, revision: &CommitId) {
     let appeared = !cmp.out_of_sync.is_empty()
-        && cy.mem.diffs.is_empty()
+        && cy.mem.diffs.iter().all(ferry_diff::ObjectDiff::in_sync)
         && cy.mem.applied(&cy.status, revision);
     if appeared {
         cy.inner.metrics.drift_detected.inc();
         let note = cmp.drift_summary(cy.mem.prepared.resources.len());
         cy.publish(EventType::Warning, "Drift", note).await;
     }
-    cy.mem.diffs = cmp.diffs.clone();
+    cy.mem.diffs = cmp.diffs.iter().chain(&cmp.quiet).cloned().collect();
 }
 
 fn facts<'a>(cy: &'a Cycle<'_>, cmp: &Comparison, target: &'a Target, gate: Gate<'a>) -> Facts<'a> {
