@@ -422,11 +422,6 @@ impl OperationState {
         self.phase == OperationPhase::Succeeded && !self.dry_run && self.resources.is_empty()
     }
 
-    /// A real selective sync that finished well.
-    pub fn succeeded_partly(&self) -> bool {
-        self.phase == OperationPhase::Succeeded && !self.dry_run && !self.resources.is_empty()
-    }
-
     /// A real sync of exactly `revision` that finished well.
     pub fn succeeded_at(&self, revision: &str) -> bool {
         self.succeeded() && self.revision == revision

@@ -159,6 +159,20 @@ async fn refuse(cy: &mut Cycle<'_>, job: &Job<'_>, message: String) -> Option<Du
     Some(Duration::from_secs(30))
 }
 
+/// ` (2 selected objects only, with force)`: how a sync was limited, for its messages.
+fn scope(job: &Job<'_>) -> String {
+    let mut parts = Vec::new();
+    match job.resources.len() {
+        0 => {}
+        1 => parts.push("1 selected object only".to_owned()),
+        n => parts.push(format!("{n} selected objects only")),
+    }
+    if job.force {
+        parts.push("with force".to_owned());
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
+}
+
 /// Notes a selective or forced sync in the operation state just written.
 fn describe(cy: &mut Cycle<'_>, job: &Job<'_>) {
     if let Some(op) = cy.status.operation_state.as_mut() {
@@ -375,7 +389,7 @@ async fn conclude(
             let dry = if job.dry_run { "dry run: " } else { "" };
             cy.status.operation_state = Some(OperationState {
                 phase: OperationPhase::Succeeded,
-                message: format!("{dry}synced {}: {summary}", revision.short()),
+                message: format!("{dry}synced {}{}: {summary}", revision.short(), scope(job)),
                 revision: revision.as_str().to_owned(),
                 started_at: job.started.clone(),
                 finished_at: stamp(jiff::Timestamp::now()),
