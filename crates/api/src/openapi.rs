@@ -265,6 +265,20 @@ fn object(required: &[&str], props: Value) -> Value {
     json!({"type": "object", "required": required, "properties": props})
 }
 
+/// A history entry's change set: counts by action and the changed objects (capped).
+fn history_changes() -> Value {
+    let count = || json!({"type": "integer"});
+    let object_ref = object(
+        &["action", "kind", "name"],
+        json!({"action": string(), "group": string(), "kind": string(), "namespace": string(), "name": string()}),
+    );
+    object(
+        &["created", "configured", "pruned", "unchanged"],
+        json!({"created": count(), "configured": count(), "pruned": count(), "unchanged": count(),
+            "other": count(), "more": count(), "objects": {"type": "array", "items": object_ref}}),
+    )
+}
+
 fn list_of(item: &str) -> Value {
     object(&["items"], json!({"items": {"type": "array", "items": schema_ref(item)}}))
 }
@@ -360,10 +374,9 @@ fn base_schemas() -> Value {
         "History": object(&["id", "revision", "deployedAt", "current"], json!({
             "id": {"type": "integer"}, "revision": string(), "deployedAt": string(), "repoURL": string(),
             "path": string(), "targetRevision": string(), "healthy": {"type": "boolean"}, "author": string(), "approvedBy": string(), "current": {"type": "boolean"},
-            "message": string(),
-            "changes": {"type": "object", "properties": {"created": {"type": "integer"}, "configured": {"type": "integer"}, "pruned": {"type": "integer"}, "unchanged": {"type": "integer"}, "other": {"type": "integer"}, "more": {"type": "integer"},
-                "objects": {"type": "array", "items": {"type": "object", "properties": {"action": string(), "group": string(), "kind": string(), "namespace": string(), "name": string()}}}}}
+            "message": string(), "changes": schema_ref("HistoryChanges")
         })),
+        "HistoryChanges": history_changes(),
         "HistoryList": list_of("History"),
         "Event": object(&["type", "reason", "message", "count", "lastSeen"], json!({
             "type": string(), "reason": string(), "message": string(), "count": {"type": "integer"}, "lastSeen": string(), "source": string()

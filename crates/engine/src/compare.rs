@@ -23,8 +23,8 @@ pub struct Resource {
     /// `IgnoreExtraneous`-style and other per-object options are read by apply from annotations.
     pub ignore_extraneous: bool,
     /// What `ignoreDifferences` took out of the manifest (JSON pointer → Git's value), so the
-    /// diff can show those fields greyed; empty for most objects.
-    pub stripped: Arc<Vec<(String, Value)>>,
+    /// diff can show those fields greyed. `None` for most objects: no allocation per object.
+    pub stripped: Option<Arc<Vec<(String, Value)>>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -198,7 +198,9 @@ fn matches(ig: &IgnoreDifference, key: &ObjKey) -> bool {
 /// `ignoreDifferences` stripped, so the diff can show them greyed.
 fn object_options(base: &DiffOptions, ignores: &[IgnoreDifference], r: &Resource) -> DiffOptions {
     let mut opts = diff_options(base, ignores, &r.key);
-    opts.stripped = r.stripped.as_ref().clone();
+    if let Some(stripped) = &r.stripped {
+        opts.stripped = stripped.as_ref().clone();
+    }
     opts
 }
 

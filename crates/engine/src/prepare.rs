@@ -86,7 +86,7 @@ pub async fn prepare(
                 object: obj.clone(),
                 origin: origin.clone(),
                 ignore_extraneous: options.ignore_extraneous,
-                stripped: Arc::new(stripped),
+                stripped: (!stripped.is_empty()).then(|| Arc::new(stripped)),
             });
         }
         desired.push(Desired { object: obj, origin });

@@ -24,7 +24,7 @@ struct PackedObject {
     /// Set when the object is also a tracked resource: its key and `ignore_extraneous`.
     resource: Option<(ObjKey, bool)>,
     /// The resource's values `ignoreDifferences` stripped (usually none).
-    stripped: Arc<Vec<(String, serde_json::Value)>>,
+    stripped: Option<Arc<Vec<(String, serde_json::Value)>>>,
 }
 
 impl Prepared {
@@ -38,7 +38,7 @@ impl Prepared {
             // same allocations.
             let matched = resources.next_if(|r| Arc::ptr_eq(&r.object, &d.object));
             let resource = matched.map(|r| (r.key.clone(), r.ignore_extraneous));
-            let stripped = matched.map(|r| r.stripped.clone()).unwrap_or_default();
+            let stripped = matched.and_then(|r| r.stripped.clone());
             let json = serde_json::to_vec(&*d.object).ok()?.into_boxed_slice();
             objects.push(PackedObject { json, origin: d.origin.clone(), resource, stripped });
         }
