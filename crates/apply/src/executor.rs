@@ -330,16 +330,8 @@ impl Executor {
         };
         let uid = after.uid().unwrap_or_default();
         let object = serde_json::to_value(&after).ok();
-        out.applied.push(AppliedObject {
-            key: key.clone(),
-            api_version,
-            uid: uid.clone(),
-            object: object.clone(),
-        });
-        if let Some(why) = recreated {
-            return Ok((Action::Configured, format!("deleted and created again: {why}"), uid));
-        }
         let action = match (before_rv, &before) {
+            _ if recreated.is_some() => Action::Configured,
             (None, _) => Action::Created,
             // A dry run never changes resourceVersion: what would change is the content.
             (Some(_), Some(live)) if req.dry_run => match &object {
@@ -351,7 +343,12 @@ impl Executor {
             }
             (Some(_), _) => Action::Configured,
         };
-        let message = if req.dry_run { "dry run".to_owned() } else { String::new() };
+        out.applied.push(AppliedObject { key: key.clone(), api_version, uid: uid.clone(), object });
+        let message = match recreated {
+            Some(why) => format!("deleted and created again: {why}"),
+            None if req.dry_run => "dry run".to_owned(),
+            None => String::new(),
+        };
         Ok((action, message, uid))
     }
 

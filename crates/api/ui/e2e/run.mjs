@@ -209,7 +209,11 @@ await check("drift made with kubectl shows in the diff with the old and new valu
   // A field written by a manager the app ignores: greyed with its rule, not a difference.
   kubectl("patch", "configmap/demo-config", "-n", "manual", "--field-manager=e2e-tuner", "--type=merge",
     "-p", '{"data":{"PODINFO_UI_MESSAGE":"tuned by hand"}}');
-  await page.goto(url + "/#/app/ferry/manual/diff");
+  // The app's status does not change (an ignored field is no drift), so no event reloads the
+  // page: wait for the engine's comparison, then open the diff.
+  await until("the ignored field in the diff", async () =>
+    (await api("/api/v1/applications/ferry/manual/diff")).items.some((d) => d.ignored?.length), 60);
+  await page.reload();
   const ignored = page.locator(".diff tr.ignored", { hasText: "PODINFO_UI_MESSAGE" });
   await ignored.waitFor({ timeout: 60_000 });
   const greyed = await ignored.innerText();
