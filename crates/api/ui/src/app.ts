@@ -143,7 +143,8 @@ export class AppPage {
   }
 
   private tabs(d: Data): HTMLElement {
-    const counts: Partial<Record<Tab, number>> = { tree: d.tree.length, diff: d.diff.length, history: d.history.length };
+    // Objects whose only differences are ignored are listed (greyed) but not counted.
+    const counts: Partial<Record<Tab, number>> = { tree: d.tree.length, diff: d.diff.filter((x) => x.changes.length).length, history: d.history.length };
     const list = el("div", { class: "tabs", role: "tablist", "aria-label": "Views of the application" },
       ...TABS.map((t) => el("a", {
         role: "tab", id: `tab-${t}`, href: `#/app/${encodeURIComponent(this.ns)}/${encodeURIComponent(this.name)}/${t}`,
