@@ -44,6 +44,8 @@ pub struct Comparison {
     /// Declared objects another app holds (its mark is on them) and declares too, with that app:
     /// reported, never healed back (two apps healing one object would fight over it).
     pub shared: Vec<(ObjKey, AppId)>,
+    /// Declared resources found in sync, by index, with the live resourceVersion found so.
+    pub in_sync_versions: Vec<(usize, u64)>,
 }
 
 impl Comparison {
@@ -273,9 +275,25 @@ pub fn compare(
     base: &DiffOptions,
     ignores: &[IgnoreDifference],
 ) -> Comparison {
+    compare_known(app, resources, inventory, live, |_, _| None, base, ignores)
+}
+
+/// [`compare`], told which resources are known to be in sync already: `known(index, key)` is
+/// the live resourceVersion at which resource `index` was found in sync with this same desired
+/// object, if its live object is still at that version (then it is neither read nor diffed).
+#[allow(clippy::too_many_arguments)]
+pub fn compare_known(
+    app: &AppId,
+    resources: &[Resource],
+    inventory: &[InventoryEntry],
+    live: impl Fn(&ObjKey) -> Option<Arc<Value>>,
+    known: impl Fn(usize, &ObjKey) -> Option<u64>,
+    base: &DiffOptions,
+    ignores: &[IgnoreDifference],
+) -> Comparison {
     let mut c = Comparison::default();
     let declared: BTreeSet<&ObjKey> = resources.iter().map(|r| &r.key).collect();
-    for r in resources {
+    for (index, r) in resources.iter().enumerate() {
         let version = str_at(&r.object, &["apiVersion"])
             .and_then(|v| split_api_version(v))
             .map(|(_, v)| v)
@@ -291,6 +309,12 @@ pub fn compare(
             health: None,
             drift: vec![],
         };
+        if let Some(version) = known(index, &r.key) {
+            c.in_sync.insert(r.key.clone());
+            c.in_sync_versions.push((index, version));
+            c.resources.push(status);
+            continue;
+        }
         match live(&r.key) {
             None => {
                 status.status = SyncStatusCode::OutOfSync;
@@ -300,7 +324,10 @@ pub fn compare(
             Some(obj) => match diff_object(&r.object, &obj, &object_options(base, ignores, r)) {
                 Ok(d) if d.in_sync() => {
                     c.in_sync.insert(r.key.clone());
-                    if !d.ignored.is_empty() {
+                    if d.ignored.is_empty() {
+                        c.in_sync_versions.push((index, resource_version(&obj)));
+                    } else {
+                        // Not taken as known next time: its ignored fields are shown each time.
                         c.quiet.push(d);
                     }
                 }
@@ -341,6 +368,11 @@ pub fn compare(
         }
     }
     c
+}
+
+/// resourceVersion as a number (0 when it is not one: such a verdict is never reused).
+pub fn resource_version(obj: &Value) -> u64 {
+    str_at(obj, &["metadata", "resourceVersion"]).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 #[cfg(test)]

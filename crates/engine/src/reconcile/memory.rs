@@ -29,6 +29,8 @@ pub struct AppMemory {
     /// The `epoch` that `packed` holds.
     pub packed_epoch: u64,
     pub diffs: Vec<ObjectDiff>,
+    /// What the last reconciles judged of each declared object, by live version.
+    pub verdicts: super::verdicts::Verdicts,
     pub heal_attempts: u32,
     pub next_heal: Option<Instant>,
     pub degraded_since: Option<Instant>,
