@@ -35,8 +35,21 @@ pub(crate) async fn sync(
 ) -> Answer {
     find(&state, &namespace, &name)?;
     let body: SyncBody = parse_body(&body, "{\"prune\": false, \"dryRun\": false}")?;
-    let request =
-        SyncRequest { at: now(), prune: body.prune, dry_run: body.dry_run, by: Some(caller.user) };
+    if let Some(bad) = body.resources.iter().find(|r| r.kind.is_empty() || r.name.is_empty()) {
+        return Err(ApiError::BadRequest {
+            message: format!("resources: {bad:?} names no kind or no name"),
+            hint: "each entry is {\"group\": \"apps\", \"kind\": \"Deployment\", \"namespace\": \"web\", \"name\": \"web\"} (group empty for core kinds); GET …/resources lists them".into(),
+        });
+    }
+    let selected = body.resources.len();
+    let request = SyncRequest {
+        at: now(),
+        prune: body.prune,
+        dry_run: body.dry_run,
+        by: Some(caller.user),
+        resources: body.resources,
+        force: body.force,
+    };
     let value = serde_json::to_string(&request).expect("a SyncRequest serializes");
     patch(
         &state,
@@ -51,11 +64,17 @@ pub(crate) async fn sync(
         (false, true) => "a sync with prune",
         (false, false) => "a sync",
     };
+    let of = match selected {
+        0 => String::new(),
+        1 => " of 1 selected object".to_owned(),
+        n => format!(" of {n} selected objects"),
+    };
+    let force = if body.force { " with force" } else { "" };
     accepted(
         &namespace,
         &name,
         "sync",
-        format!("{what} was requested; the engine starts it within seconds"),
+        format!("{what}{of}{force} was requested; the engine starts it within seconds"),
     )
     .polled(value, "sync")
 }

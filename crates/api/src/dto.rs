@@ -2,7 +2,7 @@
 //! only on purpose; all camelCase.
 
 use ferry_engine::Application;
-use ferry_engine::application::{HistoryEntry, OperationState, ResourceStatus};
+use ferry_engine::application::{HistoryChanges, HistoryEntry, OperationState, ResourceStatus};
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
@@ -301,6 +301,31 @@ pub struct ObjectDiffDto {
     pub namespace: Option<String>,
     pub name: String,
     pub changes: Vec<FieldChangeDto>,
+    /// Differences the app's `ignoreDifferences` leaves out, each with its rule (shown greyed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<IgnoredFieldDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredFieldDto {
+    #[serde(flatten)]
+    pub change: FieldChangeDto,
+    /// `jsonPointers /spec/replicas` or `managedFieldsManagers hpa-controller`.
+    pub rule: String,
+}
+
+fn field_change(c: &ferry_diff::FieldChange) -> FieldChangeDto {
+    FieldChangeDto {
+        path: c.path.clone(),
+        desired: c.desired.clone(),
+        live: c.live.clone(),
+        changed_by: c.changed_by.as_ref().map(|b| ChangedByDto {
+            manager: b.manager.clone(),
+            operation: b.operation.as_str().to_owned(),
+            time: b.time.clone(),
+        }),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -333,19 +358,11 @@ impl From<&ferry_diff::ObjectDiff> for ObjectDiffDto {
             kind: d.kind.clone(),
             namespace: d.namespace.clone(),
             name: d.name.clone(),
-            changes: d
-                .changes
+            changes: d.changes.iter().map(field_change).collect(),
+            ignored: d
+                .ignored
                 .iter()
-                .map(|c| FieldChangeDto {
-                    path: c.path.clone(),
-                    desired: c.desired.clone(),
-                    live: c.live.clone(),
-                    changed_by: c.changed_by.as_ref().map(|b| ChangedByDto {
-                        manager: b.manager.clone(),
-                        operation: b.operation.as_str().to_owned(),
-                        time: b.time.clone(),
-                    }),
-                })
+                .map(|i| IgnoredFieldDto { change: field_change(&i.change), rule: i.rule.clone() })
                 .collect(),
         }
     }
@@ -370,11 +387,17 @@ pub struct HistoryDto {
     pub target_revision: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
-    /// The commit's author, when the engine recorded it (syncs that needed an approval).
+    /// The commit's author.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub approved_by: String,
+    /// The commit message's first line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// What the sync did (counts, and the changed objects, capped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<HistoryChanges>,
     /// Whether this is the revision the app is synced to now.
     pub current: bool,
 }
@@ -391,6 +414,8 @@ impl HistoryDto {
             healthy: h.healthy,
             author: h.author.clone(),
             approved_by: h.approved_by.clone(),
+            message: h.message.clone(),
+            changes: h.changes.clone(),
             current,
         }
     }
@@ -425,6 +450,12 @@ pub struct SyncBody {
     pub prune: bool,
     #[serde(default)]
     pub dry_run: bool,
+    /// Sync only these objects (empty: all); each must be one the app declares or recorded.
+    #[serde(default)]
+    pub resources: Vec<ferry_engine::application::SyncResourceRef>,
+    /// Delete and create again objects whose update an immutable field refuses.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `POST .../approve`: the revision to approve (default: the one awaiting approval).

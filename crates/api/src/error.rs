@@ -15,6 +15,9 @@ pub enum ApiError {
     SetNotFound { namespace: String, name: String },
     #[error("{message}")]
     BadRequest { message: String, hint: String },
+    /// A managed object the app does not declare (404).
+    #[error("{message}")]
+    NotDeclared { message: String, hint: String },
     #[error("{message}")]
     Conflict { message: String, hint: String },
     #[error("{message}")]
@@ -67,7 +70,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound { .. } | ApiError::SetNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. }
+            | ApiError::SetNotFound { .. }
+            | ApiError::NotDeclared { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } | ApiError::Body(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. }
@@ -114,7 +119,9 @@ impl ApiError {
             ApiError::SetNotFound { namespace, .. } => format!(
                 "GET /api/v1/applicationsets lists the ApplicationSets; check the name and the namespace ({namespace})"
             ),
-            ApiError::BadRequest { hint, .. } | ApiError::Conflict { hint, .. } => hint.clone(),
+            ApiError::BadRequest { hint, .. }
+            | ApiError::Conflict { hint, .. }
+            | ApiError::NotDeclared { hint, .. } => hint.clone(),
             ApiError::Unauthenticated { hint, .. } => hint.clone(),
             ApiError::Forbidden { resource, action, object, .. } => format!(
                 "ask an admin for a role with `p, ROLE, {resource}, {action}, {object}, allow` in ConfigMap ferry-rbac-cm (`ferry auth can-i {action} {resource} {object}` checks)"

@@ -78,6 +78,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/api/v1/applications/{namespace}/{name}/desired",
+        "What Git renders for one managed object (?group=&kind=&namespace=&name=), Secret values masked: {origin, object}; 404 when the app declares no such object",
+        None,
+        200,
+        "object",
+    ),
+    (
+        "get",
         "/api/v1/applications/{namespace}/{name}",
         "The Application object, status included",
         None,
@@ -119,7 +127,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     (
         "post",
         "/api/v1/applications/{namespace}/{name}/sync",
-        "Request a sync (optionally with prune or as a dry run)",
+        "Request a sync (optionally with prune, as a dry run, of selected objects only, or with force: objects whose immutable fields changed are deleted and created again)",
         Some("SyncBody"),
         202,
         "Accepted",
@@ -257,6 +265,20 @@ fn object(required: &[&str], props: Value) -> Value {
     json!({"type": "object", "required": required, "properties": props})
 }
 
+/// A history entry's change set: counts by action and the changed objects (capped).
+fn history_changes() -> Value {
+    let count = || json!({"type": "integer"});
+    let object_ref = object(
+        &["action", "kind", "name"],
+        json!({"action": string(), "group": string(), "kind": string(), "namespace": string(), "name": string()}),
+    );
+    object(
+        &["created", "configured", "pruned", "unchanged"],
+        json!({"created": count(), "configured": count(), "pruned": count(), "unchanged": count(),
+            "other": count(), "more": count(), "objects": {"type": "array", "items": object_ref}}),
+    )
+}
+
 fn list_of(item: &str) -> Value {
     object(&["items"], json!({"items": {"type": "array", "items": schema_ref(item)}}))
 }
@@ -342,19 +364,26 @@ fn base_schemas() -> Value {
             "changes": {"type": "array", "items": object(&["path"], json!({
                 "path": string(), "desired": {}, "live": {},
                 "changedBy": object(&["manager", "operation"], json!({"manager": string(), "operation": string(), "time": string()}))
+            }))},
+            "ignored": {"type": "array", "items": object(&["path", "rule"], json!({
+                "path": string(), "desired": {}, "live": {}, "rule": string(),
+                "changedBy": object(&["manager", "operation"], json!({"manager": string(), "operation": string(), "time": string()}))
             }))}
         })),
         "DiffList": list_of("ObjectDiff"),
         "History": object(&["id", "revision", "deployedAt", "current"], json!({
             "id": {"type": "integer"}, "revision": string(), "deployedAt": string(), "repoURL": string(),
-            "path": string(), "targetRevision": string(), "healthy": {"type": "boolean"}, "author": string(), "approvedBy": string(), "current": {"type": "boolean"}
+            "path": string(), "targetRevision": string(), "healthy": {"type": "boolean"}, "author": string(), "approvedBy": string(), "current": {"type": "boolean"},
+            "message": string(), "changes": schema_ref("HistoryChanges")
         })),
+        "HistoryChanges": history_changes(),
         "HistoryList": list_of("History"),
         "Event": object(&["type", "reason", "message", "count", "lastSeen"], json!({
             "type": string(), "reason": string(), "message": string(), "count": {"type": "integer"}, "lastSeen": string(), "source": string()
         })),
         "EventList": list_of("Event"),
-        "SyncBody": json!({"type": "object", "additionalProperties": false, "properties": {"prune": {"type": "boolean"}, "dryRun": {"type": "boolean"}}}),
+        "SyncBody": json!({"type": "object", "additionalProperties": false, "properties": {"prune": {"type": "boolean"}, "dryRun": {"type": "boolean"}, "force": {"type": "boolean"},
+            "resources": {"type": "array", "items": {"type": "object", "required": ["kind", "name"], "properties": {"group": string(), "kind": string(), "namespace": string(), "name": string()}}}}}),
         "RollbackBody": json!({"type": "object", "additionalProperties": false, "description": "exactly one of id or revision",
             "properties": {"id": {"type": "integer"}, "revision": string()}}),
         "Accepted": object(&["namespace", "name", "action", "message"], json!({"namespace": string(), "name": string(), "action": string(), "message": string(), "requestId": string(), "poll": string()})),

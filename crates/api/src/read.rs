@@ -114,7 +114,8 @@ pub(crate) async fn diff(
         .engine
         .diffs(&namespace, &name)
         .iter()
-        .filter(|d| !d.in_sync())
+        // An object in sync is listed when ignore rules hide a difference: shown greyed.
+        .filter(|d| !d.in_sync() || !d.ignored.is_empty())
         .map(ObjectDiffDto::from)
         .collect();
     Ok(Json(DiffList { items }))

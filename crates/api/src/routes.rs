@@ -30,6 +30,7 @@ pub fn router(state: ApiState) -> Router {
         .route(app, get(read::get).delete(actions::delete))
         .route(&format!("{app}/tree"), get(tree::tree))
         .route(&format!("{app}/object"), get(tree::object))
+        .route(&format!("{app}/desired"), get(tree::desired))
         .route("/api/v1/stream/applications", get(stream::applications))
         .route(&format!("{app}/resources"), get(read::resources))
         .route(&format!("{app}/diff"), get(read::diff))

@@ -123,6 +123,51 @@ pub(crate) async fn object(
     Ok(Json(value))
 }
 
+/// `GET .../desired?group=&kind=&namespace=&name=`: what Git renders for one managed object,
+/// as the engine prepared it last (destination namespace filled in, Ferry's marks), Secret
+/// values masked, with the file it came from. 404 when the app declares no such object.
+pub(crate) async fn desired(
+    State(state): State<ApiState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Query(q): Query<DesiredQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    find(&state, &namespace, &name)?;
+    let key = ferry_engine::application::SyncResourceRef {
+        group: q.group.clone(),
+        kind: q.kind.clone(),
+        namespace: q.namespace.clone(),
+        name: q.name.clone(),
+    };
+    let Some((object, origin)) = state.engine.desired(&namespace, &name, &key) else {
+        return Err(ApiError::NotDeclared {
+            message: format!(
+                "application {namespace}/{name} declares no {} {}{} (or has not rendered yet)",
+                key.kind,
+                if key.namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", key.namespace)
+                },
+                key.name
+            ),
+            hint: format!(
+                "GET /api/v1/applications/{namespace}/{name}/resources lists what it declares; owned objects (a ReplicaSet, a Pod) have no desired manifest"
+            ),
+        });
+    };
+    Ok(Json(serde_json::json!({"origin": origin, "object": object})))
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct DesiredQuery {
+    #[serde(default)]
+    group: String,
+    kind: String,
+    #[serde(default)]
+    namespace: String,
+    name: String,
+}
+
 /// The app's managed objects (from its status) joined with their live descendants.
 async fn build(state: &ApiState, namespace: &str, name: &str) -> Result<Tree, ApiError> {
     let app = find(state, namespace, name)?;

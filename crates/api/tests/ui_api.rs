@@ -148,3 +148,90 @@ async fn the_stream_sends_an_app_that_changed_and_delete_removes_an_app() {
     world.wait_api("/api/v1/applications", "manual gone", |l| names(l) == ["guestbook"]).await;
     world.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_app_page_reads_desired_manifests_greyed_ignored_fields_and_history_with_changes() {
+    let world = World::guestbook(Options::default()).await;
+    let mut spec = guestbook_spec(&world.repo_url());
+    spec["ignoreDifferences"] = json!([
+        {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/revisionHistoryLimit"]}
+    ]);
+    world.create_app("guestbook", spec).await;
+    world.wait_synced_healthy("guestbook", &world.head()).await;
+    let app = "/api/v1/applications/ferry/guestbook";
+
+    // The ignored field: not a difference (the app is Synced), yet listed with its rule.
+    let diff = world
+        .wait_api(&format!("{app}/diff"), "the ignored field listed", |d| {
+            d["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    let deployment = &diff["items"][0];
+    assert_eq!(deployment["changes"], json!([]), "{diff}");
+    assert_eq!(deployment["ignored"][0]["path"], ".spec.revisionHistoryLimit", "{diff}");
+    assert_eq!(deployment["ignored"][0]["rule"], "jsonPointers /spec/revisionHistoryLimit");
+    assert_eq!(deployment["ignored"][0]["desired"], 3, "Git's value, though it is not applied");
+
+    let desired = |kind: &str, name: &str| {
+        let group = if kind == "Deployment" { "apps" } else { "" };
+        format!("{app}/desired?group={group}&kind={kind}&namespace=guestbook&name={name}")
+    };
+    let (status, found) = world.get(&desired("Deployment", "guestbook-ui")).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let origin = found["origin"].as_str().unwrap_or_default();
+    assert!(origin.starts_with("guestbook/guestbook-ui-deployment.yaml"), "{origin}");
+    assert_eq!(found["object"]["spec"]["replicas"], 1);
+    assert_eq!(found["object"]["metadata"]["namespace"], "guestbook", "as applied: namespaced");
+    let (status, missing) = world.get(&desired("Pod", "anything")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert!(missing["hint"].as_str().is_some_and(|h| h.contains("/resources")), "{missing}");
+
+    let (_, history) = world.get(&format!("{app}/history")).await;
+    let first = &history["items"][0];
+    assert_eq!(first["message"], "initial", "{history}");
+    assert!(first["author"].as_str().is_some_and(|a| a.contains('<')), "{history}");
+    let created: Vec<String> = first["changes"]["objects"]
+        .as_array()
+        .map(|o| o.iter().map(|o| format!("{} {} {}", o["action"], o["kind"], o["name"])).collect())
+        .unwrap_or_default();
+    for want in
+        [r#""created" "Deployment" "guestbook-ui""#, r#""created" "Service" "guestbook-ui""#]
+    {
+        assert!(created.iter().any(|c| c == want), "{want} in {created:?}");
+    }
+    assert_eq!(first["changes"]["created"].as_u64(), Some(created.len() as u64), "{history}");
+    world.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_of_selected_objects_with_force_is_requested_as_such_and_a_bad_reference_refused() {
+    let world = two_guestbooks().await;
+    let sync = "/api/v1/applications/ferry/manual/sync";
+    let service = json!({"kind": "Service", "namespace": "manual", "name": "guestbook-ui"});
+    let (status, accepted) = world.post(sync, json!({"resources": [service], "force": true})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert!(
+        accepted["message"].as_str().is_some_and(|m| m.contains("of 1 selected object with force")),
+        "{accepted}"
+    );
+    let request = accepted["requestId"].as_str().expect("a request id").to_owned();
+    let app = world
+        .wait_api("/api/v1/applications/ferry/manual", "the selective sync done", |a| {
+            a["status"]["handledRequests"]["sync"] == request.as_str()
+                && a["status"]["operationState"]["phase"] == "Succeeded"
+        })
+        .await;
+    let op = &app["status"]["operationState"];
+    assert_eq!(op["resources"], json!([service]));
+    assert_eq!(op["force"], true);
+    let kinds: Vec<&str> = op["changeSet"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|i| i["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(kinds.contains(&"Service") && !kinds.contains(&"Deployment"), "{op}");
+    assert_eq!(app["status"]["sync"]["status"], "OutOfSync", "the Deployment is still missing");
+
+    let (status, refused) = world.post(sync, json!({"resources": [{"kind": "Service"}]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    world.engine.shutdown().await;
+}

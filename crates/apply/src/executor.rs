@@ -66,6 +66,10 @@ pub struct SyncRequest<'a> {
     /// Objects the caller's diff found in sync: not sent to the server, reported unchanged.
     pub in_sync: &'a HashSet<ObjKey>,
     pub health_rules: &'a Rules,
+    /// An object whose update the server refuses because an immutable field changed is deleted
+    /// (its UID as precondition) and created again, as `kubectl replace --force` and Argo CD's
+    /// Force do. Without it such an object fails, and its message says how to go on.
+    pub recreate_immutable: bool,
 }
 
 /// An object as the cluster has it after the sync step that applied it.
@@ -286,21 +290,80 @@ impl Executor {
         let before_rv = before
             .as_ref()
             .and_then(|o| str_at(o, &["metadata", "resourceVersion"]).map(str::to_owned));
-        let after: DynamicObject = match (mode, &before) {
-            (ApplyMode::IfNotPresent, Some(live)) => {
-                let uid = str_at(live, &["metadata", "uid"]).unwrap_or_default().to_owned();
-                out.applied.push(AppliedObject {
-                    key: key.clone(),
-                    api_version,
-                    uid: uid.clone(),
-                    object: Some(live.clone()),
-                });
-                return Ok((
-                    Action::Unchanged,
-                    "exists; applied only when missing (ssa: IfNotPresent)".into(),
-                    uid,
-                ));
+        if let (ApplyMode::IfNotPresent, Some(live)) = (mode, &before) {
+            let uid = str_at(live, &["metadata", "uid"]).unwrap_or_default().to_owned();
+            out.applied.push(AppliedObject {
+                key: key.clone(),
+                api_version,
+                uid: uid.clone(),
+                object: Some(live.clone()),
+            });
+            let message = "exists; applied only when missing (ssa: IfNotPresent)".into();
+            return Ok((Action::Unchanged, message, uid));
+        }
+        let written = self.write(req, &api, task, mode, force, &before).await;
+        let (after, recreated) = match (written, &before) {
+            (Err(e), Some(live)) if is_immutable_refusal(&e) && req.recreate_immutable => {
+                let message = refusal_message(&e);
+                if req.dry_run {
+                    let uid = str_at(live, &["metadata", "uid"]).unwrap_or_default().to_owned();
+                    let message =
+                        format!("dry run: would be deleted and created again ({message})");
+                    return Ok((Action::Configured, message, uid));
+                }
+                let uid = str_at(live, &["metadata", "uid"]).unwrap_or_default();
+                self.delete_and_wait_uid(&api, key, Some(uid), self.config.wave_timeout).await?;
+                let after = self.write(req, &api, task, mode, force, &None).await?;
+                (after, Some(message))
             }
+            (Err(e), Some(_)) if is_immutable_refusal(&e) => {
+                return Err(ApplyError::Refused {
+                    key: key.clone(),
+                    message: format!(
+                        "{}; a sync with force deletes it and creates it again",
+                        refusal_message(&e)
+                    ),
+                    code: 422,
+                });
+            }
+            (written, _) => (written?, None),
+        };
+        let uid = after.uid().unwrap_or_default();
+        let object = serde_json::to_value(&after).ok();
+        let action = match (before_rv, &before) {
+            _ if recreated.is_some() => Action::Configured,
+            (None, _) => Action::Created,
+            // A dry run never changes resourceVersion: what would change is the content.
+            (Some(_), Some(live)) if req.dry_run => match &object {
+                Some(would_be) if same_content(live, would_be) => Action::Unchanged,
+                _ => Action::Configured,
+            },
+            (Some(rv), _) if after.resource_version().as_deref() == Some(rv.as_str()) => {
+                Action::Unchanged
+            }
+            (Some(_), _) => Action::Configured,
+        };
+        out.applied.push(AppliedObject { key: key.clone(), api_version, uid: uid.clone(), object });
+        let message = match recreated {
+            Some(why) => format!("deleted and created again: {why}"),
+            None if req.dry_run => "dry run".to_owned(),
+            None => String::new(),
+        };
+        Ok((action, message, uid))
+    }
+
+    /// Sends the object: a server-side apply, or a PUT (`Replace`) over the live one.
+    async fn write(
+        &self,
+        req: &SyncRequest<'_>,
+        api: &Api<DynamicObject>,
+        task: &Task,
+        mode: ApplyMode,
+        force: bool,
+        before: &Option<Value>,
+    ) -> Result<DynamicObject, ApplyError> {
+        let key = &task.key;
+        Ok(match (mode, before) {
             (ApplyMode::Replace, Some(live)) => {
                 let mut obj = task.object.clone();
                 if let Some(rv) = str_at(live, &["metadata", "resourceVersion"]) {
@@ -322,24 +385,7 @@ impl Executor {
                     .await
                     .map_err(|e| ApplyError::api(key, e))?
             }
-        };
-        let uid = after.uid().unwrap_or_default();
-        let object = serde_json::to_value(&after).ok();
-        let action = match (before_rv, &before) {
-            (None, _) => Action::Created,
-            // A dry run never changes resourceVersion: what would change is the content.
-            (Some(_), Some(live)) if req.dry_run => match &object {
-                Some(would_be) if same_content(live, would_be) => Action::Unchanged,
-                _ => Action::Configured,
-            },
-            (Some(rv), _) if after.resource_version().as_deref() == Some(rv.as_str()) => {
-                Action::Unchanged
-            }
-            (Some(_), _) => Action::Configured,
-        };
-        out.applied.push(AppliedObject { key: key.clone(), api_version, uid: uid.clone(), object });
-        let message = if req.dry_run { "dry run".to_owned() } else { String::new() };
-        Ok((action, message, uid))
+        })
     }
 
     async fn hook(
@@ -407,8 +453,29 @@ impl Executor {
         api: &Api<DynamicObject>,
         key: &ObjKey,
     ) -> Result<(), ApplyError> {
+        match self.delete_and_wait_uid(api, key, None, self.config.hook_timeout).await {
+            Err(ApplyError::Refused { code: 409, .. }) => Err(ApplyError::Refused {
+                key: key.clone(),
+                message: "the previous run of this hook is still being deleted".into(),
+                code: 409,
+            }),
+            other => other,
+        }
+    }
+
+    /// Deletes the object (only if it still has `uid`, when given) and waits until it is gone.
+    async fn delete_and_wait_uid(
+        &self,
+        api: &Api<DynamicObject>,
+        key: &ObjKey,
+        uid: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(), ApplyError> {
         let dp = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: uid
+                .filter(|u| !u.is_empty())
+                .map(|u| Preconditions { uid: Some(u.to_owned()), resource_version: None }),
             ..Default::default()
         };
         match api.delete(&key.name, &dp).await {
@@ -416,12 +483,14 @@ impl Executor {
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
             Err(e) => return Err(ApplyError::api(key, e)),
         }
-        let deadline = Instant::now() + self.config.hook_timeout;
+        let deadline = Instant::now() + timeout;
         while api.get_opt(&key.name).await.map_err(|e| ApplyError::api(key, e))?.is_some() {
             if Instant::now() > deadline {
                 return Err(ApplyError::Refused {
                     key: key.clone(),
-                    message: "the previous run of this hook is still being deleted".into(),
+                    message: format!(
+                        "still being deleted after {timeout:?} (finalizers?); it is created again at the next sync once it is gone"
+                    ),
                     code: 409,
                 });
             }
@@ -541,6 +610,19 @@ fn entry(
         message,
         uid: uid.to_owned(),
         at: jiff::Timestamp::now().to_string(),
+    }
+}
+
+/// Whether the server refused an update because a field that cannot change after creation
+/// changed (kube-apiserver answers 422 Invalid with "field is immutable").
+fn is_immutable_refusal(e: &ApplyError) -> bool {
+    matches!(e, ApplyError::Refused { code: 422, message, .. } if message.contains("immutable"))
+}
+
+fn refusal_message(e: &ApplyError) -> String {
+    match e {
+        ApplyError::Refused { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 

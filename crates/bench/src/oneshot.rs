@@ -78,6 +78,7 @@ pub async fn sync_directory(
             live: Some(&live),
             in_sync: &in_sync,
             health_rules: &rules,
+            recreate_immutable: false,
         })
         .await;
     if let SyncPhase::Failed(message) = outcome.phase {

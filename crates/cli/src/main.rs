@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod allocator;
 mod app;
 mod appset;
 mod audit;
@@ -33,7 +34,10 @@ pub(crate) use kubeconfig::kube_client;
 /// mimalloc instead of glibc's allocator: the engine, the embedded cluster and their watches
 /// allocate and free from many threads for days, and glibc's per-thread arenas keep growing
 /// with that churn (RSS that creeps while the live data stays flat); mimalloc returns freed
-/// pages and keeps a long-running `ferry` at the size of what it holds.
+/// pages and keeps a long-running `ferry` at the size of what it holds. Built with
+/// `--features system-allocator`, `ferry` keeps glibc's allocator so that heap profilers which
+/// hook `malloc` (heaptrack, valgrind's massif) see every allocation.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -193,10 +197,14 @@ enum RepoCommand {
 }
 
 fn main() -> ExitCode {
+    allocator::without_huge_pages();
     // `COMPLETE=bash ferry` prints the dynamic completion script, and the shell calls back here
     // on TAB (see app/complete.rs); otherwise this returns at once.
     clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let cli = Cli::parse();
+    if runs_for_days(&cli.command) {
+        allocator::return_freed_pages_at_once();
+    }
     logging::init(cli.log_format);
     match run(cli) {
         Ok(code) => code,
@@ -207,6 +215,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The commands that serve until stopped, whose memory over days matters.
+fn runs_for_days(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Up(_)
+            | Command::Controller(_)
+            | Command::Cluster { command: ClusterCommand::Serve { .. } }
+    )
 }
 
 /// Whether the error is stdout closing under us, however deep in the chain it sits (an

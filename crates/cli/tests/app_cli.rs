@@ -105,13 +105,24 @@ async fn an_app_is_created_waited_for_diffed_synced_rolled_back_and_deleted_thro
     let local = world.ferry(&["diff", &checkout, "--app", "guestbook"]).await;
     assert_eq!(local.code, 1, "{}\n{}", local.stdout, local.stderr);
 
-    let synced = world.ferry(&["app", "sync", "guestbook", "--wait", "--timeout", "60s"]).await;
-    ok(&synced, "app sync --wait");
-    assert!(
-        synced.stdout.contains("guestbook-ui"),
-        "the change set is printed:\n{}",
-        synced.stdout
-    );
+    // A selective sync naming an object the app does not have applies nothing and says which.
+    let typo = ["app", "sync", "guestbook", "--resource", ":Service:nope", "--wait"];
+    let refused = world.ferry(&typo).await;
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("`:Service:nope`"), "{}", refused.stderr);
+    assert_eq!(live_replicas(&world).await, Some(3), "nothing was applied");
+    let malformed = world.ferry(&["app", "sync", "guestbook", "--resource", "Service"]).await;
+    assert_eq!(malformed.code, 2, "{}", malformed.stderr);
+    assert!(malformed.stderr.contains("GROUP:KIND:NAME"), "{}", malformed.stderr);
+
+    // Only the drifted Deployment, with force (nothing immutable changed: a normal apply).
+    let deployment = "apps:Deployment:guestbook/guestbook-ui";
+    let only = ["app", "sync", "guestbook", "--resource", deployment, "--force", "--wait"];
+    let synced = world.ferry(&[&only[..], &["--timeout", "60s"]].concat()).await;
+    ok(&synced, "app sync --resource --force --wait");
+    assert!(synced.stdout.contains("Deployment"), "the change set:\n{}", synced.stdout);
+    assert!(!synced.stdout.contains("Service"), "only the selected object:\n{}", synced.stdout);
+    assert!(synced.stderr.contains("1 selected object only, with force"), "{}", synced.stderr);
     assert_eq!(live_replicas(&world).await, Some(1));
     ok(&world.ferry(&["app", "diff", "guestbook"]).await, "app diff after sync");
     ok(&world.ferry(&["diff", &checkout, "--app", "guestbook"]).await, "local diff after sync");

@@ -36,8 +36,8 @@ pub mod walk;
 
 pub use defaults::apply_defaults;
 pub use diff::{
-    ChangedBy, DiffError, DiffOptions, FieldChange, ObjectDiff, diff_object, mask_secret,
-    mask_value, render_unified,
+    ChangedBy, DiffError, DiffOptions, FieldChange, IgnoredChange, ObjectDiff, diff_object,
+    mask_secret, mask_value, render_unified,
 };
 pub use fieldset::{FieldSet, FieldSetError};
 pub use patch::{PatchError, json_patch, merge_patch, strategic_merge};

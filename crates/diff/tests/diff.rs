@@ -85,6 +85,24 @@ fn replicas_declared_but_owned_by_an_ignored_hpa_manager_are_not_drift() {
     let tolerant =
         diff(&desired, &live, &DiffOptions::default().ignore_manager("kube-controller-manager"));
     assert!(tolerant.in_sync(), "{:#?}", tolerant.changes);
+    // Not drift, yet shown: the difference and the rule that leaves it out.
+    let ignored: Vec<(&str, &str)> =
+        tolerant.ignored.iter().map(|i| (i.change.path.as_str(), i.rule.as_str())).collect();
+    assert_eq!(ignored, vec![(".spec.replicas", "managedFieldsManagers kube-controller-manager")]);
+}
+
+#[test]
+fn an_ignored_secret_value_is_shown_masked() {
+    let desired = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "web"}, "stringData": {"password": "hunter2"}});
+    let live = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "web"}, "data": {"password": "c2VjcmV0"}});
+    let d = diff(&desired, &live, &DiffOptions::default().ignore_pointer("/data/password"));
+    assert!(d.in_sync(), "{:#?}", d.changes);
+    assert_eq!(d.ignored.len(), 1);
+    let text = serde_json::to_string(&d.ignored).expect("serializes");
+    assert!(!text.contains("hunter2") && !text.contains("c2VjcmV0"), "{text}");
+    assert!(text.contains("jsonPointers /data/password"), "{text}");
 }
 
 #[test]
@@ -95,6 +113,15 @@ fn a_json_pointer_in_ignore_differences_hides_that_field_only() {
         json!("ghcr.io/stefanprodan/podinfo:6.0.0");
     let d = diff(&desired, &live, &DiffOptions::default().ignore_pointer("/spec/replicas"));
     assert_eq!(paths(&d), vec![".spec.template.spec.containers[name=\"web\"].image"]);
+    let ignored = &d.ignored[0];
+    assert_eq!(
+        (ignored.change.path.as_str(), ignored.rule.as_str()),
+        (".spec.replicas", "jsonPointers /spec/replicas")
+    );
+    assert_eq!(
+        (ignored.change.desired.clone(), ignored.change.live.clone()),
+        (Some(json!(3)), Some(json!(5)))
+    );
 }
 
 #[test]

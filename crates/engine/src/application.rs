@@ -418,12 +418,19 @@ pub struct OperationState {
     /// Stopped on request (`ferry app terminate-op`): not retried automatically.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub terminated: bool,
+    /// The objects the sync was limited to (a selective sync); empty: the whole app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<SyncResourceRef>,
+    /// The sync deleted and created again objects whose immutable fields changed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force: bool,
 }
 
 impl OperationState {
-    /// A real (not dry-run) sync that finished well.
+    /// A real (not dry-run) sync of the whole app that finished well. A selective sync is not:
+    /// the revision is not applied as a whole, so it is neither a history entry nor "synced".
     pub fn succeeded(&self) -> bool {
-        self.phase == OperationPhase::Succeeded && !self.dry_run
+        self.phase == OperationPhase::Succeeded && !self.dry_run && self.resources.is_empty()
     }
 
     /// A real sync of exactly `revision` that finished well.
@@ -507,12 +514,60 @@ pub struct HistoryEntry {
     /// Whether the app was Healthy after this sync (known once health settles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
-    /// The commit's author (`Name <email>`), when the sync needed an approval.
+    /// The commit's author (`Name <email>`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author: String,
     /// Who approved the revision, when it needed an approval.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub approved_by: String,
+    /// The commit message's first line, at most [`HISTORY_MESSAGE_CHARS`] characters.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// What the sync did: counts by action and the objects it changed (capped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<HistoryChanges>,
+}
+
+/// How long a history entry's commit message may be.
+pub const HISTORY_MESSAGE_CHARS: usize = 120;
+/// How many changed objects a history entry names; the rest are counted in `more`.
+pub const HISTORY_OBJECTS: usize = 50;
+
+/// The change set of one sync as history keeps it: small (names and actions, at most
+/// [`HISTORY_OBJECTS`] of them), so ten entries stay a few kilobytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryChanges {
+    pub created: u32,
+    pub configured: u32,
+    pub pruned: u32,
+    pub unchanged: u32,
+    /// Hooks run, objects skipped (by annotation) and the like.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other: u32,
+    /// The objects created, configured or pruned (unchanged ones are only counted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ChangedObject>,
+    /// Changed objects left out of `objects`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedObject {
+    /// `created`, `configured` or `pruned`.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -551,6 +606,70 @@ pub struct SyncRequest {
     /// Who asked (the API's authenticated user), for the audit trail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// Sync only these objects (Argo CD's `syncOperation.resources`): only they are applied, and
+    /// pruned when `prune` is set; hooks do not run. Empty: the whole app. A reference that
+    /// matches no object of the app fails the sync before anything is applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<SyncResourceRef>,
+    /// Ferry always applies with server-side apply's force (it takes over fields another manager
+    /// holds, as Argo CD and Flux do). `force` adds what `kubectl replace --force` does for an
+    /// object whose update the server refuses because an immutable field changed (a Job's
+    /// template, a Service's clusterIP): it is deleted and created again.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force: bool,
+}
+
+/// One object a sync is limited to: `group` empty for the core group, `namespace` empty to match
+/// the name in any namespace (and for cluster-scoped objects).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResourceRef {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SyncResourceRef {
+    /// Whether the object `group`/`kind` `namespace`/`name` is the one referred to.
+    pub fn matches(&self, group: &str, kind: &str, namespace: &str, name: &str) -> bool {
+        self.group == group
+            && self.kind == kind
+            && self.name == name
+            && (self.namespace.is_empty() || self.namespace == namespace)
+    }
+
+    /// Reads `GROUP:KIND:NAME` or `GROUP:KIND:NAMESPACE/NAME` (`argocd app sync --resource`'s
+    /// form; the group is empty for the core group: `:Service:web`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.trim().split(':').collect();
+        let [group, kind, rest] = parts.as_slice() else {
+            return Err(format!(
+                "{text:?} is not GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (the group is empty for core kinds, e.g. :ConfigMap:settings)"
+            ));
+        };
+        let (namespace, name) = rest.split_once('/').unwrap_or(("", rest));
+        if kind.is_empty() || name.is_empty() || name.contains('/') {
+            return Err(format!("{text:?} names no kind or no name: write GROUP:KIND:NAME"));
+        }
+        Ok(Self {
+            group: group.trim().to_owned(),
+            kind: kind.trim().to_owned(),
+            namespace: namespace.trim().to_owned(),
+            name: name.trim().to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for SyncResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.namespace.as_str() {
+            "" => write!(f, "{}:{}:{}", self.group, self.kind, self.name),
+            ns => write!(f, "{}:{}:{ns}/{}", self.group, self.kind, self.name),
+        }
+    }
 }
 
 impl SyncRequest {
@@ -681,6 +800,31 @@ mod tests {
         );
         // A JSON value without a target is taken as it is, not as an empty request.
         assert_eq!(RollbackRequest::parse(r#"{"at":"x"}"#).to, r#"{"at":"x"}"#);
+    }
+
+    #[test]
+    fn a_resource_reference_reads_argo_cds_forms_and_refuses_others() {
+        let cm = SyncResourceRef::parse(":ConfigMap:settings").expect("core kind");
+        assert_eq!(
+            (cm.group.as_str(), cm.kind.as_str(), cm.name.as_str()),
+            ("", "ConfigMap", "settings")
+        );
+        assert!(cm.matches("", "ConfigMap", "any-namespace", "settings"));
+        let job = SyncResourceRef::parse("batch:Job:jobs/migrate").expect("namespaced form");
+        assert_eq!(job.namespace, "jobs");
+        assert!(!job.matches("batch", "Job", "other", "migrate"));
+        assert_eq!(job.to_string(), "batch:Job:jobs/migrate");
+        for bad in ["settings", "ConfigMap:settings", "apps:Deployment:", "::x", "a:B:c/d/e"] {
+            assert!(SyncResourceRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_sync_request_without_new_fields_reads_as_before_and_writes_none_of_them() {
+        let old = SyncRequest::parse(r#"{"at":"t","prune":true}"#);
+        assert!(old.resources.is_empty() && !old.force);
+        let text = serde_json::to_string(&old).expect("serializes");
+        assert!(!text.contains("resources") && !text.contains("force"), "{text}");
     }
 
     #[test]

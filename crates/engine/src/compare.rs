@@ -22,12 +22,17 @@ pub struct Resource {
     pub origin: String,
     /// `IgnoreExtraneous`-style and other per-object options are read by apply from annotations.
     pub ignore_extraneous: bool,
+    /// What `ignoreDifferences` took out of the manifest (JSON pointer → Git's value), so the
+    /// diff can show those fields greyed. `None` for most objects: no allocation per object.
+    pub stripped: Option<Arc<Vec<(String, Value)>>>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Comparison {
     pub resources: Vec<ResourceStatus>,
     pub in_sync: HashSet<ObjKey>,
+    /// Objects in sync whose only differences the app's ignore rules leave out (shown greyed).
+    pub quiet: Vec<ObjectDiff>,
     /// Declared resources missing or different in the cluster.
     pub out_of_sync: Vec<ObjKey>,
     /// Live objects this app applied before and no longer declares.
@@ -39,6 +44,8 @@ pub struct Comparison {
     /// Declared objects another app holds (its mark is on them) and declares too, with that app:
     /// reported, never healed back (two apps healing one object would fight over it).
     pub shared: Vec<(ObjKey, AppId)>,
+    /// Declared resources found in sync, by index, with the live resourceVersion found so.
+    pub in_sync_versions: Vec<(usize, u64)>,
 }
 
 impl Comparison {
@@ -189,31 +196,45 @@ fn matches(ig: &IgnoreDifference, key: &ObjKey) -> bool {
         && ig.namespace.as_deref().is_none_or(|n| n == key.namespace)
 }
 
-/// Removes the fields `ignoreDifferences` names by JSON pointer from a manifest before it is
-/// applied, so Ferry neither compares nor claims them (Argo's `RespectIgnoreDifferences`).
-pub fn strip_ignored(obj: &mut Value, ignores: &[IgnoreDifference], key: &ObjKey) {
-    for ig in ignores.iter().filter(|ig| matches(ig, key)) {
-        for pointer in &ig.json_pointers {
-            remove_pointer(obj, pointer);
-        }
+/// The diff options for one resource: [`diff_options`] plus Git's values of the fields
+/// `ignoreDifferences` stripped, so the diff can show them greyed.
+fn object_options(base: &DiffOptions, ignores: &[IgnoreDifference], r: &Resource) -> DiffOptions {
+    let mut opts = diff_options(base, ignores, &r.key);
+    if let Some(stripped) = &r.stripped {
+        opts.stripped = stripped.as_ref().clone();
     }
+    opts
 }
 
-fn remove_pointer(obj: &mut Value, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
-    let last = last.replace("~1", "/").replace("~0", "~");
-    match obj.pointer_mut(parent) {
-        Some(Value::Object(map)) => {
-            map.remove(&last);
-        }
-        Some(Value::Array(items)) => {
-            if let Ok(i) = last.parse::<usize>()
-                && i < items.len()
-            {
-                items.remove(i);
+/// Removes the fields `ignoreDifferences` names by JSON pointer from a manifest before it is
+/// applied, so Ferry neither compares nor claims them (Argo's `RespectIgnoreDifferences`).
+/// Returns what it removed (pointer and Git's value).
+pub fn strip_ignored(
+    obj: &mut Value,
+    ignores: &[IgnoreDifference],
+    key: &ObjKey,
+) -> Vec<(String, Value)> {
+    let mut removed = Vec::new();
+    for ig in ignores.iter().filter(|ig| matches(ig, key)) {
+        for pointer in &ig.json_pointers {
+            if let Some(value) = remove_pointer(obj, pointer) {
+                removed.push((pointer.clone(), value));
             }
         }
-        _ => {}
+    }
+    removed
+}
+
+fn remove_pointer(obj: &mut Value, pointer: &str) -> Option<Value> {
+    let (parent, last) = pointer.rsplit_once('/')?;
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match obj.pointer_mut(parent) {
+        Some(Value::Object(map)) => map.remove(&last),
+        Some(Value::Array(items)) => match last.parse::<usize>() {
+            Ok(i) if i < items.len() => Some(items.remove(i)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -254,9 +275,25 @@ pub fn compare(
     base: &DiffOptions,
     ignores: &[IgnoreDifference],
 ) -> Comparison {
+    compare_known(app, resources, inventory, live, |_, _| None, base, ignores)
+}
+
+/// [`compare`], told which resources are known to be in sync already: `known(index, key)` is
+/// the live resourceVersion at which resource `index` was found in sync with this same desired
+/// object, if its live object is still at that version (then it is neither read nor diffed).
+#[allow(clippy::too_many_arguments)]
+pub fn compare_known(
+    app: &AppId,
+    resources: &[Resource],
+    inventory: &[InventoryEntry],
+    live: impl Fn(&ObjKey) -> Option<Arc<Value>>,
+    known: impl Fn(usize, &ObjKey) -> Option<u64>,
+    base: &DiffOptions,
+    ignores: &[IgnoreDifference],
+) -> Comparison {
     let mut c = Comparison::default();
     let declared: BTreeSet<&ObjKey> = resources.iter().map(|r| &r.key).collect();
-    for r in resources {
+    for (index, r) in resources.iter().enumerate() {
         let version = str_at(&r.object, &["apiVersion"])
             .and_then(|v| split_api_version(v))
             .map(|(_, v)| v)
@@ -272,15 +309,27 @@ pub fn compare(
             health: None,
             drift: vec![],
         };
+        if let Some(version) = known(index, &r.key) {
+            c.in_sync.insert(r.key.clone());
+            c.in_sync_versions.push((index, version));
+            c.resources.push(status);
+            continue;
+        }
         match live(&r.key) {
             None => {
                 status.status = SyncStatusCode::OutOfSync;
                 status.drift.push("missing from the cluster".into());
                 c.out_of_sync.push(r.key.clone());
             }
-            Some(obj) => match diff_object(&r.object, &obj, &diff_options(base, ignores, &r.key)) {
+            Some(obj) => match diff_object(&r.object, &obj, &object_options(base, ignores, r)) {
                 Ok(d) if d.in_sync() => {
                     c.in_sync.insert(r.key.clone());
+                    if d.ignored.is_empty() {
+                        c.in_sync_versions.push((index, resource_version(&obj)));
+                    } else {
+                        // Not taken as known next time: its ignored fields are shown each time.
+                        c.quiet.push(d);
+                    }
                 }
                 Ok(d) => {
                     status.status = SyncStatusCode::OutOfSync;
@@ -319,6 +368,11 @@ pub fn compare(
         }
     }
     c
+}
+
+/// resourceVersion as a number (0 when it is not one: such a verdict is never reused).
+pub fn resource_version(obj: &Value) -> u64 {
+    str_at(obj, &["metadata", "resourceVersion"]).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 #[cfg(test)]

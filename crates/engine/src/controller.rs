@@ -397,6 +397,36 @@ impl Engine {
         memory.get(&AppId::new(namespace, name)).map(|m| m.diffs.clone()).unwrap_or_default()
     }
 
+    /// What Git renders for one of the app's objects, as the engine prepared it last (the
+    /// destination namespace filled in, Ferry's marks added), with Secret values masked, and
+    /// the file it came from. `None`: the app declares no such object or has not rendered yet.
+    pub fn desired(
+        &self,
+        namespace: &str,
+        name: &str,
+        object: &crate::application::SyncResourceRef,
+    ) -> Option<(serde_json::Value, String)> {
+        let key = ferry_apply::ObjKey {
+            group: object.group.clone(),
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+        };
+        let memory = self.inner.memory.lock().unwrap_or_else(|p| p.into_inner());
+        let m = memory.get(&AppId::new(namespace, name))?;
+        let (mut object, origin) = match &m.packed {
+            Some(packed) => packed.resource(&key)?,
+            None => {
+                let r = m.prepared.resources.iter().find(|r| r.key == key)?;
+                ((*r.object).clone(), r.origin.clone())
+            }
+        };
+        drop(memory);
+        // No key: a hash per value would let a reader confirm a guessed Secret value.
+        ferry_diff::mask_secret(&mut object, "");
+        Some((object, origin))
+    }
+
     pub fn client(&self) -> &Client {
         &self.inner.client
     }

@@ -78,6 +78,7 @@ async fn delete_objects(cy: &mut Cycle<'_>) -> Result<(), Stop> {
         live: Some(&live),
         in_sync: &in_sync,
         health_rules: &rules,
+        recreate_immutable: false,
     };
     if let SyncPhase::Failed(message) = cy.cluster.executor.execute(&req).await.phase {
         return Err(Stop::new(

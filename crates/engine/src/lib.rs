@@ -38,6 +38,7 @@ pub mod sources;
 pub mod status;
 mod sync;
 mod sync_audit;
+mod sync_select;
 
 pub use application::{Application, ApplicationSpec, ApplicationStatus, crd};
 pub use controller::{

@@ -123,6 +123,12 @@ impl LiveCache {
         objects.get(key).and_then(Entry::value).map(Arc::new)
     }
 
+    /// The resourceVersion of the object as last seen, without parsing it.
+    pub fn version(&self, key: &ObjKey) -> Option<u64> {
+        let objects = self.objects.read().unwrap_or_else(|p| p.into_inner());
+        objects.get(key).map(|e| e.resource_version)
+    }
+
     /// Records what the server returned from an apply, before the watch reports it, so the next
     /// comparison sees it at once. A newer version from the watch is never replaced by an older one.
     pub fn observe(&self, key: ObjKey, obj: Value) {

@@ -74,7 +74,7 @@ pub async fn prepare(
         }
         let key = ObjKey::of(&obj)
             .map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;
-        strip_ignored(&mut obj, &app.spec.ignore_differences, &key);
+        let stripped = strip_ignored(&mut obj, &app.spec.ignore_differences, &key);
         mark(&mut obj, id);
         let options = ObjectOptions::of(&obj)
             .map_err(|e| PrepareError::Object { origin: origin.clone(), message: e.to_string() })?;
@@ -86,6 +86,7 @@ pub async fn prepare(
                 object: obj.clone(),
                 origin: origin.clone(),
                 ignore_extraneous: options.ignore_extraneous,
+                stripped: (!stripped.is_empty()).then(|| Arc::new(stripped)),
             });
         }
         desired.push(Desired { object: obj, origin });

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use ferry_apply::ChangeSet;
 
-use crate::application::{ChangeSetItem, Condition, HistoryEntry, HistorySource, Retry};
+use crate::application::{
+    ChangeSetItem, ChangedObject, Condition, HistoryChanges, HistoryEntry, HistorySource, Retry,
+};
 
 /// How many successful syncs history keeps.
 pub const HISTORY_LIMIT: usize = 10;
@@ -57,8 +59,7 @@ pub fn append_history(
         deployed_at: now.to_owned(),
         source,
         healthy: None,
-        author: String::new(),
-        approved_by: String::new(),
+        ..Default::default()
     });
     if history.len() > HISTORY_LIMIT {
         let excess = history.len() - HISTORY_LIMIT;
@@ -135,9 +136,107 @@ pub fn change_set_items(cs: &ChangeSet) -> Vec<ChangeSetItem> {
         .collect()
 }
 
+/// A commit message as history keeps it: its first line, at most
+/// [`HISTORY_MESSAGE_CHARS`](crate::application::HISTORY_MESSAGE_CHARS) characters (`…` marks a cut).
+pub fn history_message(message: &str) -> String {
+    let first = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    let limit = crate::application::HISTORY_MESSAGE_CHARS;
+    if first.chars().count() <= limit {
+        return first.to_owned();
+    }
+    let mut cut: String = first.chars().take(limit - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The change set of a sync as history keeps it: counts by action, and the objects created,
+/// configured or pruned (the first [`HISTORY_OBJECTS`](crate::application::HISTORY_OBJECTS)).
+pub fn history_changes(items: &[ChangeSetItem]) -> HistoryChanges {
+    let mut out = HistoryChanges::default();
+    for item in items {
+        let changed = match item.action.as_str() {
+            "created" => {
+                out.created += 1;
+                true
+            }
+            "configured" => {
+                out.configured += 1;
+                true
+            }
+            "pruned" => {
+                out.pruned += 1;
+                true
+            }
+            "unchanged" => {
+                out.unchanged += 1;
+                false
+            }
+            _ => {
+                out.other += 1;
+                false
+            }
+        };
+        if !changed {
+            continue;
+        }
+        if out.objects.len() < crate::application::HISTORY_OBJECTS {
+            out.objects.push(ChangedObject {
+                action: item.action.clone(),
+                group: item.group.clone(),
+                kind: item.kind.clone(),
+                namespace: item.namespace.clone(),
+                name: item.name.clone(),
+            });
+        } else {
+            out.more += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn item(action: &str, name: &str) -> ChangeSetItem {
+        ChangeSetItem {
+            kind: "ConfigMap".into(),
+            name: name.into(),
+            action: action.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_history_message_is_the_first_line_cut_with_a_mark() {
+        assert_eq!(history_message("\n  Bump web to 1.2  \n\nLonger body"), "Bump web to 1.2");
+        let long = "x".repeat(300);
+        let kept = history_message(&long);
+        assert_eq!(kept.chars().count(), crate::application::HISTORY_MESSAGE_CHARS);
+        assert!(kept.ends_with('…'));
+        assert_eq!(history_message(""), "");
+    }
+
+    #[test]
+    fn history_changes_count_every_action_and_name_at_most_fifty_changed_objects() {
+        let mut items: Vec<ChangeSetItem> =
+            (0..60).map(|i| item("configured", &format!("cm-{i}"))).collect();
+        items.push(item("created", "new"));
+        items.push(item("pruned", "old"));
+        items.push(item("unchanged", "same"));
+        items.push(item("hook succeeded", "migrate"));
+        let changes = history_changes(&items);
+        assert_eq!(
+            (changes.created, changes.configured, changes.pruned, changes.unchanged, changes.other),
+            (1, 60, 1, 1, 1)
+        );
+        assert_eq!(changes.objects.len(), 50);
+        assert_eq!(changes.more, 12, "60 + 1 + 1 changed, 50 named");
+        assert!(
+            changes.objects.iter().all(|o| o.name != "same"),
+            "unchanged objects are only counted"
+        );
+    }
     use crate::application::Backoff;
 
     #[test]

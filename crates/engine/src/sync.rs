@@ -22,6 +22,7 @@ use crate::compare::{Comparison, Resource};
 use crate::metrics::{ResultLabel, SyncResult};
 use crate::reconcile::{Cycle, Stage, Stop, SyncKind, stamp};
 use crate::status::*;
+use crate::sync_select;
 
 /// Live objects by key, as the executor and prune selection read them.
 pub(crate) type LiveValues = HashMap<ObjKey, Value>;
@@ -38,6 +39,10 @@ struct Job<'c> {
     prune: bool,
     dry_run: bool,
     started: String,
+    /// A selective sync's objects (empty: the whole app).
+    resources: Vec<SyncResourceRef>,
+    /// Delete and create again what an immutable field keeps from being updated.
+    force: bool,
 }
 
 /// Runs the sync; returns a retry delay when it failed. Stops before the first apply when the
@@ -49,6 +54,10 @@ pub(crate) async fn run(
     cmp: &Comparison,
 ) -> Result<Option<Duration>, Stop> {
     let automated = cy.app.automated().cloned();
+    let (selection, force) = match (kind, cy.requests.sync.as_ref()) {
+        (SyncKind::Manual { .. }, Some(r)) => (r.resources.clone(), r.force),
+        _ => (Vec::new(), false),
+    };
     let (prune, dry_run, explicit_prune) = match kind {
         SyncKind::Manual { prune, dry_run } => {
             (prune || automated.as_ref().is_some_and(|a| a.prune), dry_run, prune)
@@ -64,35 +73,29 @@ pub(crate) async fn run(
     let resources = cy.mem.prepared.resources.clone();
     let declared: BTreeSet<ObjKey> = resources.iter().map(|r| r.key.clone()).collect();
     let (prunes, gone) = prune_targets(cy, &declared, &live);
+    let prunes = sync_select::prunes(&selection, prunes);
+    let started = cy.now.stamp();
+    let job = Job { kind, revision, prune, dry_run, started, resources: selection, force };
+    let recorded: Vec<ObjKey> = cy.status.inventory.iter().map(|e| e.key()).collect();
+    let unknown = sync_select::unknown(&job.resources, declared.iter().chain(recorded.iter()));
+    if !unknown.is_empty() {
+        let message = sync_select::unknown_message(&unknown, &cy.name());
+        return Ok(refuse(cy, &job, message).await);
+    }
     // A dry run deletes nothing: it shows the whole prune set, guard or not.
     let prune = dry_run && prune
         || guard_prunes(cy, prune && !dry_run, allow_empty, revision, &prunes).await;
-    let job = Job { kind, revision, prune, dry_run, started: cy.now.stamp() };
+    let job = Job { prune, ..job };
     let plan = match make_plan(cy, &job, prunes) {
         Ok(plan) => plan,
-        Err(message) => {
-            let summary = String::from("nothing applied");
-            let finished = crate::sync_audit::Finished {
-                kind,
-                revision,
-                dry_run,
-                succeeded: false,
-                summary,
-                message: format!("{message}. Nothing was applied."),
-                items: &[],
-            };
-            crate::sync_audit::record(cy, finished);
-            finish_failed(
-                &mut cy.status,
-                revision,
-                &job.started,
-                format!("{message}. Nothing was applied."),
-                dry_run,
-                Vec::new(),
-            );
-            cy.publish(EventType::Warning, "SyncFailed", message).await;
-            return Ok(Some(Duration::from_secs(30)));
-        }
+        Err(message) => return Ok(refuse(cy, &job, message).await),
+    };
+    // A selective sync records (and may create) only its objects.
+    let all = resources;
+    let resources: std::borrow::Cow<[Resource]> = if job.resources.is_empty() {
+        std::borrow::Cow::Borrowed(&all[..])
+    } else {
+        all.iter().filter(|r| sync_select::selected(&job.resources, &r.key)).cloned().collect()
     };
     if !dry_run {
         killpoint::pass(killpoint::AFTER_PLAN);
@@ -117,6 +120,7 @@ pub(crate) async fn run(
         live: Some(&live),
         in_sync: &in_sync,
         health_rules: &rules,
+        recreate_immutable: job.force,
     };
     let Some(outcome) = execute(cy, &request).await else {
         return Ok(terminated(cy, &job, planned_or_kept(cy, &resources, &live)).await);
@@ -127,6 +131,54 @@ pub(crate) async fn run(
         announce_prunes(cy, &outcome.pruned).await;
     }
     Ok(conclude(cy, &job, outcome).await)
+}
+
+/// A sync that stops before its first apply: failed, with `message`, retried in 30 s.
+async fn refuse(cy: &mut Cycle<'_>, job: &Job<'_>, message: String) -> Option<Duration> {
+    let finished = crate::sync_audit::Finished {
+        kind: job.kind,
+        revision: job.revision,
+        dry_run: job.dry_run,
+        succeeded: false,
+        summary: String::from("nothing applied"),
+        message: format!("{message}. Nothing was applied."),
+        items: &[],
+    };
+    crate::sync_audit::record(cy, finished);
+    finish_failed(
+        &mut cy.status,
+        job.revision,
+        &job.started,
+        format!("{message}. Nothing was applied."),
+        job.dry_run,
+        Vec::new(),
+    );
+    describe(cy, job);
+    cy.set("SyncFailed", true, "SyncFailed", format!("{message}. Nothing was applied."));
+    cy.publish(EventType::Warning, "SyncFailed", message).await;
+    Some(Duration::from_secs(30))
+}
+
+/// ` (2 selected objects only, with force)`: how a sync was limited, for its messages.
+fn scope(job: &Job<'_>) -> String {
+    let mut parts = Vec::new();
+    match job.resources.len() {
+        0 => {}
+        1 => parts.push("1 selected object only".to_owned()),
+        n => parts.push(format!("{n} selected objects only")),
+    }
+    if job.force {
+        parts.push("with force".to_owned());
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
+}
+
+/// Notes a selective or forced sync in the operation state just written.
+fn describe(cy: &mut Cycle<'_>, job: &Job<'_>) {
+    if let Some(op) = cy.status.operation_state.as_mut() {
+        op.resources = job.resources.clone();
+        op.force = job.force;
+    }
 }
 
 /// Runs the executor until it finishes or a terminate request stops it (`None`). Stopping
@@ -179,6 +231,8 @@ async fn terminated(
         finished_at: stamp(jiff::Timestamp::now()),
         dry_run: job.dry_run,
         terminated: true,
+        resources: job.resources.clone(),
+        force: job.force,
         ..Default::default()
     });
     cy.set(
@@ -247,9 +301,11 @@ fn make_plan(
         prune: job.prune,
         prune_last: cy.app.sync_option("PruneLast"),
         force: true,
-        hooks: true,
+        // A selective sync runs no hooks (as Argo CD's): they belong to the whole app's sync.
+        hooks: job.resources.is_empty(),
     };
     let mut plan = plan(&cy.mem.prepared.desired, prunes, &options).map_err(|e| e.to_string())?;
+    sync_select::limit(&mut plan, &job.resources);
     if cy.app.sync_option("Replace") {
         replace_instead_of_apply(&mut plan);
     }
@@ -308,6 +364,7 @@ async fn conclude(
     outcome: ferry_apply::executor::SyncOutcome,
 ) -> Option<Duration> {
     let items = change_set_items(&outcome.change_set);
+    let changes = history_changes(&items);
     let summary = outcome.change_set.summary();
     let revision = job.revision;
     crate::sync_audit::record(
@@ -332,17 +389,23 @@ async fn conclude(
             let dry = if job.dry_run { "dry run: " } else { "" };
             cy.status.operation_state = Some(OperationState {
                 phase: OperationPhase::Succeeded,
-                message: format!("{dry}synced {}: {summary}", revision.short()),
+                message: format!("{dry}synced {}{}: {summary}", revision.short(), scope(job)),
                 revision: revision.as_str().to_owned(),
                 started_at: job.started.clone(),
                 finished_at: stamp(jiff::Timestamp::now()),
                 dry_run: job.dry_run,
                 change_set: cap(items),
+                resources: job.resources.clone(),
+                force: job.force,
                 ..Default::default()
             });
             cy.clear("SyncFailed");
             if !job.dry_run {
-                record_history(cy, job);
+                // A selective sync did not apply the revision as a whole: no history entry
+                // (Argo CD's rule), so a rollback never returns to a partly applied revision.
+                if job.resources.is_empty() {
+                    record_history(cy, job, changes);
+                }
                 let reason = if job.kind == SyncKind::Heal { "Healed" } else { "Synced" };
                 let by = match cy.requests.sync.as_ref().and_then(|r| r.by.as_deref()) {
                     Some(user) if matches!(job.kind, SyncKind::Manual { .. }) => {
@@ -359,7 +422,10 @@ async fn conclude(
     }
 }
 
-fn record_history(cy: &mut Cycle<'_>, job: &Job<'_>) {
+/// A history entry for a sync that applied a revision: the commit's author and first line
+/// (read from the local cache: no fetch) and what the sync changed. A heal of the revision
+/// last recorded adds none.
+fn record_history(cy: &mut Cycle<'_>, job: &Job<'_>, changes: HistoryChanges) {
     let source = HistorySource {
         repo_url: cy.app.spec.source.repo_url.clone(),
         path: cy.app.spec.source.path.clone(),
@@ -369,6 +435,16 @@ fn record_history(cy: &mut Cycle<'_>, job: &Job<'_>) {
     let known = cy.status.history.last().is_some_and(|h| h.revision == revision);
     if !known || job.kind != SyncKind::Heal {
         append_history(&mut cy.status.history, revision, source, &cy.now.stamp());
+        let commit = crate::sources::Sources::parse_url(&cy.app.spec.source.repo_url)
+            .ok()
+            .and_then(|url| cy.inner.sources.commit_info(&url, job.revision).ok());
+        if let Some(entry) = cy.status.history.last_mut() {
+            entry.changes = Some(changes);
+            if let Some(c) = commit {
+                entry.author = c.author;
+                entry.message = history_message(&c.message);
+            }
+        }
         let approval = cy.status.approval.as_ref().filter(|a| {
             a.revision == revision && a.phase == crate::approval::ApprovalPhase::Approved
         });
@@ -394,6 +470,7 @@ async fn failed(
         job.dry_run,
         items,
     );
+    describe(cy, job);
     let retry = cy.app.spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref());
     let delay = retry_delay(retry, attempts);
     // Out of retries: say so now, not at some later reconcile.
@@ -516,6 +593,8 @@ async fn mark_running(
         revision: revision.to_owned(),
         started_at: job.started.clone(),
         attempts,
+        resources: job.resources.clone(),
+        force: job.force,
         ..Default::default()
     };
     let api = crate::argo::AppApi::new(&cy.inner.client, &cy.inner.argo, cy.id);

@@ -34,7 +34,12 @@ type Fingerprints = Vec<(RepoPath, String)>;
 
 struct Entry {
     fingerprints: Fingerprints,
-    rendered: Packed,
+    /// The render's content hash ([`Rendered::hash`]).
+    hash: String,
+    /// The render itself, except for plain manifest directories: reading and parsing their
+    /// files again costs less than keeping every object twice (the engine keeps what it
+    /// applies), and [`RenderCache::unchanged`] needs only the fingerprints.
+    rendered: Option<Packed>,
 }
 
 /// A remembered render with each object as compact JSON: a parsed `Value` takes about ten times
@@ -127,11 +132,7 @@ impl RenderCache {
         opts: &RenderOptions,
         ctx: &RenderContext,
     ) -> Result<(Arc<Rendered>, Lookup), RenderError> {
-        let key = {
-            let mut reader = Reader::new(tree, &ctx.config.limits);
-            let kind = detect(&mut reader, app_path, opts)?;
-            cache_key(app_path, opts, ctx, kind)
-        };
+        let (key, kind) = self.key(tree, app_path, opts, ctx)?;
         let candidates: Vec<Fingerprints> = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             entries
@@ -157,19 +158,60 @@ impl RenderCache {
                 None => return Ok((rendered, Lookup::Miss)),
             }
         }
-        let Some(packed) = Packed::of(&rendered) else { return Ok((rendered, Lookup::Miss)) };
+        let packed = match kind {
+            SourceKind::Directory => None,
+            _ => match Packed::of(&rendered) {
+                Some(packed) => Some(packed),
+                None => return Ok((rendered, Lookup::Miss)),
+            },
+        };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let list = entries.entry(key).or_default();
-        list.insert(0, Entry { fingerprints, rendered: packed });
+        let hash = rendered.hash.clone();
+        list.insert(0, Entry { fingerprints, hash, rendered: packed });
         list.truncate(self.per_key);
         Ok((rendered, Lookup::Miss))
     }
 
+    /// Whether rendering `app_path` in `tree` would give the render whose content hash is
+    /// `hash` again: a render of it is remembered and every input it read is unchanged. Nothing
+    /// is rendered or parsed, so a commit elsewhere in a monorepo costs each other app a few
+    /// lookups in the tree.
+    pub fn unchanged(
+        &self,
+        tree: &dyn Tree,
+        app_path: &RepoPath,
+        opts: &RenderOptions,
+        ctx: &RenderContext,
+        hash: &str,
+    ) -> Result<bool, RenderError> {
+        let (key, _) = self.key(tree, app_path, opts, ctx)?;
+        let candidates: Vec<Fingerprints> = {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let list = entries.get(&key).map(Vec::as_slice).unwrap_or_default();
+            list.iter().filter(|e| e.hash == hash).map(|e| e.fingerprints.clone()).collect()
+        };
+        Ok(candidates.iter().any(|fingerprints| still_valid(tree, fingerprints)))
+    }
+
+    fn key(
+        &self,
+        tree: &dyn Tree,
+        app_path: &RepoPath,
+        opts: &RenderOptions,
+        ctx: &RenderContext,
+    ) -> Result<(String, SourceKind), RenderError> {
+        let mut reader = Reader::new(tree, &ctx.config.limits);
+        let kind = detect(&mut reader, app_path, opts)?;
+        Ok((cache_key(app_path, opts, ctx, kind), kind))
+    }
+
     /// The render remembered under `key` with `fingerprints` (looked up again: the lock was
-    /// let go while the fingerprints were checked against the tree).
+    /// let go while the fingerprints were checked against the tree), if it was kept.
     fn unpack(&self, key: &str, fingerprints: &Fingerprints) -> Option<Rendered> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key)?.iter().find(|e| e.fingerprints == *fingerprints)?.rendered.unpack()
+        let entry = entries.get(key)?.iter().find(|e| e.fingerprints == *fingerprints)?;
+        entry.rendered.as_ref()?.unpack()
     }
 }
 

@@ -14,41 +14,45 @@ use support::*;
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n";
 
 #[test]
-fn an_unchanged_app_is_rendered_once_and_a_changed_file_is_seen() {
+fn an_unchanged_directory_app_is_known_unchanged_without_rendering_and_a_changed_file_is_seen() {
     let repo = repo(&[("app/a.yaml", CM), ("other/x.yaml", CM)]);
     let tree = FsTree::new(repo.path()).unwrap();
     let app = RepoPath::new("app").unwrap();
     let cache = RenderCache::new();
     let ctx = context("app");
-    let first = cache.render(&tree, &app, &RenderOptions::default(), &ctx).unwrap();
-    let second = cache.render(&tree, &app, &RenderOptions::default(), &ctx).unwrap();
-    assert_eq!(*first, *second, "the second render is the remembered one");
-    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+    let defaults = RenderOptions::default();
+    let first = cache.render(&tree, &app, &defaults, &ctx).unwrap();
+    assert!(cache.unchanged(&tree, &app, &defaults, &ctx, &first.hash).unwrap());
+    assert!(!cache.unchanged(&tree, &app, &defaults, &ctx, "another render").unwrap());
 
-    // A file outside the read set changes: still a hit.
+    // A file outside the read set changes: still unchanged.
     std::fs::write(repo.path().join("other/x.yaml"), CM.replace("k: v", "k: w")).unwrap();
-    cache.render(&tree, &app, &RenderOptions::default(), &ctx).unwrap();
-    assert_eq!(cache.stats().hits, 2);
+    assert!(cache.unchanged(&tree, &app, &defaults, &ctx, &first.hash).unwrap());
 
-    // A file of the app changes: re-rendered, new content.
+    // Plain manifests are read again rather than kept twice: the same render, not a hit.
+    let second = cache.render(&tree, &app, &defaults, &ctx).unwrap();
+    assert_eq!(*first, *second);
+    assert_eq!((cache.stats().hits, cache.stats().misses), (0, 2));
+
+    // A file of the app changes: no longer unchanged, re-rendered with the new content.
     std::fs::write(repo.path().join("app/a.yaml"), CM.replace("k: v", "k: changed")).unwrap();
-    let third = cache.render(&tree, &app, &RenderOptions::default(), &ctx).unwrap();
+    assert!(!cache.unchanged(&tree, &app, &defaults, &ctx, &first.hash).unwrap());
+    let third = cache.render(&tree, &app, &defaults, &ctx).unwrap();
     assert_eq!(third.objects[0].object["data"]["k"], "changed");
     assert_ne!(third.hash, first.hash);
 
-    // A new file in the app directory: re-rendered.
+    // A new file in the app directory: no longer unchanged.
     std::fs::write(repo.path().join("app/b.yaml"), CM.replace("name: a", "name: b")).unwrap();
-    let fourth = cache.render(&tree, &app, &RenderOptions::default(), &ctx).unwrap();
+    assert!(!cache.unchanged(&tree, &app, &defaults, &ctx, &third.hash).unwrap());
+    let fourth = cache.render(&tree, &app, &defaults, &ctx).unwrap();
     assert_eq!(fourth.objects.len(), 2);
-    assert_eq!(cache.stats().misses, 3);
 
     // Different options are a different key.
     let opts = RenderOptions {
         kind: Some(ferry_render::SourceKind::Directory),
         ..RenderOptions::default()
     };
-    cache.render(&tree, &app, &opts, &ctx).unwrap();
-    assert_eq!(cache.stats().misses, 4);
+    assert!(!cache.unchanged(&tree, &app, &opts, &ctx, &fourth.hash).unwrap());
 }
 
 #[test]

@@ -56,7 +56,7 @@ async function until(what, check, seconds = 60) {
   throw new Error(`timed out after ${seconds}s waiting for ${what} (last: ${last})`);
 }
 
-function app(name, ns, path, { auto, labels }) {
+function app(name, ns, path, { auto, labels, ignore }) {
   return JSON.stringify({
     apiVersion: "ferry.dev/v1alpha1",
     kind: "Application",
@@ -67,6 +67,7 @@ function app(name, ns, path, { auto, labels }) {
       syncPolicy: auto
         ? { automated: { prune: true, selfHeal: true }, syncOptions: ["CreateNamespace=true"] }
         : { syncOptions: ["CreateNamespace=true"] },
+      ignoreDifferences: ignore,
     },
   });
 }
@@ -82,7 +83,10 @@ async function prepare() {
   git("commit", "-q", "-m", "config app: one ConfigMap");
   const docs = [
     ...[1, 2, 3].map((i) => app(`cfg-${i}`, `cfg-${i}`, "apps/config", { auto: true, labels: { team: "platform" } })),
-    app("manual", "manual", "apps/demo", { auto: false, labels: { team: "payments" } }),
+    // What the manager e2e-tuner writes to the ConfigMap is ignored: shown greyed in the diff.
+    app("manual", "manual", "apps/demo", {
+      auto: false, labels: { team: "payments" }, ignore: [{ kind: "ConfigMap", managedFieldsManagers: ["e2e-tuner"] }],
+    }),
   ];
   for (const doc of docs) run("kubectl", ["apply", "--server-side", "--field-manager=e2e", "-f", "-"], doc);
   await until("the config apps synced at HEAD", async () => {
@@ -170,7 +174,11 @@ await check("the list updates in place after a commit, with no reload", async ()
 await check("the sync dialog syncs an app and its tree shows Deployment, ReplicaSet and Pods", async () => {
   await page.goto(url + "/#/app/ferry/manual/tree");
   await page.locator("#action-sync:not([disabled])").click();
-  await page.locator("dialog.ask", { hasText: "Prune" }).waitFor();
+  const dialog = page.locator("dialog.ask", { hasText: "Prune" });
+  await dialog.waitFor();
+  for (const want of ["Force", "Objects", "Deployment manual/demo", "ConfigMap manual/demo-config"]) {
+    if (!(await dialog.innerText()).includes(want)) throw new Error(`the sync dialog lacks ${want}: ${await dialog.innerText()}`);
+  }
   await shot("04-sync-dialog");
   await page.locator("dialog.ask button[type=submit]").click();
   await page.locator(".app-head h1 .s-Synced").waitFor({ timeout: 60_000 });
@@ -181,7 +189,12 @@ await check("the sync dialog syncs an app and its tree shows Deployment, Replica
   }
   await page.locator(".app-head h1 .s-Healthy").waitFor({ timeout: 60_000 });
   await page.locator('.tree .node[data-kind="Deployment"]').click();
-  await page.locator("#object-view pre", { hasText: '"replicas": 2' }).waitFor();
+  await page.locator("#live-manifest pre", { hasText: '"replicas": 2' }).waitFor();
+  // What Git renders, beside the live object: no status, and the file it came from.
+  const desired = await text("#desired-manifest");
+  if (!desired.includes("deployment.yaml") || !desired.includes('"replicas": 2') || desired.includes('"status"')) {
+    throw new Error(`desired manifest: ${desired.slice(0, 300)}`);
+  }
   await shot("05-app-tree");
 });
 
@@ -193,9 +206,48 @@ await check("drift made with kubectl shows in the diff with the old and new valu
   const line = await row.innerText();
   if (!/2/.test(line) || !/5/.test(line) || !/kubectl/.test(line)) throw new Error(`diff row: ${line}`);
   await shot("06-app-diff");
+  // A field written by a manager the app ignores: greyed with its rule, not a difference.
+  kubectl("patch", "configmap/demo-config", "-n", "manual", "--field-manager=e2e-tuner", "--type=merge",
+    "-p", '{"data":{"PODINFO_UI_MESSAGE":"tuned by hand"}}');
+  // The app's status does not change (an ignored field is no drift), so no event reloads the
+  // page: wait for the engine's comparison, then open the diff.
+  await until("the ignored field in the diff", async () =>
+    (await api("/api/v1/applications/ferry/manual/diff")).items.some((d) => d.ignored?.length), 60);
+  await page.reload();
+  const ignored = page.locator(".diff tr.ignored", { hasText: "PODINFO_UI_MESSAGE" });
+  await ignored.waitFor({ timeout: 60_000 });
+  const greyed = await ignored.innerText();
+  if (!greyed.includes("ignored: managedFieldsManagers e2e-tuner") || !greyed.includes("tuned by hand")) throw new Error(`ignored row: ${greyed}`);
+  const color = await ignored.locator("td").first().evaluate((td) => getComputedStyle(td).color);
+  const normal = await page.locator(".diff tr:not(.ignored) td").first().evaluate((td) => getComputedStyle(td).color);
+  if (color === normal) throw new Error(`the ignored row is not greyed (${color})`);
+  await shot("06b-app-diff-ignored-greyed");
   await page.locator('#tab-why').click();
   await page.locator(".panel code", { hasText: "replicas" }).first().waitFor();
   await shot("07-app-why");
+});
+
+await check("the sync dialog syncs only the ticked object, and force asks first", async () => {
+  await page.goto(url + "/#/app/ferry/manual/tree");
+  await page.locator("#action-sync:not([disabled])").click();
+  const dialog = page.locator("dialog.ask", { hasText: "Objects" });
+  await dialog.waitFor();
+  await dialog.locator("li", { hasText: "Deployment manual/demo" }).locator("input").check();
+  await dialog.locator("#opt-force").check();
+  await shot("07b-sync-dialog-selected-with-force");
+  await dialog.locator("button[type=submit]").click();
+  await page.locator("#force-warning").waitFor();
+  await shot("07c-sync-force-warning");
+  await page.locator("dialog.ask button[type=submit]").click();
+  const op = await until("a forced sync of the Deployment only", async () => {
+    const o = (await api("/api/v1/applications/ferry/manual")).status.operationState;
+    return o && o.phase === "Succeeded" && o.force && o.resources?.length === 1 && o.resources[0].kind === "Deployment" && o;
+  }, 60);
+  if (op.changeSet.some((c) => c.kind !== "Deployment" && c.kind !== "Namespace")) throw new Error(`change set: ${JSON.stringify(op.changeSet)}`);
+  const replicas = kubectl("get", "deployment/demo", "-n", "manual", "-o", "jsonpath={.spec.replicas}");
+  if (replicas !== "2") throw new Error(`replicas after the selective sync: ${replicas}`);
+  const message = kubectl("get", "configmap/demo-config", "-n", "manual", "-o", "jsonpath={.data.PODINFO_UI_MESSAGE}");
+  if (message !== "tuned by hand") throw new Error(`the ConfigMap was touched: ${message}`);
 });
 
 await check("history lists each deployed revision and rolls back from an entry", async () => {
@@ -212,6 +264,13 @@ await check("history lists each deployed revision and rolls back from an entry",
     (await api("/api/v1/applications/ferry/manual/history")).items.length >= 2, 60);
   await page.goto(url + "/#/app/ferry/manual/history");
   await page.locator("button.rollback").first().waitFor();
+  // Each entry says who wrote the commit, its first line and what the sync changed.
+  const newest = await page.locator(".panel tbody tr").first().innerText();
+  if (!newest.includes("demo: scale to 3") || !/1 configured/.test(newest)) throw new Error(`newest entry: ${newest}`);
+  await page.locator(".panel tbody tr").first().locator("details.changes summary").click();
+  if (!(await text(".panel tbody tr details.changes")).includes("configured Deployment manual/demo")) {
+    throw new Error(`changed objects: ${await text(".panel tbody tr details.changes")}`);
+  }
   await shot("08-app-history");
   await page.locator("button.rollback").last().click();
   await page.locator("dialog.ask", { hasText: "pinned" }).waitFor();

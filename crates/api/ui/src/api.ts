@@ -30,10 +30,15 @@ export interface FieldChange {
   path: string; desired: unknown; live: unknown;
   changedBy?: { manager: string; operation: string; time?: string };
 }
-export interface ObjectDiff { apiVersion: string; kind: string; namespace?: string; name: string; changes: FieldChange[] }
+export interface ObjectDiff { apiVersion: string; kind: string; namespace?: string; name: string; changes: FieldChange[]; ignored?: (FieldChange & { rule: string })[] }
 export interface HistoryEntry {
   id: number; revision: string; deployedAt: string; repoURL: string; path: string; targetRevision: string;
-  healthy?: boolean; author?: string; approvedBy?: string; current: boolean;
+  healthy?: boolean; author?: string; approvedBy?: string; current: boolean; message?: string;
+  changes?: HistoryChanges;
+}
+export interface HistoryChanges {
+  created: number; configured: number; pruned: number; unchanged: number; other?: number; more?: number;
+  objects?: { action: string; group?: string; kind: string; namespace?: string; name: string }[];
 }
 export interface EventItem { type: string; reason: string; message: string; count: number; lastSeen: string; source: string }
 export interface Condition { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }

@@ -2,7 +2,7 @@
 // history and manifest. Refreshed when the live stream says the app changed.
 
 import {
-  Accepted, api, ApiError, appPath, Application, canI, EventItem, HistoryEntry, ObjectDiff, onChanges, Resource, TreeNode,
+  Accepted, api, ApiError, appPath, Application, canI, EventItem, FieldChange, HistoryChanges, HistoryEntry, ObjectDiff, onChanges, Resource, TreeNode,
 } from "./api";
 import { ask, checkbox } from "./dialogs";
 import { ago, badge, el, short, toast } from "./dom";
@@ -116,10 +116,15 @@ export class AppPage {
         outOf.length ? `${outOf.length} object(s) differ from Git: ${outOf.slice(0, 5).map((r) => `${r.kind}/${r.name}`).join(", ")}${outOf.length > 5 ? "…" : ""}.` : "Every object matches Git."),
       checkbox("prune", "Prune", "delete objects Ferry applied before that Git no longer declares"),
       checkbox("dryRun", "Dry run", "compute and report the change set; change nothing"),
+      checkbox("force", "Force", "delete and create again objects whose immutable fields changed (a Job's template, a Service's clusterIP); their pods restart"),
+      selectObjects(d.resources),
     ], "Synchronize");
     if (!form) return;
-    const body = { prune: form.get("prune") === "on", dryRun: form.get("dryRun") === "on" };
+    const resources = form.getAll("resource").map((v) => JSON.parse(String(v)) as SyncRef);
+    const body = { prune: form.get("prune") === "on", dryRun: form.get("dryRun") === "on", force: form.get("force") === "on", resources };
     if (body.prune && !(await ask("Prune objects?", [el("p", {}, "Objects Git no longer declares will be deleted from the cluster.")], "Sync and prune", true))) return;
+    if (body.force && !body.dryRun && !(await ask("Sync with force?", [el("p", { class: "warn", id: "force-warning" },
+      "Objects the server refuses to update because an immutable field changed are deleted and created again: their pods restart, and whatever lives only in them is lost.")], "Sync with force", true))) return;
     await this.post("sync", body);
   }
 
@@ -140,7 +145,8 @@ export class AppPage {
   }
 
   private tabs(d: Data): HTMLElement {
-    const counts: Partial<Record<Tab, number>> = { tree: d.tree.length, diff: d.diff.length, history: d.history.length };
+    // Objects whose only differences are ignored are listed (greyed) but not counted.
+    const counts: Partial<Record<Tab, number>> = { tree: d.tree.length, diff: d.diff.filter((x) => x.changes.length).length, history: d.history.length };
     const list = el("div", { class: "tabs", role: "tablist", "aria-label": "Views of the application" },
       ...TABS.map((t) => el("a", {
         role: "tab", id: `tab-${t}`, href: `#/app/${encodeURIComponent(this.ns)}/${encodeURIComponent(this.name)}/${t}`,
@@ -158,7 +164,7 @@ export class AppPage {
     switch (this.tab) {
       case "tree": {
         const view = el("section", { class: "object-view", id: "object-view", "aria-live": "polite" },
-          el("p", { class: "muted" }, "Choose an object to see its live manifest."));
+          el("p", { class: "muted" }, "Choose an object to see its desired and live manifests."));
         return [renderTree(d.tree, d.resources, (n) => void this.showObject(n, view)), view];
       }
       case "diff": return renderDiff(d.diff);
@@ -169,14 +175,27 @@ export class AppPage {
     }
   }
 
-  /** The live manifest of one object of the tree (Secret values come masked). */
+  /** One object of the tree: what Git renders for it (managed objects only) next to the live
+   * manifest; Secret values come masked on both sides. */
   private async showObject(n: TreeNode, view: HTMLElement): Promise<void> {
     const q = new URLSearchParams({ group: n.group, version: n.version, kind: n.kind, namespace: n.namespace ?? "", name: n.name });
+    const base = appPath(this.ns, this.name);
     view.replaceChildren(el("p", { class: "muted" }, `Loading ${n.kind} ${n.name}…`));
     try {
-      const live = await api<unknown>(`${appPath(this.ns, this.name)}/object?${q}`);
-      view.replaceChildren(el("h3", {}, `${n.kind} ${n.namespace ? `${n.namespace}/` : ""}${n.name}`, el("span", { class: "muted small" }, " live, Secret values masked")),
-        el("pre", { class: "manifest" }, JSON.stringify(live, null, 2)));
+      const [live, desired] = await Promise.all([
+        api<unknown>(`${base}/object?${q}`),
+        n.managed ? api<{ origin: string; object: unknown }>(`${base}/desired?${q}`).catch((e: ApiError) => e) : Promise.resolve(null),
+      ]);
+      const want = desired === null
+        ? el("p", { class: "muted" }, "Owned by another object: Git declares no manifest for it.")
+        : desired instanceof ApiError ? el("p", { class: "problem" }, desired.message)
+          : el("pre", { class: "manifest", "aria-label": "Desired manifest" }, JSON.stringify(desired.object, null, 2));
+      view.replaceChildren(el("h3", {}, `${n.kind} ${n.namespace ? `${n.namespace}/` : ""}${n.name}`, el("span", { class: "muted small" }, " Secret values masked")),
+        el("div", { class: "sides" },
+          el("section", { class: "side", id: "desired-manifest" }, el("h4", {}, "Desired (Git)",
+            desired && !(desired instanceof ApiError) ? el("span", { class: "muted small" }, ` from ${desired.origin}`) : null), want),
+          el("section", { class: "side", id: "live-manifest" }, el("h4", {}, "Live (cluster)"),
+            el("pre", { class: "manifest", "aria-label": "Live manifest" }, JSON.stringify(live, null, 2)))));
     } catch (e) {
       view.replaceChildren(el("p", { class: "problem" }, (e as Error).message));
     }
@@ -192,9 +211,11 @@ export class AppPage {
   private async history(d: Data): Promise<HTMLElement> {
     if (!d.history.length) return el("p", { class: "empty" }, "Nothing deployed yet.");
     const may = await canI("sync", this.object());
-    return table(["#", "Revision", "Deployed", "Source", "Author", "Healthy", ""], d.history.map((h) => [
-      String(h.id), el("span", { class: "mono" }, short(h.revision)), ago(h.deployedAt), `${h.path || "."} @ ${h.targetRevision}`,
-      h.author || "—", h.healthy === undefined ? "—" : h.healthy ? "yes" : "no",
+    return table(["#", "Revision", "Message", "Author", "Changes", "Deployed", "Source", "Healthy", ""], d.history.map((h) => [
+      String(h.id), el("span", { class: "mono" }, short(h.revision)), h.message || "—",
+      h.author ? el("span", { title: h.author }, h.author.replace(/ <.*>$/, "")) : "—", changes(h.changes),
+      ago(h.deployedAt), `${h.path || "."} @ ${h.targetRevision}`,
+      h.healthy === undefined ? "—" : h.healthy ? "yes" : "no",
       h.current ? el("span", { class: "tag" }, "current") : el("button", {
         type: "button", class: "rollback", "data-id": String(h.id), disabled: !may,
         title: may ? `Roll back to ${short(h.revision)}` : "Your role may not sync this application",
@@ -207,15 +228,43 @@ export class AppPage {
   }
 }
 
+/** A sync's change set as history keeps it: counts, and the changed objects behind a disclosure. */
+function changes(c: HistoryChanges | undefined): Node | string {
+  if (!c) return "—";
+  const counts = ([["created", c.created], ["configured", c.configured], ["pruned", c.pruned], ["unchanged", c.unchanged], ["other", c.other ?? 0]] as const)
+    .filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`).join(", ") || "nothing to do";
+  const objects = c.objects ?? [];
+  if (!objects.length) return counts;
+  return el("details", { class: "changes" }, el("summary", {}, counts),
+    el("ul", {}, ...objects.map((o) => el("li", {}, el("span", { class: `act act-${o.action}` }, o.action), ` ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`)),
+      c.more ? el("li", { class: "muted" }, `and ${c.more} more`) : null));
+}
+
+interface SyncRef { group: string; kind: string; namespace: string; name: string }
+
+/** The sync dialog's object list: none ticked syncs the whole app, some ticked only those. */
+function selectObjects(resources: Resource[]): HTMLElement {
+  const items = resources.map((r, i) => {
+    const id = `res-${i}`;
+    const ref: SyncRef = { group: r.group, kind: r.kind, namespace: r.namespace, name: r.name };
+    return el("li", {}, el("input", { type: "checkbox", id, name: "resource", value: JSON.stringify(ref) }),
+      el("label", { for: id }, `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name} `, badge("sync", r.sync)));
+  });
+  return el("fieldset", { class: "objects" },
+    el("legend", {}, "Objects"),
+    el("small", { class: "muted" }, "None ticked: the whole app. Ticked: only those are applied (and pruned, with Prune); hooks do not run, and the app stays OutOfSync while others differ."),
+    items.length ? el("ul", { class: "object-list" }, ...items) : el("p", { class: "empty" }, "The app declares no objects yet."));
+}
+
 /** The destination as the list names it: `in-cluster` for the cluster Ferry runs in. */
 function cluster(dest: { name?: string; server?: string }): string {
   if (dest.name) return dest.name;
   return !dest.server || /\/\/kubernetes\.default\.svc\/?$/.test(dest.server) ? "in-cluster" : dest.server;
 }
 
-function table(head: string[], rows: (Node | string)[][]): HTMLElement {
+function table(head: string[], rows: (Node | string)[][], rowClass: (i: number) => string = () => ""): HTMLElement {
   return el("table", {}, el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
+    el("tbody", {}, ...rows.map((r, i) => el("tr", { class: rowClass(i) || null }, ...r.map((c) => el("td", {}, c))))));
 }
 
 function renderTree(nodes: TreeNode[], resources: Resource[], open: (n: TreeNode) => void): HTMLElement {
@@ -233,7 +282,7 @@ function renderTree(nodes: TreeNode[], resources: Resource[], open: (n: TreeNode
     const lines = drift.get(`${n.kind}/${n.namespace ?? ""}/${n.name}`) ?? [];
     return el("li", { role: "treeitem", "aria-expanded": kids.length ? "true" : null, class: n.managed ? "" : "owned" },
       el("div", {
-        class: "node", tabindex: 0, "data-kind": n.kind, role: "button", "aria-label": `${n.kind} ${n.name}: show its manifest`,
+        class: "node", tabindex: 0, "data-kind": n.kind, role: "button", "aria-label": `${n.kind} ${n.name}: show its manifests`,
         onclick: () => open(n), onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === "Enter") open(n); },
       },
         el("span", { class: "kind" }, n.kind),
@@ -254,11 +303,18 @@ function value(v: unknown): string {
 
 function renderDiff(diffs: ObjectDiff[]): Node[] {
   if (!diffs.length) return [el("p", { class: "empty" }, "Live objects match Git: no difference.")];
+  const by = (c: FieldChange): string =>
+    c.changedBy ? `${c.changedBy.manager} (${c.changedBy.operation})${c.changedBy.time ? `, ${ago(c.changedBy.time)}` : ""}` : "—";
   return diffs.map((d) => el("section", { class: "diff", "aria-label": `${d.kind} ${d.name}` },
-    el("h3", {}, `${d.kind} ${d.namespace ? `${d.namespace}/` : ""}${d.name}`),
-    table(["Field", "Git (desired)", "Cluster (live)", "Changed by"], d.changes.map((c) => [
-      el("code", {}, c.path), el("pre", { class: "want" }, value(c.desired)), el("pre", { class: "have" }, value(c.live)),
-      c.changedBy ? `${c.changedBy.manager} (${c.changedBy.operation})${c.changedBy.time ? `, ${ago(c.changedBy.time)}` : ""}` : "—"]))));
+    el("h3", {}, `${d.kind} ${d.namespace ? `${d.namespace}/` : ""}${d.name}`,
+      d.changes.length ? null : el("span", { class: "muted small" }, " in sync; only ignored differences")),
+    table(["Field", "Git (desired)", "Cluster (live)", "Changed by"], [
+      ...d.changes.map((c) => [el("code", {}, c.path), el("pre", { class: "want" }, value(c.desired)), el("pre", { class: "have" }, value(c.live)), by(c)]),
+      // Differences the app's ignoreDifferences leaves out: shown greyed, never drift.
+      ...(d.ignored ?? []).map((c) => [
+        el("span", {}, el("code", {}, c.path), " ", el("span", { class: "tag ignored-rule" }, `ignored: ${c.rule}`)),
+        el("pre", {}, value(c.desired)), el("pre", {}, value(c.live)), by(c)]),
+    ], (i) => i >= d.changes.length ? "ignored" : "")));
 }
 
 function renderWhy(d: Data): Node[] {

@@ -40,22 +40,47 @@ fn many(name: &str, count: usize) -> String {
 pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError> {
     let ferry = ferry_binary()?;
     let scale = |full: usize, quick: usize| opts.pick(quick, full);
-    let sizes = [
-        Size { label: "apps_x4", apps: scale(1_000, 20), per_app: 4, objects: four },
-        Size { label: "objects_10k", apps: scale(100, 5), per_app: scale(100, 20), objects: many },
-        Size { label: "objects_20k", apps: scale(100, 5), per_app: scale(200, 40), objects: many },
-    ];
+    let sizes = match opts.size {
+        // `--size N`: N objects only, in 100 apps (for a quick look at one figure).
+        Some(n) => {
+            vec![Size {
+                label: "objects",
+                apps: 100,
+                per_app: n.div_ceil(100).max(1),
+                objects: many,
+            }]
+        }
+        None => vec![
+            Size { label: "apps_x4", apps: scale(1_000, 20), per_app: 4, objects: four },
+            Size {
+                label: "objects_10k",
+                apps: scale(100, 5),
+                per_app: scale(100, 20),
+                objects: many,
+            },
+            Size {
+                label: "objects_20k",
+                apps: scale(100, 5),
+                per_app: scale(200, 40),
+                objects: many,
+            },
+        ],
+    };
     let mut results = Vec::new();
     for size in &sizes {
+        if std::env::var("HACK_ONLY").is_ok_and(|o| o != size.label) {
+            continue;
+        }
         let result = measure(&ferry, size)?;
         report.set(size.label, result.clone());
         results.push(result);
     }
     let rss = |r: &Value| r["engine"]["rss_mib"].as_f64().unwrap_or(0.0);
     let objects = |r: &Value| r["objects"].as_f64().unwrap_or(0.0);
-    let (ten, twenty) = (&results[1], &results[2]);
-    let extra = objects(twenty) - objects(ten);
-    if extra > 0.0 {
+    if let [_, ten, twenty] = results.as_slice()
+        && objects(twenty) > objects(ten)
+    {
+        let extra = objects(twenty) - objects(ten);
         report
             .set("engine_mib_per_10k_objects", round((rss(twenty) - rss(ten)) * 10_000.0 / extra));
     }

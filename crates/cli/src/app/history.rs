@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use ferry_engine::application::ApplicationStatus;
+use ferry_engine::application::{ApplicationStatus, HistoryChanges};
 
 use super::connect::Connection;
 use super::error::CliError;
@@ -31,11 +31,13 @@ pub async fn run(
         hint(&format!("ferry app sync {name} --wait"));
         return Ok(ExitCode::SUCCESS);
     }
-    print(&history_table(&status))?;
+    print(&history_table(&status, format == Format::Wide))?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn history_table(status: &ApplicationStatus) -> String {
+/// History as a table, newest last: who wrote the commit, its first line and what the sync
+/// changed; `wide` names the changed objects too.
+pub fn history_table(status: &ApplicationStatus, wide: bool) -> String {
     let current = status
         .pinned
         .as_ref()
@@ -47,7 +49,7 @@ pub fn history_table(status: &ApplicationStatus) -> String {
         .history
         .iter()
         .map(|h| {
-            vec![
+            let mut row = vec![
                 h.id.to_string(),
                 h.deployed_at.clone(),
                 h.revision.clone(),
@@ -57,9 +59,91 @@ pub fn history_table(status: &ApplicationStatus) -> String {
                     None => "-".into(),
                 },
                 or_dash(&h.source.target_revision),
+                or_dash(author_name(&h.author)),
+                h.changes.as_ref().map(counts).unwrap_or_else(|| "-".into()),
+                or_dash(&h.message),
                 if Some(h.id) == current_id { "*".into() } else { String::new() },
-            ]
+            ];
+            if wide {
+                row.push(h.changes.as_ref().map(objects).unwrap_or_else(|| "-".into()));
+            }
+            row
         })
         .collect();
-    table(&["ID", "DEPLOYED", "REVISION", "HEALTH", "TARGET", "CURRENT"], &rows)
+    let mut head = vec![
+        "ID", "DEPLOYED", "REVISION", "HEALTH", "TARGET", "AUTHOR", "CHANGES", "MESSAGE", "CURRENT",
+    ];
+    if wide {
+        head.push("CHANGED OBJECTS");
+    }
+    table(&head, &rows)
+}
+
+/// `Jane Doe` of `Jane Doe <jane@example.com>`.
+fn author_name(author: &str) -> &str {
+    author.split(" <").next().unwrap_or(author)
+}
+
+/// `1 created, 2 configured, 5 unchanged`: the actions that happened.
+fn counts(c: &HistoryChanges) -> String {
+    let parts: Vec<String> = [
+        (c.created, "created"),
+        (c.configured, "configured"),
+        (c.pruned, "pruned"),
+        (c.unchanged, "unchanged"),
+        (c.other, "other"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() { "nothing to do".into() } else { parts.join(", ") }
+}
+
+/// `configured ConfigMap/web, pruned Service/old and 3 more`.
+fn objects(c: &HistoryChanges) -> String {
+    let names: Vec<String> =
+        c.objects.iter().map(|o| format!("{} {}/{}", o.action, o.kind, o.name)).collect();
+    let more = if c.more > 0 { format!(" and {} more", c.more) } else { String::new() };
+    if names.is_empty() { "-".into() } else { format!("{}{more}", names.join(", ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_engine::application::{ChangedObject, HistoryEntry};
+
+    #[test]
+    fn the_table_names_the_author_the_first_line_and_the_changes() {
+        let changes = HistoryChanges {
+            created: 1,
+            configured: 2,
+            unchanged: 4,
+            objects: vec![ChangedObject {
+                action: "created".into(),
+                kind: "ConfigMap".into(),
+                name: "settings".into(),
+                ..Default::default()
+            }],
+            more: 2,
+            ..Default::default()
+        };
+        let status = ApplicationStatus {
+            history: vec![HistoryEntry {
+                id: 0,
+                revision: "0123456789abcdef0123456789abcdef01234567".into(),
+                author: "Jane Doe <jane@example.com>".into(),
+                message: "Bump web to 1.2".into(),
+                changes: Some(changes),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = history_table(&status, true);
+        assert!(text.contains("Jane Doe") && !text.contains("jane@example.com"), "{text}");
+        assert!(text.contains("Bump web to 1.2"), "{text}");
+        assert!(text.contains("1 created, 2 configured, 4 unchanged"), "{text}");
+        assert!(text.contains("created ConfigMap/settings and 2 more"), "{text}");
+        assert!(!history_table(&status, false).contains("ConfigMap/settings"));
+    }
 }

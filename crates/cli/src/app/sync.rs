@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ferry_engine::Application;
 use ferry_engine::application::{
-    ANNOTATION_SYNC_REQUEST, OperationPhase, OperationState, SyncRequest,
+    ANNOTATION_SYNC_REQUEST, OperationPhase, OperationState, SyncRequest, SyncResourceRef,
 };
 use kube::api::{Patch, PatchParams};
 
@@ -26,6 +26,16 @@ pub struct SyncArgs {
     /// Delete objects Git no longer declares.
     #[arg(long)]
     pub prune: bool,
+    /// Sync only this object, as GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (the group empty
+    /// for core kinds: `:ConfigMap:settings`); repeatable. Hooks do not run, the app stays
+    /// OutOfSync while other objects differ, and no history entry is written.
+    #[arg(long = "resource", value_name = "GROUP:KIND:NAME", value_parser = SyncResourceRef::parse)]
+    pub resources: Vec<SyncResourceRef>,
+    /// Delete and create again an object whose update the server refuses because an immutable
+    /// field changed (a Job's template, a Service's clusterIP), as `kubectl replace --force`.
+    /// Ferry takes over fields other managers hold on every sync, with or without it.
+    #[arg(long)]
+    pub force: bool,
     /// Wait for the sync to finish and print what it did.
     #[arg(long)]
     pub wait: bool,
@@ -92,14 +102,25 @@ pub async fn run(conn: &Connection, ns: &str, args: SyncArgs) -> Result<ExitCode
     super::fetch(&api, ns, &args.name).await?;
     let at = super::now();
     let by = super::connect::kube_user(conn).await;
-    let request = SyncRequest { at: at.clone(), prune: args.prune, dry_run: args.dry_run, by };
+    let request = SyncRequest {
+        at: at.clone(),
+        prune: args.prune,
+        dry_run: args.dry_run,
+        by,
+        resources: args.resources.clone(),
+        force: args.force,
+    };
     let value = serde_json::to_string(&request).map_err(|e| CliError::Output(e.to_string()))?;
     let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_SYNC_REQUEST: value}}});
     api.patch(&args.name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| CliError::on_app(e, &args.name, ns, "requesting a sync"))?;
     let kind = if args.dry_run { "dry-run sync" } else { "sync" };
-    eprintln!("{kind} of {ns}/{} requested", args.name);
+    let selected: Vec<String> = args.resources.iter().map(ToString::to_string).collect();
+    let of =
+        if selected.is_empty() { String::new() } else { format!(" ({})", selected.join(", ")) };
+    let force = if args.force { " with force" } else { "" };
+    eprintln!("{kind} of {ns}/{}{of}{force} requested", args.name);
     if !args.wait {
         hint(&format!("ferry app wait {} --sync", args.name));
         return Ok(ExitCode::SUCCESS);

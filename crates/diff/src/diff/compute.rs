@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::declared::compare_declared;
 use super::mask::mask_change;
-use super::{ChangedBy, DiffError, DiffOptions, FieldChange, ObjectDiff};
+use super::{ChangedBy, DiffError, DiffOptions, FieldChange, IgnoredChange, ObjectDiff};
 use crate::fieldset::{FieldSet, fields_of};
 use crate::path::Path;
 use crate::ssa::{ManagerEntry, Operation, managed_fields, scope_set};
@@ -49,6 +49,7 @@ pub fn diff_object(
         fold_string_data(&mut declared);
     }
     let mut live_norm = live.clone();
+    let mut ignored = ignored_by_pointer(&declared, live, opts);
     for p in &opts.ignore_pointers {
         remove_pointer(&mut declared, p);
         remove_pointer(&mut live_norm, p);
@@ -104,14 +105,63 @@ pub fn diff_object(
         }
     }
 
-    let changes = changes
+    let secret = kind == "Secret" && api_version == "v1";
+    let mask = |c: FieldChange| if secret { mask_change(c, &opts.mask_key) } else { c };
+    let mut kept = Vec::with_capacity(changes.len());
+    for c in changes {
+        match ignored_by_manager(&c.path, &entries, opts) {
+            Some(manager) => ignored.push(IgnoredChange {
+                change: c,
+                rule: format!("managedFieldsManagers {manager}"),
+            }),
+            None => kept.push(mask(c)),
+        }
+    }
+    let ignored = ignored
         .into_iter()
-        .filter(|c| !ignored_by_manager(&c.path, &entries, opts))
-        .map(|c| {
-            if kind == "Secret" && api_version == "v1" { mask_change(c, &opts.mask_key) } else { c }
-        })
+        .map(|i| IgnoredChange { change: mask(i.change), rule: i.rule })
         .collect();
-    Ok(ObjectDiff { api_version, kind, namespace, name, changes })
+    Ok(ObjectDiff { api_version, kind, namespace, name, changes: kept, ignored })
+}
+
+/// The fields an ignored JSON pointer hides that differ: what the desired object declares
+/// there against the live value (both defaulted as the server would).
+fn ignored_by_pointer(declared: &Value, live: &Value, opts: &DiffOptions) -> Vec<IgnoredChange> {
+    if opts.ignore_pointers.is_empty() {
+        return Vec::new();
+    }
+    // Git's value of a pointer taken out before apply is compared with the live value as is.
+    let mut want = declared.clone();
+    let mut have = live.clone();
+    opts.schema.default_object(&mut want);
+    opts.schema.default_object(&mut have);
+    opts.ignore_pointers
+        .iter()
+        .filter_map(|p| {
+            let stripped = opts.stripped.iter().find(|(q, _)| q == p).map(|(_, v)| v);
+            // Git's value, not a default the schema put where it was stripped.
+            let desired = stripped.or(want.pointer(p))?;
+            let live = have.pointer(p);
+            (Some(desired) != live).then(|| IgnoredChange {
+                change: FieldChange {
+                    path: pointer_path(p),
+                    desired: Some(desired.clone()),
+                    live: live.cloned(),
+                    changed_by: None,
+                },
+                rule: format!("jsonPointers {p}"),
+            })
+        })
+        .collect()
+}
+
+/// `/spec/template/metadata/labels/app~1name` as `.spec.template.metadata.labels.app/name`.
+fn pointer_path(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|t| format!(".{}", t.replace("~1", "/").replace("~0", "~")))
+        .collect()
 }
 
 fn identity(obj: &Value, side: &'static str) -> Result<(String, String, String), DiffError> {
@@ -156,16 +206,27 @@ fn changed_by(path: &Path, entries: &[ManagerEntry], me: &str) -> Option<Changed
     })
 }
 
-fn ignored_by_manager(path: &str, entries: &[ManagerEntry], opts: &DiffOptions) -> bool {
+/// The ignored manager that owns `path`, if one does.
+fn ignored_by_manager<'e>(
+    path: &str,
+    entries: &'e [ManagerEntry],
+    opts: &DiffOptions,
+) -> Option<&'e str> {
     if opts.ignore_managers.is_empty() {
-        return false;
+        return None;
     }
-    entries.iter().filter(|e| opts.ignore_managers.contains(&e.manager)).any(|e| {
-        e.fields.paths().iter().any(|p| {
-            let s = p.to_string();
-            s == path || path.starts_with(&format!("{s}.")) || path.starts_with(&format!("{s}["))
+    entries
+        .iter()
+        .filter(|e| opts.ignore_managers.contains(&e.manager))
+        .find(|e| {
+            e.fields.paths().iter().any(|p| {
+                let s = p.to_string();
+                s == path
+                    || path.starts_with(&format!("{s}."))
+                    || path.starts_with(&format!("{s}["))
+            })
         })
-    })
+        .map(|e| e.manager.as_str())
 }
 
 fn fold_string_data(obj: &mut Value) {

@@ -43,6 +43,9 @@ pub struct DiffOptions {
     pub ignore_pointers: Vec<String>,
     /// Fields these managers own are ignored, like Argo CD's `managedFieldsManagers`.
     pub ignore_managers: Vec<String>,
+    /// Git's values of ignored pointers the caller took out of the desired object before it
+    /// was applied (pointer → value): reported in [`ObjectDiff::ignored`] against the live value.
+    pub stripped: Vec<(String, Value)>,
     /// Shapes of built-in kinds and known CRDs.
     pub schema: Arc<Schema>,
     /// Key for the hashes shown next to masked Secret values; set a per-installation secret so
@@ -56,6 +59,7 @@ impl Default for DiffOptions {
             manager: "ferry".to_string(),
             ignore_pointers: Vec::new(),
             ignore_managers: Vec::new(),
+            stripped: Vec::new(),
             schema: Arc::new(Schema::builtin()),
             mask_key: String::new(),
         }
@@ -126,6 +130,20 @@ pub struct ObjectDiff {
     pub name: String,
     /// Empty when in sync.
     pub changes: Vec<FieldChange>,
+    /// Differences the ignore rules leave out (never drift, never applied), each with its rule,
+    /// so a reader sees them greyed instead of not at all. Secret values masked as in `changes`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<IgnoredChange>,
+}
+
+/// A difference an ignore rule leaves out.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct IgnoredChange {
+    #[serde(flatten)]
+    pub change: FieldChange,
+    /// The rule, as the app states it: `jsonPointers /spec/replicas`,
+    /// `managedFieldsManagers hpa-controller`.
+    pub rule: String,
 }
 
 impl ObjectDiff {

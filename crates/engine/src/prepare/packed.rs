@@ -23,6 +23,8 @@ struct PackedObject {
     origin: String,
     /// Set when the object is also a tracked resource: its key and `ignore_extraneous`.
     resource: Option<(ObjKey, bool)>,
+    /// The resource's values `ignoreDifferences` stripped (usually none).
+    stripped: Option<Arc<Vec<(String, serde_json::Value)>>>,
 }
 
 impl Prepared {
@@ -34,11 +36,11 @@ impl Prepared {
         for d in self.desired.iter() {
             // Resources are the desired objects that are tracked, in the same order and the
             // same allocations.
-            let resource = resources
-                .next_if(|r| Arc::ptr_eq(&r.object, &d.object))
-                .map(|r| (r.key.clone(), r.ignore_extraneous));
+            let matched = resources.next_if(|r| Arc::ptr_eq(&r.object, &d.object));
+            let resource = matched.map(|r| (r.key.clone(), r.ignore_extraneous));
+            let stripped = matched.and_then(|r| r.stripped.clone());
             let json = serde_json::to_vec(&*d.object).ok()?.into_boxed_slice();
-            objects.push(PackedObject { json, origin: d.origin.clone(), resource });
+            objects.push(PackedObject { json, origin: d.origin.clone(), resource, stripped });
         }
         if resources.next().is_some() {
             // A resource that is not among the desired objects: never built so; keep it parsed.
@@ -49,6 +51,12 @@ impl Prepared {
 }
 
 impl PackedPrepared {
+    /// One tracked resource parsed (the others stay packed), with its origin.
+    pub fn resource(&self, key: &ObjKey) -> Option<(serde_json::Value, String)> {
+        let o = self.objects.iter().find(|o| o.resource.as_ref().is_some_and(|(k, _)| k == key))?;
+        Some((serde_json::from_slice(&o.json).ok()?, o.origin.clone()))
+    }
+
     /// The parsed form back; `None` if an object no longer parses (it was serialized from a
     /// `Value`, so it always should).
     pub fn unpack(&self) -> Option<Prepared> {
@@ -62,6 +70,7 @@ impl PackedPrepared {
                     object: object.clone(),
                     origin: o.origin.clone(),
                     ignore_extraneous: *ignore_extraneous,
+                    stripped: o.stripped.clone(),
                 });
             }
             desired.push(Desired { object, origin: o.origin.clone() });
@@ -90,6 +99,7 @@ mod tests {
             object: object.clone(),
             origin: origin.clone(),
             ignore_extraneous: true,
+            stripped: Default::default(),
         };
         (r, Desired { object, origin })
     }

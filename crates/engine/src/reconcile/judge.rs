@@ -7,7 +7,7 @@ use ferry_apply::ObjKey;
 use ferry_apply::tracking::AppId;
 
 use crate::application::AppHealth;
-use crate::compare::Comparison;
+use crate::compare::{Comparison, resource_version};
 
 use super::cycle::Cycle;
 
@@ -20,16 +20,14 @@ pub(crate) fn health(cy: &mut Cycle<'_>, cmp: &mut Comparison) -> Health {
         cy.set("HealthChecksValid", false, "InvalidExpression", problems.join("; "));
     }
     let resources = cy.mem.prepared.resources.clone();
+    let (epoch, generation) = (cy.mem.epoch, cy.app.metadata.generation);
+    cy.mem.verdicts.keep_for(epoch, generation, resources.len());
     let mut items = Vec::with_capacity(resources.len());
     for (i, r) in resources.iter().enumerate() {
-        let h = match cy.cluster.live.get(&r.key) {
-            // An app that declares itself (Ferry managing itself, `ferry bootstrap`) would read
-            // its own health back each cycle, a loop; it is as healthy as the rest it declares.
-            Some(_) if is_itself(&r.key, cy.id) => {
-                Health::healthy("this Application itself (it manages itself)")
-            }
-            Some(obj) => assess(&obj, &rules),
-            None => Health::missing("not in the cluster"),
+        let version = cy.cluster.live.version(&r.key);
+        let h = match cy.mem.verdicts.health_at(i, version) {
+            Some(judged) => judged.clone(),
+            None => judge(cy, i, &r.key, &rules),
         };
         if let Some(s) = cmp.resources.get_mut(i) {
             s.health = Some(AppHealth { status: h.status, message: h.message.clone() });
@@ -40,6 +38,23 @@ pub(crate) fn health(cy: &mut Cycle<'_>, cmp: &mut Comparison) -> Health {
         return Health::healthy("the app declares no objects");
     }
     aggregate_named(items)
+}
+
+/// Reads the live object and judges it, remembering the verdict for its version.
+fn judge(cy: &mut Cycle<'_>, index: usize, key: &ObjKey, rules: &Rules) -> Health {
+    match cy.cluster.live.get(key) {
+        // An app that declares itself (Ferry managing itself, `ferry bootstrap`) would read
+        // its own health back each cycle, a loop; it is as healthy as the rest it declares.
+        Some(_) if is_itself(key, cy.id) => {
+            Health::healthy("this Application itself (it manages itself)")
+        }
+        Some(obj) => {
+            let health = assess(&obj, rules);
+            cy.mem.verdicts.record_health(index, resource_version(&obj), &health);
+            health
+        }
+        None => Health::missing("not in the cluster"),
+    }
 }
 
 fn is_itself(key: &ObjKey, id: &AppId) -> bool {

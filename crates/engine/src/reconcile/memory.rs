@@ -29,6 +29,8 @@ pub struct AppMemory {
     /// The `epoch` that `packed` holds.
     pub packed_epoch: u64,
     pub diffs: Vec<ObjectDiff>,
+    /// What the last reconciles judged of each declared object, by live version.
+    pub verdicts: super::verdicts::Verdicts,
     pub heal_attempts: u32,
     pub next_heal: Option<Instant>,
     pub degraded_since: Option<Instant>,
@@ -106,11 +108,14 @@ impl AppMemory {
 
     /// Whether the last operation applied what `revision` renders: it succeeded at `revision`
     /// itself, or at an earlier commit whose render was the same.
+    /// A selective sync since (whatever its outcome) leaves it as it was: applied when the last
+    /// whole sync applied the same render; so a failed selective sync is no reason for an
+    /// automated sync of everything.
     pub(crate) fn applied(&self, status: &ApplicationStatus, revision: &CommitId) -> bool {
+        let same_content = self.content.is_some() && self.synced_content == self.content;
         status.operation_state.as_ref().is_some_and(|o| {
-            o.succeeded()
-                && (o.revision == revision.as_str()
-                    || (self.content.is_some() && self.synced_content == self.content))
+            o.succeeded() && (o.revision == revision.as_str() || same_content)
+                || !o.resources.is_empty() && same_content
         })
     }
 }

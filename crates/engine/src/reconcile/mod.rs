@@ -19,6 +19,7 @@ mod render;
 mod report;
 pub(crate) mod stop;
 mod target;
+pub(crate) mod verdicts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +31,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::application::OperationPhase;
-use crate::compare::{Comparison, compare};
+use crate::compare::{Comparison, compare_known};
 use crate::controller::Inner;
 use crate::sources::Sources;
 
@@ -187,21 +188,37 @@ async fn watch(cy: &mut Cycle<'_>) -> Result<(), Stop> {
     })
 }
 
-fn comparison(cy: &Cycle<'_>) -> Comparison {
+fn comparison(cy: &mut Cycle<'_>) -> Comparison {
+    let (epoch, generation) = (cy.mem.epoch, cy.app.metadata.generation);
+    cy.mem.verdicts.keep_for(epoch, generation, cy.mem.prepared.resources.len());
+    let mut cmp = compared(cy);
+    cy.mem.verdicts.record_in_sync(&cmp.in_sync_versions);
+    let claims = &cy.inner.claims;
+    let cluster = &cy.cluster.id;
+    let live = |k: &ferry_apply::ObjKey| cy.cluster.live.get(k);
+    cmp.mark_shared(cy.id, live, |key, other| claims.claimants(cluster, key).contains(other));
+    cmp
+}
+
+/// The comparison itself: objects whose live version was found in sync with this render
+/// before are taken as in sync without being read again.
+fn compared(cy: &Cycle<'_>) -> Comparison {
     let base = DiffOptions::default().mask_key(cy.inner.config.mask_key.clone());
     let live = |k: &ferry_apply::ObjKey| cy.cluster.live.get(k);
-    let mut cmp = compare(
+    let verdicts = &cy.mem.verdicts;
+    let known = |index: usize, k: &ferry_apply::ObjKey| {
+        let version = cy.cluster.live.version(k);
+        verdicts.in_sync_at(index, version).then_some(version).flatten()
+    };
+    compare_known(
         cy.id,
         &cy.mem.prepared.resources,
         &cy.status.inventory,
         live,
+        known,
         &base,
         &cy.app.spec.ignore_differences,
-    );
-    let claims = &cy.inner.claims;
-    let cluster = &cy.cluster.id;
-    cmp.mark_shared(cy.id, live, |key, other| claims.claimants(cluster, key).contains(other));
-    cmp
+    )
 }
 
 /// Argo CD's SharedResourceWarning: objects this app declares that other apps declare too.
@@ -236,14 +253,14 @@ fn shared_condition(cy: &mut Cycle<'_>) {
 /// and a Warning event naming what changed.
 async fn notice_drift(cy: &mut Cycle<'_>, cmp: &Comparison, revision: &CommitId) {
     let appeared = !cmp.out_of_sync.is_empty()
-        && cy.mem.diffs.is_empty()
+        && cy.mem.diffs.iter().all(ferry_diff::ObjectDiff::in_sync)
         && cy.mem.applied(&cy.status, revision);
     if appeared {
         cy.inner.metrics.drift_detected.inc();
         let note = cmp.drift_summary(cy.mem.prepared.resources.len());
         cy.publish(EventType::Warning, "Drift", note).await;
     }
-    cy.mem.diffs = cmp.diffs.clone();
+    cy.mem.diffs = cmp.diffs.iter().chain(&cmp.quiet).cloned().collect();
 }
 
 fn facts<'a>(cy: &'a Cycle<'_>, cmp: &Comparison, target: &'a Target, gate: Gate<'a>) -> Facts<'a> {

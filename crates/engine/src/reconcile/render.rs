@@ -38,14 +38,21 @@ pub(crate) async fn render(
             Some(keys) => keys,
             None => decryption::keyring(cy).await?,
         };
-        let rendered = run(cy, url, revision, keys).await?;
-        let prepared = prepare(&cy.cluster.client, &cy.cluster.discovery, cy.app, cy.id, &rendered)
-            .await
-            .map_err(invalid_object)?;
-        cy.mem.content = Some((rendered.hash.clone(), cy.app.metadata.generation));
-        cy.inner.claims.set(cy.id, &cy.cluster.id, prepared.resources.iter().map(|r| &r.key));
-        cy.mem.prepared = prepared;
-        cy.mem.epoch += 1;
+        if same_content(cy, url, revision, &key, keys.clone()).await {
+            // Another commit, the same inputs (a monorepo commit to another app): what was
+            // prepared stands, with the verdicts on its objects.
+        } else {
+            let rendered = run(cy, url, revision, keys).await?;
+            let (client, discovery) = (&cy.cluster.client, &cy.cluster.discovery);
+            let prepared = prepare(client, discovery, cy.app, cy.id, &rendered)
+                .await
+                .map_err(invalid_object)?;
+            cy.mem.content = Some((rendered.hash.clone(), cy.app.metadata.generation));
+            let keys = prepared.resources.iter().map(|r| &r.key);
+            cy.inner.claims.set(cy.id, &cy.cluster.id, keys);
+            cy.mem.prepared = prepared;
+            cy.mem.epoch += 1;
+        }
         cy.mem.rendered_for = Some(key);
     }
     // No commit in the message: the revision is `status.sync.revision` (or the repository
@@ -53,6 +60,48 @@ pub(crate) async fn render(
     let message = format!("{} rendered", objects(cy.mem.prepared.desired.len()));
     cy.set("RenderReady", true, "Rendered", message);
     Ok(())
+}
+
+/// Whether `revision` renders what was prepared last, for the same spec and source: every input
+/// the last render read is unchanged there (no render, no parse; see [`RenderCache::unchanged`]).
+async fn same_content(
+    cy: &Cycle<'_>,
+    url: &RepoUrl,
+    revision: &CommitId,
+    key: &(CommitId, Option<i64>, String),
+    keys: std::sync::Arc<ferry_render::Keyring>,
+) -> bool {
+    let same_source =
+        cy.mem.rendered_for.as_ref().is_some_and(|(_, g, s)| (g, s) == (&key.1, &key.2));
+    let Some((hash, generation)) = cy.mem.content.clone() else { return false };
+    if !same_source || generation != key.1 || cy.mem.prepared.resources.is_empty() {
+        return false;
+    }
+    let (Ok(path), Ok(tree)) =
+        (RepoPath::new(&cy.app.spec.source.path), cy.inner.sources.tree(url, revision))
+    else {
+        return false;
+    };
+    let ctx = context(cy, Some(keys));
+    let opts = cy.app.spec.source.render.clone();
+    let worker = cy.inner.clone();
+    tokio::task::spawn_blocking(move || {
+        worker.renders.unchanged(&tree, &path, &opts, &ctx, &hash).unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// What the renderer needs to know of the app (and the keys to decrypt with, to render).
+fn context(cy: &Cycle<'_>, keys: Option<std::sync::Arc<ferry_render::Keyring>>) -> RenderContext {
+    let mut ctx = RenderContext::new(&cy.id.name).with_config(cy.inner.config.render.clone());
+    if let Some(keys) = keys {
+        ctx = ctx.with_decryption(keys);
+    }
+    if !cy.app.spec.destination.namespace.is_empty() {
+        ctx = ctx.with_namespace(&cy.app.spec.destination.namespace);
+    }
+    ctx
 }
 
 async fn run(
@@ -69,12 +118,7 @@ async fn run(
     let tree = inner.sources.tree(url, revision).map_err(|e| {
         Stop::new(Stage::Source, "TreeUnreadable", e.to_string()).backoff(Duration::from_secs(15))
     })?;
-    let mut ctx = RenderContext::new(&cy.id.name)
-        .with_config(inner.config.render.clone())
-        .with_decryption(keys);
-    if !cy.app.spec.destination.namespace.is_empty() {
-        ctx = ctx.with_namespace(&cy.app.spec.destination.namespace);
-    }
+    let ctx = context(cy, Some(keys));
     let opts = cy.app.spec.source.render.clone();
     let worker = inner.clone();
     let started = Instant::now();
