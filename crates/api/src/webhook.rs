@@ -180,14 +180,10 @@ fn same_family(expected: Provider, got: Provider) -> bool {
 }
 
 /// Tells the engine of a push; with a delivery id, its syncs name the delivery in the audit trail.
+/// The paths the push changed, when the payload lists them, put the apps under them first.
 fn notify(state: &ApiState, url: &str, delivery: Option<&str>, push: &webhook::Push) -> usize {
-    match delivery {
-        Some(id) => {
-            let commits: Vec<String> = push.refs.iter().filter_map(|r| r.after.clone()).collect();
-            state.engine.notify_webhook_push(url, id, &commits)
-        }
-        None => state.engine.notify_push(url),
-    }
+    let commits: Vec<String> = push.refs.iter().filter_map(|r| r.after.clone()).collect();
+    state.engine.notify_webhook_push(url, delivery, &commits, push.changed_paths.as_ref())
 }
 
 /// The engine matches repositories by [`ferry_source::RepoUrl::key`] (host and path, no scheme or

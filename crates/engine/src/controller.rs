@@ -339,15 +339,23 @@ impl Engine {
 
     /// A webhook or a user said `repo_url` moved: check it now instead of at the next poll.
     pub fn notify_push(&self, repo_url: &str) -> usize {
-        crate::poll::notify_push(&self.inner, repo_url, None)
+        crate::poll::notify_push(&self.inner, repo_url, None, None)
     }
 
     /// [`Engine::notify_push`] for a webhook delivery that pushed `commits` (empty when the
-    /// payload does not say): the syncs it leads to name its id as their trigger in the audit
-    /// trail.
-    pub fn notify_webhook_push(&self, repo_url: &str, delivery: &str, commits: &[String]) -> usize {
-        let delivery = crate::sync_audit::Delivery::new(delivery, commits);
-        crate::poll::notify_push(&self.inner, repo_url, Some(delivery))
+    /// payload does not say) and changed `changed_paths` (`None` when it does not say: a force
+    /// push, a new branch, a provider that lists no files). With a delivery id, the syncs it
+    /// leads to name it as their trigger in the audit trail; with paths, the apps under them are
+    /// looked at first.
+    pub fn notify_webhook_push(
+        &self,
+        repo_url: &str,
+        delivery: Option<&str>,
+        commits: &[String],
+        changed_paths: Option<&std::collections::BTreeSet<ferry_source::RepoPath>>,
+    ) -> usize {
+        let delivery = delivery.map(|id| crate::sync_audit::Delivery::new(id, commits));
+        crate::poll::notify_push(&self.inner, repo_url, delivery, changed_paths)
     }
 
     /// Notifications: the delivery log, test sends, the config in force.

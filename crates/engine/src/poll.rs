@@ -3,13 +3,13 @@
 //! (`ferry_source::Poller`): the poll interval with jitter while it answers, exponential backoff
 //! while it fails, and one log line per change of error rather than one per attempt.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_apply::tracking::AppId;
 use ferry_source::resolve::Resolution;
-use ferry_source::{PollConfig, PollOutcome, Poller, RepoUrl};
+use ferry_source::{PollConfig, PollOutcome, Poller, RepoPath, RepoUrl};
 use futures::StreamExt;
 use kube::ResourceExt;
 
@@ -139,32 +139,67 @@ async fn poll_repo(inner: &Arc<Inner>, (url, raw): (RepoUrl, String), apps: Vec<
 }
 
 /// Reconciles, now, the apps of the repository `raw_url` names; returns how many.
+/// Every app of the repository is looked at again (an app whose files did not change is
+/// verified unchanged at the new commit); when the push named the paths it changed, the apps
+/// whose source path holds one of them are queued first, so that the app a one-line commit
+/// changed is applied before the other 999 of a monorepo are verified.
 pub(crate) fn notify_push(
     inner: &Arc<Inner>,
     raw_url: &str,
     delivery: Option<crate::sync_audit::Delivery>,
+    changed: Option<&BTreeSet<RepoPath>>,
 ) -> usize {
     let Ok(url) = Sources::parse_url(raw_url) else { return 0 };
     inner.sources.invalidate(&url);
     let key = url.key();
     let mut n = crate::appset::controller::notify_push(inner, &url);
-    for app in inner.apps.state() {
-        if Sources::parse_url(&app.spec.source.repo_url).is_ok_and(|u| u.key() == key) {
-            let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-            if let Some(delivery) = &delivery {
-                let mut deliveries = inner.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-                deliveries.insert(id.clone(), delivery.clone());
-            }
-            inner.trigger(&id, |r| r.poll = true);
-            n += 1;
+    let mut apps: Vec<_> = inner
+        .apps
+        .state()
+        .into_iter()
+        .filter(|app| Sources::parse_url(&app.spec.source.repo_url).is_ok_and(|u| u.key() == key))
+        .collect();
+    if let Some(changed) = changed {
+        apps.sort_by_key(|app| !touches(&app.spec.source.path, changed));
+    }
+    for app in apps {
+        let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
+        if let Some(delivery) = &delivery {
+            let mut deliveries = inner.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+            deliveries.insert(id.clone(), delivery.clone());
         }
+        inner.trigger(&id, |r| r.poll = true);
+        n += 1;
     }
     n
+}
+
+/// Whether a changed path lies under the app's source path (the repository root holds all).
+fn touches(app_path: &str, changed: &BTreeSet<RepoPath>) -> bool {
+    let dir = app_path.trim_matches('/');
+    if dir.is_empty() || dir == "." {
+        return true;
+    }
+    changed.iter().any(|p| {
+        let p = p.as_str();
+        p == dir || p.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_changed_path_touches_the_apps_under_it_and_the_root_app() {
+        let changed: BTreeSet<RepoPath> =
+            ["apps/web/deploy.yaml"].iter().map(|p| RepoPath::new(p).expect("a path")).collect();
+        assert!(touches("apps/web", &changed));
+        assert!(touches("apps/web/", &changed));
+        assert!(touches("", &changed) && touches(".", &changed));
+        assert!(!touches("apps/we", &changed), "a prefix of a name is another directory");
+        assert!(!touches("apps/api", &changed));
+    }
 
     #[test]
     fn a_failing_repository_is_polled_later_each_time_and_its_error_logged_once() {

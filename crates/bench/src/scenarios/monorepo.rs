@@ -27,7 +27,20 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
     let before = world.counters();
     let window = Window::open(&world.stage);
     let started = Instant::now();
-    world.engine.notify_push(&world.repo_url());
+    // What the API does with a GitHub/GitLab/Gitea push delivery: it names the commit and the
+    // paths it changed.
+    let changed: std::collections::BTreeSet<ferry_source::RepoPath> =
+        [format!("apps/{target}/objects.yaml")]
+            .iter()
+            .filter_map(|p| ferry_source::RepoPath::new(p).ok())
+            .collect();
+    let commits = [revision.to_string()];
+    world.engine.notify_webhook_push(
+        &world.repo_url(),
+        Some("bench-push"),
+        &commits,
+        Some(&changed),
+    );
     world.wait_apps("the changed app applied", Duration::from_secs(120), |all| {
         all.iter().any(|a| {
             a.metadata.name.as_deref() == Some(target.as_str()) && applied_at(a, &revision)
