@@ -199,7 +199,7 @@ impl World {
     ) -> Result<Duration, BenchError> {
         let started = Instant::now();
         loop {
-            let apps = self.engine.applications();
+            let apps = effective_view(self.engine.applications(), &self.engine.repo_records());
             if done(&apps) {
                 return Ok(started.elapsed());
             }
@@ -292,6 +292,33 @@ pub fn synced_healthy_at(app: &Application, revision: &str) -> bool {
             && s.sync.revision == revision
             && s.health.status == ferry_health::HealthStatus::Healthy
     })
+}
+
+/// The apps as readers see them (`ferry app get`, the API): an app the engine verified unchanged
+/// at a later commit in its repository's record shows that commit as its revision (its own status
+/// is not rewritten for it; see `ferry_engine::records::effective`).
+fn effective_view(
+    apps: Vec<Arc<Application>>,
+    records: &std::collections::HashMap<String, Arc<ferry_engine::records::RepoRecord>>,
+) -> Vec<Arc<Application>> {
+    if records.is_empty() {
+        return apps;
+    }
+    apps.into_iter()
+        .map(|app| {
+            let at = ferry_engine::records::effective_in(&app, records);
+            let own = app.status.as_ref().map(|s| s.sync.revision.as_str()).unwrap_or("");
+            if at.checked_at.is_none() || at.revision == own {
+                return app;
+            }
+            let revision = at.revision.to_owned();
+            let mut seen = (*app).clone();
+            if let Some(status) = seen.status.as_mut() {
+                status.sync.revision = revision;
+            }
+            Arc::new(seen)
+        })
+        .collect()
 }
 
 /// Whether the app's last sync of `revision` finished successfully (its objects are applied).
