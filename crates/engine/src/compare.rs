@@ -370,7 +370,8 @@ pub fn compare_known(
     c
 }
 
-/// resourceVersion as a number (0 when it is not one: such a verdict is never reused).
+/// resourceVersion as a number (the embedded cluster and etcd use integers); 0 when it is not
+/// one: the watch cache then lets any version replace it, and no verdict is reused for it.
 pub fn resource_version(obj: &Value) -> u64 {
     str_at(obj, &["metadata", "resourceVersion"]).and_then(|s| s.parse().ok()).unwrap_or(0)
 }

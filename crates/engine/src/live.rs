@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ferry_apply::discovery::{Discovery, DiscoveryError, gvk_of};
-use ferry_apply::object::{ObjKey, label, str_at};
+use ferry_apply::object::{ObjKey, label};
 use ferry_apply::tracking::LABEL_APP;
 use futures::StreamExt;
 use kube::Client;
@@ -17,6 +17,8 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
+
+use crate::compare::resource_version;
 
 /// Which cluster a cache watches: its API server URL (`https://kubernetes.default.svc` for the
 /// cluster Ferry runs in). Objects of two clusters are never keyed alike: each cluster has its
@@ -54,7 +56,7 @@ struct Entry {
 impl Entry {
     fn of(value: &Value) -> Option<Self> {
         Some(Self {
-            resource_version: rv(value),
+            resource_version: resource_version(value),
             app_label: label(value, LABEL_APP).unwrap_or_default().into(),
             json: serde_json::to_vec(value).ok()?.into_boxed_slice(),
         })
@@ -309,12 +311,6 @@ impl LiveCache {
             self.send(app_label, key);
         }
     }
-}
-
-/// resourceVersion as a number where possible (the embedded cluster and etcd use integers);
-/// comparison only decides between two versions of the same object.
-fn rv(obj: &Value) -> u64 {
-    str_at(obj, &["metadata", "resourceVersion"]).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 fn to_entry(obj: DynamicObject, resource: &ApiResource) -> Option<(ObjKey, Entry)> {
