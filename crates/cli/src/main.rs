@@ -151,6 +151,9 @@ enum ClusterCommand {
         /// Where to write the kubeconfig (default: DATA_DIR/kubeconfig).
         #[arg(long)]
         kubeconfig: Option<std::path::PathBuf>,
+        /// How long Events are kept after their last write (kube-apiserver's --event-ttl).
+        #[arg(long, default_value = "1h", value_parser = up::parse_duration)]
+        event_ttl: std::time::Duration,
     },
     /// Register a cluster apps can deploy into (as `argocd cluster add`): creates the
     /// ServiceAccount kube-system/ferry-manager with a long-lived token in it, and writes an
@@ -217,14 +220,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The commands that serve until stopped, whose memory over days matters.
+/// The commands that serve until stopped, whose memory over days matters, and the soak that
+/// measures it.
 fn runs_for_days(command: &Command) -> bool {
     matches!(
         command,
         Command::Up(_)
             | Command::Controller(_)
             | Command::Cluster { command: ClusterCommand::Serve { .. } }
-    )
+    ) || matches!(command, Command::Bench(args) if args.soaks())
 }
 
 /// Whether the error is stdout closing under us, however deep in the chain it sits (an
@@ -302,9 +306,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tokio::runtime::Runtime::new()?.block_on(repo::remove(args))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Cluster { command: ClusterCommand::Serve { data_dir, listen, kubeconfig } } => {
+        Command::Cluster {
+            command: ClusterCommand::Serve { data_dir, listen, kubeconfig, event_ttl },
+        } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(ferry_cluster::serve_command(data_dir, listen, kubeconfig))?;
+            runtime
+                .block_on(ferry_cluster::serve_command(data_dir, listen, kubeconfig, event_ttl))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Project(args) => tokio::runtime::Runtime::new()?.block_on(project::run(args)),

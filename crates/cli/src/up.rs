@@ -25,6 +25,10 @@ pub struct UpArgs {
     /// Address of the embedded Kubernetes API server (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:6443")]
     pub cluster_listen: SocketAddr,
+    /// How long the embedded cluster keeps Events after their last write (kube-apiserver's
+    /// --event-ttl).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub event_ttl: Duration,
     /// Do not create the demo repository and Application.
     #[arg(long)]
     pub no_demo: bool,
@@ -55,7 +59,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     progress.step("starting the embedded cluster");
     let cluster = Cluster::start(
-        ClusterConfig::default().data_dir(data_dir.join("cluster")).listen(args.cluster_listen).kubeconfig_path(&kubeconfig),
+        ClusterConfig::default().data_dir(data_dir.join("cluster")).listen(args.cluster_listen).kubeconfig_path(&kubeconfig).event_ttl(args.event_ttl),
     )
     .await
     .with_context(|| format!("starting the embedded cluster on {} (is the port taken? try --cluster-listen 127.0.0.1:0)", args.cluster_listen))?;

@@ -8,6 +8,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().unwrap_or_else(|| "ferry-cluster-data".into()));
     let listen: SocketAddr = args.next().unwrap_or_else(|| "127.0.0.1:0".into()).parse()?;
-    ferry_cluster::serve_command(dir, listen, None).await?;
+    ferry_cluster::serve_command(dir, listen, None, ferry_cluster::event_ttl::DEFAULT_EVENT_TTL)
+        .await?;
     Ok(())
 }

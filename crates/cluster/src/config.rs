@@ -35,6 +35,9 @@ pub struct ClusterConfig {
     pub load_balancers: bool,
     /// The address they get: the node's, like k3s ServiceLB.
     pub load_balancer_ip: IpAddr,
+    /// How long an Event is kept after it was last written (kube-apiserver's `--event-ttl`,
+    /// one hour by default).
+    pub event_ttl: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -53,6 +56,7 @@ impl Default for ClusterConfig {
             token_auth_file: None,
             load_balancers: true,
             load_balancer_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            event_ttl: crate::event_ttl::DEFAULT_EVENT_TTL,
         }
     }
 }
@@ -70,6 +74,11 @@ impl ClusterConfig {
 
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
+        self
+    }
+
+    pub fn event_ttl(mut self, ttl: Duration) -> Self {
+        self.event_ttl = ttl;
         self
     }
 

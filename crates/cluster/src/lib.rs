@@ -35,6 +35,7 @@ pub mod auth;
 mod config;
 pub mod convert;
 pub mod error;
+pub mod event_ttl;
 pub mod faults;
 mod gc;
 mod http;
@@ -193,6 +194,7 @@ impl Cluster {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let app = http::router(state.clone());
         let server = tokio::spawn(http::serve_tls(listener, tls_config, app, ca, stop_rx.clone()));
+        event_ttl::spawn(state.clone(), stop_rx.clone());
         if config.simulator {
             simulator::spawn(state.clone(), stop_rx);
         }

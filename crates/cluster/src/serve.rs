@@ -10,10 +10,12 @@ pub async fn serve_command(
     data_dir: PathBuf,
     listen: SocketAddr,
     kubeconfig: Option<PathBuf>,
+    event_ttl: std::time::Duration,
 ) -> Result<(), ClusterError> {
     let mut config = ClusterConfig::default()
         .data_dir(data_dir)
         .listen(listen)
+        .event_ttl(event_ttl)
         .simulator_delay(std::time::Duration::from_secs(1));
     if let Some(k) = kubeconfig {
         config = config.kubeconfig_path(k);

@@ -83,3 +83,46 @@ async fn an_events_api_event_missing_required_fields_is_invalid_and_names_them()
     }
     assert!(events.list(&ListParams::default()).await.expect("list").items.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_deleted_once_their_newest_timestamp_is_older_than_the_event_ttl_and_watchers_see_it()
+ {
+    use futures::{StreamExt, TryStreamExt};
+    use kube::runtime::watcher::{self, Event as Seen};
+
+    let ttl = std::time::Duration::from_secs(3);
+    let config = ferry_cluster::testing::fast_config().event_ttl(ttl);
+    let cluster = ferry_cluster::testing::try_start(config).await.expect("the cluster starts");
+    let client = cluster.client().await.expect("client");
+    let events: Api<EventsEvent> = Api::namespaced(client.clone(), "default");
+    let event = |name: &str, at: jiff::Timestamp| -> EventsEvent {
+        serde_json::from_value(json!({
+            "metadata": {"name": name}, "note": "applied", "reason": "Synced", "action": "Sync",
+            "type": "Normal", "eventTime": at.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            "reportingController": "ferry", "reportingInstance": "ferry-0",
+        }))
+        .expect("a valid Event")
+    };
+    let now = jiff::Timestamp::now();
+    let mut seen = watcher::watcher(events.clone(), watcher::Config::default()).boxed();
+    events.create(&PostParams::default(), &event("posted-now", now)).await.expect("created");
+    // Observed again an hour from now (a clock ahead of this one): its newest timestamp is
+    // what counts, so it outlives the test.
+    let later = now.checked_add(jiff::SignedDuration::from_hours(1)).expect("in range");
+    events.create(&PostParams::default(), &event("seen-later", later)).await.expect("created");
+
+    let deleted = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(change) = seen.try_next().await.expect("the watch runs") {
+            if let Seen::Delete(e) = change {
+                return e.metadata.name;
+            }
+        }
+        None
+    })
+    .await
+    .expect("an Event expires within the TTL and the sweeper's period");
+    assert_eq!(deleted.as_deref(), Some("posted-now"));
+    let left = events.list(&ListParams::default()).await.expect("list").items;
+    let names: Vec<_> = left.iter().filter_map(|e| e.metadata.name.as_deref()).collect();
+    assert_eq!(names, ["seen-later"]);
+}

@@ -24,7 +24,12 @@ async fn run_until_term(dir: &Path, work: impl FnOnce(&Kubectl) + Send + 'static
     let kubeconfig = dir.join("kubeconfig");
     // A kubeconfig left by an earlier run names its port: wait for this run's.
     let _ = std::fs::remove_file(&kubeconfig);
-    let server = tokio::spawn(ferry_cluster::serve_command(dir.to_path_buf(), listen, None));
+    let server = tokio::spawn(ferry_cluster::serve_command(
+        dir.to_path_buf(),
+        listen,
+        None,
+        ferry_cluster::event_ttl::DEFAULT_EVENT_TTL,
+    ));
     let ready = eventually(Duration::from_secs(20), || kubeconfig.exists());
     assert!(ready, "serve writes {} once it serves", kubeconfig.display());
     let k = Kubectl::new(&kubeconfig);
