@@ -644,6 +644,9 @@ fn forget(inner: &Inner, id: &AppId) {
     inner.metrics.remove_app(&id.namespace, &id.name);
     inner.memory.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     inner.keys.forget(id);
+    inner.renders.forget(&id.owner());
+    inner.deliveries.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    inner.labels.write().unwrap_or_else(|p| p.into_inner()).remove(&id.label_value());
     inner.records.forget(&format!("{}/{}", id.namespace, id.name));
     inner.notifier.observe(ferry_notify::AppEvent {
         namespace: id.namespace.clone(),

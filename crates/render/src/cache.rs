@@ -4,8 +4,14 @@
 //! keeps the read set of the last renders with a fingerprint per path — the tree's content id
 //! where it has one (git blob/tree ids), else a hash of the bytes or of the directory listing. A
 //! lookup recomputes the fingerprints from the current tree; all equal means the same output.
+//!
+//! Bounded by what is managed, not by uptime: each key is held by the owners that last rendered
+//! under it (the engine's apps, [`RenderContext::owner`]). An owner rendering under a new key
+//! (its spec changed) lets go of the old one, a deleted app is forgotten, and a key no owner
+//! holds is dropped; renders without an owner (one-off previews) keep at most
+//! [`UNOWNED_KEYS`] keys, the oldest dropped first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -22,11 +28,66 @@ use crate::tool_version;
 
 /// Renders remembered per app and inputs. Cheap to share (`&self` everywhere, internally locked).
 pub struct RenderCache {
-    entries: Mutex<HashMap<String, Vec<Entry>>>,
+    entries: Mutex<Store>,
     /// Most remembered renders per key (older ones are dropped first).
     per_key: usize,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+/// Most keys kept for renders without an owner.
+pub const UNOWNED_KEYS: usize = 64;
+
+/// The remembered renders by key, and who holds each key.
+#[derive(Default)]
+struct Store {
+    renders: HashMap<String, Vec<Entry>>,
+    /// Owner → the key it last rendered under.
+    owners: HashMap<String, String>,
+    /// Key → how many owners hold it (keys of owned renders only).
+    holders: HashMap<String, usize>,
+    /// Keys rendered without an owner and held by none, oldest first.
+    unowned: VecDeque<String>,
+}
+
+impl Store {
+    /// `owner` (if any) now holds `key`: the key it held before is let go.
+    fn hold(&mut self, owner: Option<&str>, key: &str) {
+        let Some(owner) = owner else {
+            if !self.holders.contains_key(key) && !self.unowned.iter().any(|k| k == key) {
+                self.unowned.push_back(key.to_owned());
+                while self.unowned.len() > UNOWNED_KEYS {
+                    let oldest = self.unowned.pop_front().unwrap_or_default();
+                    self.renders.remove(&oldest);
+                }
+            }
+            return;
+        };
+        if self.owners.get(owner).is_some_and(|held| held == key) {
+            return;
+        }
+        if let Some(before) = self.owners.insert(owner.to_owned(), key.to_owned()) {
+            self.let_go(&before);
+        }
+        *self.holders.entry(key.to_owned()).or_default() += 1;
+        self.unowned.retain(|k| k != key);
+    }
+
+    /// One owner fewer holds `key`; the last one takes its renders with it.
+    fn let_go(&mut self, key: &str) {
+        let Some(count) = self.holders.get_mut(key) else { return };
+        *count -= 1;
+        if *count == 0 {
+            self.holders.remove(key);
+            self.renders.remove(key);
+        }
+    }
+
+    fn forget(&mut self, owner: &str) {
+        if let Some(key) = self.owners.remove(owner) {
+            self.let_go(&key);
+        }
+    }
 }
 
 /// (path, fingerprint) for every path a render read.
@@ -98,11 +159,21 @@ impl Default for RenderCache {
 impl RenderCache {
     pub fn new() -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Store::default()),
             per_key: 4,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// Drops the renders `owner` holds alone (its app was deleted, or is reconciled elsewhere).
+    pub fn forget(&self, owner: &str) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).forget(owner);
+    }
+
+    /// How many keys have renders remembered.
+    pub fn keys(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).renders.len()
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -136,13 +207,14 @@ impl RenderCache {
         let candidates: Vec<Fingerprints> = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             entries
+                .renders
                 .get(&key)
                 .map(|list| list.iter().map(|e| e.fingerprints.clone()).collect())
                 .unwrap_or_default()
         };
         for fingerprints in candidates {
             if still_valid(tree, &fingerprints)
-                && let Some(rendered) = self.unpack(&key, &fingerprints)
+                && let Some(rendered) = self.unpack(&key, &fingerprints, ctx.owner.as_deref())
             {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok((Arc::new(rendered), Lookup::Hit));
@@ -166,7 +238,8 @@ impl RenderCache {
             },
         };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let list = entries.entry(key).or_default();
+        entries.hold(ctx.owner.as_deref(), &key);
+        let list = entries.renders.entry(key).or_default();
         let hash = rendered.hash.clone();
         list.insert(0, Entry { fingerprints, hash, rendered: packed });
         list.truncate(self.per_key);
@@ -188,7 +261,7 @@ impl RenderCache {
         let (key, _) = self.key(tree, app_path, opts, ctx)?;
         let candidates: Vec<Fingerprints> = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            let list = entries.get(&key).map(Vec::as_slice).unwrap_or_default();
+            let list = entries.renders.get(&key).map(Vec::as_slice).unwrap_or_default();
             list.iter().filter(|e| e.hash == hash).map(|e| e.fingerprints.clone()).collect()
         };
         Ok(candidates.iter().any(|fingerprints| still_valid(tree, fingerprints)))
@@ -207,11 +280,19 @@ impl RenderCache {
     }
 
     /// The render remembered under `key` with `fingerprints` (looked up again: the lock was
-    /// let go while the fingerprints were checked against the tree), if it was kept.
-    fn unpack(&self, key: &str, fingerprints: &Fingerprints) -> Option<Rendered> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(key)?.iter().find(|e| e.fingerprints == *fingerprints)?;
-        entry.rendered.as_ref()?.unpack()
+    /// let go while the fingerprints were checked against the tree), if it was kept; `owner`
+    /// holds the key from now on.
+    fn unpack(
+        &self,
+        key: &str,
+        fingerprints: &Fingerprints,
+        owner: Option<&str>,
+    ) -> Option<Rendered> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.renders.get(key)?.iter().find(|e| e.fingerprints == *fingerprints)?;
+        let rendered = entry.rendered.as_ref()?.unpack()?;
+        entries.hold(owner, key);
+        Some(rendered)
     }
 }
 

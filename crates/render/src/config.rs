@@ -107,6 +107,10 @@ pub struct RenderContext {
     pub namespace: Option<String>,
     pub config: RenderConfig,
     pub decryption: Option<Arc<Keyring>>,
+    /// Whose render this is, for the render cache (the engine's app id): the cache keeps one
+    /// set of renders per owner, so a changed spec drops the renders of the old one and
+    /// [`crate::RenderCache::forget`] drops a deleted app's. Not part of the output.
+    pub owner: Option<String>,
 }
 
 impl RenderContext {
@@ -121,6 +125,12 @@ impl RenderContext {
 
     pub fn with_config(mut self, config: RenderConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Who the render cache keeps this render for (see [`RenderContext::owner`]).
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
         self
     }
 

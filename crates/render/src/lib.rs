@@ -28,7 +28,7 @@ mod substitute;
 mod tool_version;
 pub mod yaml;
 
-pub use cache::{CacheStats, Lookup, RenderCache};
+pub use cache::{CacheStats, Lookup, RenderCache, UNOWNED_KEYS};
 pub use config::{Limits, RenderConfig, RenderContext, Tools};
 pub use detect::detect_kind;
 pub use error::RenderError;

@@ -56,6 +56,42 @@ fn an_unchanged_directory_app_is_known_unchanged_without_rendering_and_a_changed
 }
 
 #[test]
+fn the_cache_keeps_an_apps_current_renders_only_and_drops_a_forgotten_apps() {
+    let repo = repo(&[("app/a.yaml", CM)]);
+    let tree = FsTree::new(repo.path()).unwrap();
+    let app = RepoPath::new("app").unwrap();
+    let cache = RenderCache::new();
+    let ours = context("app").with_owner("apps/app");
+    let defaults = RenderOptions::default();
+    let first = cache.render(&tree, &app, &defaults, &ours).unwrap();
+    assert_eq!(cache.keys(), 1);
+
+    // The app's spec changes: the renders of the old spec go with it.
+    let changed = RenderOptions {
+        kind: Some(ferry_render::SourceKind::Directory),
+        ..RenderOptions::default()
+    };
+    let second = cache.render(&tree, &app, &changed, &ours).unwrap();
+    assert_eq!(cache.keys(), 1);
+    assert!(!cache.unchanged(&tree, &app, &defaults, &ours, &first.hash).unwrap());
+    assert!(cache.unchanged(&tree, &app, &changed, &ours, &second.hash).unwrap());
+
+    // A second app rendering the same inputs shares the key: forgetting one keeps it.
+    let theirs = context("app").with_owner("team/app");
+    cache.render(&tree, &app, &changed, &theirs).unwrap();
+    cache.forget("apps/app");
+    assert!(cache.unchanged(&tree, &app, &changed, &theirs, &second.hash).unwrap());
+    cache.forget("team/app");
+    assert_eq!(cache.keys(), 0);
+
+    // Renders for no app (previews) keep the latest keys only.
+    for i in 0..ferry_render::UNOWNED_KEYS + 10 {
+        cache.render(&tree, &app, &defaults, &context(&format!("preview-{i}"))).unwrap();
+    }
+    assert_eq!(cache.keys(), ferry_render::UNOWNED_KEYS);
+}
+
+#[test]
 fn a_kustomize_render_is_remembered_and_invalidated_by_a_change_in_its_base() {
     let repo = repo(&[
         ("base/kustomization.yaml", "resources:\n- cm.yaml\n"),

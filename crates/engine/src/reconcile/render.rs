@@ -94,7 +94,9 @@ async fn same_content(
 
 /// What the renderer needs to know of the app (and the keys to decrypt with, to render).
 fn context(cy: &Cycle<'_>, keys: Option<std::sync::Arc<ferry_render::Keyring>>) -> RenderContext {
-    let mut ctx = RenderContext::new(&cy.id.name).with_config(cy.inner.config.render.clone());
+    let mut ctx = RenderContext::new(&cy.id.name)
+        .with_config(cy.inner.config.render.clone())
+        .with_owner(cy.id.owner());
     if let Some(keys) = keys {
         ctx = ctx.with_decryption(keys);
     }

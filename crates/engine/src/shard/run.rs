@@ -174,6 +174,7 @@ fn lose(inner: &Arc<Inner>, shard: u32, change: &str, why: &str) {
     for id in &apps {
         inner.queue.forget(id);
         memory.remove(id);
+        inner.renders.forget(&id.owner());
     }
 }
 
