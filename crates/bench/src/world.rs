@@ -39,10 +39,19 @@ pub struct Stage {
 impl Stage {
     /// Starts the cluster with a 100 ms workload simulator (pods become ready after it).
     pub fn start() -> Result<Self, BenchError> {
+        Self::start_with(|config| config)
+    }
+
+    /// [`Stage::start`], with the cluster's configuration changed by `tweak` first.
+    pub fn start_with(
+        tweak: impl FnOnce(ClusterConfig) -> ClusterConfig,
+    ) -> Result<Self, BenchError> {
         let cluster_rt = named_runtime(CLUSTER_THREADS)?;
-        let config = ClusterConfig::default()
-            .simulator_delay(Duration::from_millis(100))
-            .bookmark_interval(Duration::from_secs(5));
+        let config = tweak(
+            ClusterConfig::default()
+                .simulator_delay(Duration::from_millis(100))
+                .bookmark_interval(Duration::from_secs(5)),
+        );
         let cluster = cluster_rt.block_on(ferry_cluster::Cluster::start(config))?;
         let harness = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -146,6 +155,14 @@ pub struct World {
 impl World {
     /// `setup` fills the repository before the first commit.
     pub fn start(setup: impl FnOnce(&Repo) -> Result<(), BenchError>) -> Result<Self, BenchError> {
+        Self::start_with(|config| config, setup)
+    }
+
+    /// [`World::start`], with the cluster's configuration changed by `tweak`.
+    pub fn start_with(
+        tweak: impl FnOnce(ClusterConfig) -> ClusterConfig,
+        setup: impl FnOnce(&Repo) -> Result<(), BenchError>,
+    ) -> Result<Self, BenchError> {
         let tmp = tempfile::tempdir().map_err(|source| BenchError::Io {
             what: "create a temporary directory".into(),
             source,
@@ -156,7 +173,7 @@ impl World {
         setup(&repo)?;
         repo.commit("initial")?;
         let daemon = GitDaemon::start(&tmp.path().join("git"))?;
-        let stage = Stage::start()?;
+        let stage = Stage::start_with(tweak)?;
         let engine_rt = named_runtime(ENGINE_THREADS)?;
         let mut registry = Registry::default();
         let config = EngineConfig::new(tmp.path().join("engine"));

@@ -28,12 +28,24 @@ pub struct BenchArgs {
     /// Override the rounds (commit-to-applied, drift-heal) or the window in seconds (steady-state).
     #[arg(long)]
     pub rounds: Option<usize>,
+    /// How long the soak runs (`1h`, `30m`, `600s`; the same as `--rounds SECONDS`).
+    #[arg(long, value_parser = crate::up::parse_duration, conflicts_with = "rounds")]
+    pub duration: Option<std::time::Duration>,
+}
+
+impl BenchArgs {
+    /// Whether this run measures a process over a long time (the soak), and so must hold
+    /// memory as the long-running commands do.
+    pub fn soaks(&self) -> bool {
+        self.scenario == "soak"
+    }
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let scenarios: Vec<Scenario> =
         if args.scenario == "all" { Scenario::ALL.to_vec() } else { vec![args.scenario.parse()?] };
-    let opts = Options { quick: args.quick, size: args.size, rounds: args.rounds };
+    let rounds = args.duration.map(|d| d.as_secs() as usize).or(args.rounds);
+    let opts = Options { quick: args.quick, size: args.size, rounds };
     for scenario in scenarios {
         eprintln!("running {}{} …", scenario.name(), if args.quick { " (quick)" } else { "" });
         let report = ferry_bench::run(scenario, &opts)

@@ -25,8 +25,19 @@ pub(crate) fn start(
     objects: impl Fn(&str) -> String,
     timeout: Duration,
 ) -> Result<ManyApps, BenchError> {
+    start_with(|config| config, apps, namespace, objects, timeout)
+}
+
+/// [`start`], with the cluster's configuration changed by `tweak`.
+pub(crate) fn start_with(
+    tweak: impl FnOnce(ferry_cluster::ClusterConfig) -> ferry_cluster::ClusterConfig,
+    apps: usize,
+    namespace: &str,
+    objects: impl Fn(&str) -> String,
+    timeout: Duration,
+) -> Result<ManyApps, BenchError> {
     let names: Vec<String> = (0..apps).map(app_name).collect();
-    let world = World::start(|repo| {
+    let world = World::start_with(tweak, |repo| {
         for name in &names {
             repo.write(&format!("apps/{name}/objects.yaml"), &objects(name))?;
         }
