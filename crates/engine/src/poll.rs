@@ -1,7 +1,8 @@
 //! The poller: one `ls-remote` per repository when it is due, whatever the number of apps on
-//! it; only apps whose revision moved are reconciled. Each repository keeps its own schedule
-//! (`ferry_source::Poller`): the poll interval with jitter while it answers, exponential backoff
-//! while it fails, and one log line per change of error rather than one per attempt.
+//! it; only apps whose revision moved are reconciled, those whose files changed first (see
+//! `changed_first`). Each repository keeps its own schedule (`ferry_source::Poller`): the poll
+//! interval with jitter while it answers, exponential backoff while it fails, and one log line
+//! per change of error rather than one per attempt.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ferry_apply::tracking::AppId;
 use ferry_source::resolve::Resolution;
-use ferry_source::{PollConfig, PollOutcome, Poller, RepoPath, RepoUrl};
+use ferry_source::{Access, CommitId, PollConfig, PollOutcome, Poller, RepoPath, RepoUrl};
 use futures::StreamExt;
 use kube::ResourceExt;
 
@@ -72,70 +73,131 @@ pub(crate) fn tick(interval: Duration) -> Duration {
 pub(crate) async fn poll_once(inner: &Arc<Inner>) {
     let now = Instant::now();
     type Repo = (RepoUrl, String);
-    let mut by_repo: HashMap<String, (Repo, Vec<(AppId, String)>)> = HashMap::new();
+    let mut by_repo: HashMap<String, (Repo, Vec<Polled>)> = HashMap::new();
     for app in inner.apps.state() {
         let Ok(url) = Sources::parse_url(&app.spec.source.repo_url) else { continue };
         if !inner.schedule.due(&url.key(), now) {
             continue;
         }
-        let id = AppId::new(app.namespace().unwrap_or_default(), app.name_any());
-        let revision = app.spec.source.target_revision.clone();
+        let polled = Polled {
+            id: AppId::new(app.namespace().unwrap_or_default(), app.name_any()),
+            revision: app.spec.source.target_revision.clone(),
+            path: app.spec.source.path.clone(),
+        };
         let raw = app.spec.source.repo_url.clone();
-        by_repo.entry(url.key()).or_insert_with(|| ((url, raw), Vec::new())).1.push((id, revision));
+        by_repo.entry(url.key()).or_insert_with(|| ((url, raw), Vec::new())).1.push(polled);
     }
     futures::stream::iter(by_repo.into_values())
         .for_each_concurrent(8, |(url, apps)| poll_repo(inner, url, apps))
         .await;
 }
 
-async fn poll_repo(inner: &Arc<Inner>, (url, raw): (RepoUrl, String), apps: Vec<(AppId, String)>) {
+/// An app as the poller sees it: which ref it follows, and where its files are.
+struct Polled {
+    id: AppId,
+    revision: String,
+    path: String,
+}
+
+async fn poll_repo(inner: &Arc<Inner>, (url, raw): (RepoUrl, String), apps: Vec<Polled>) {
     // A broken Secret stops the poll like a failed ref check; the apps say why.
-    let refs = match inner.repos.access(&raw).await {
+    let access = match inner.repos.access(&raw).await {
         Ok(repo) => Ok(repo.access),
         Err(e) => Err(e.to_string()),
     };
     let started = Instant::now();
-    let refs = match refs {
+    let refs = match &access {
         Ok(access) => {
-            inner.sources.refs(&url, &access, Duration::ZERO).await.map_err(|e| e.to_string())
+            inner.sources.refs(&url, access, Duration::ZERO).await.map_err(|e| e.to_string())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.clone()),
     };
     inner.metrics.git_fetch_duration.observe(started.elapsed().as_secs_f64());
     let interval = inner.config.poll_interval;
-    match refs {
-        Ok(refs) => {
-            if inner.schedule.done(&url.key(), interval, Ok(())).is_none() {
-                tracing::debug!(repo = %url, "ref check done");
-            }
-            for (id, revision) in apps {
-                let now = match Sources::resolve_with(&refs, &url, &revision) {
-                    Ok(Resolution::Ref { commit, .. }) => Some(commit),
-                    Ok(Resolution::Commit { .. }) => continue,
-                    Err(_) => None,
-                };
-                let known = inner
-                    .memory
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&id)
-                    .and_then(|m| m.head.clone());
-                if now.is_none() || now != known {
-                    inner.trigger(&id, |r| r.poll = true);
-                }
-            }
-        }
-        Err(e) => {
+    let (refs, access) = match (refs, access) {
+        (Ok(refs), Ok(access)) => (refs, access),
+        (Err(e), _) | (_, Err(e)) => {
             inner.metrics.git_errors.inc();
             if let Some(error) = inner.schedule.done(&url.key(), interval, Err(e)) {
                 tracing::warn!(repo = %url, %error, "ref check failed; retrying with backoff");
             }
             // The apps say so in their conditions (their own fetch fails the same way).
-            for (id, _) in apps {
-                inner.trigger(&id, |r| r.poll = true);
+            for app in apps {
+                inner.trigger(&app.id, |r| r.poll = true);
             }
+            return;
+        }
+    };
+    if inner.schedule.done(&url.key(), interval, Ok(())).is_none() {
+        tracing::debug!(repo = %url, "ref check done");
+    }
+    let mut moved = Vec::new();
+    for app in apps {
+        let now = match Sources::resolve_with(&refs, &url, &app.revision) {
+            Ok(Resolution::Ref { commit, .. }) => Some(commit),
+            Ok(Resolution::Commit { .. }) => continue,
+            Err(_) => None,
+        };
+        let memory = inner.memory.lock().unwrap_or_else(|p| p.into_inner());
+        let known = memory.get(&app.id).and_then(|m| m.head.clone());
+        drop(memory);
+        if now.is_none() || now != known {
+            moved.push((app, known, now));
         }
     }
+    if moved.len() > 1 {
+        changed_first(inner, &url, &access, &mut moved).await;
+    }
+    for (app, _, _) in moved {
+        inner.trigger(&app.id, |r| r.poll = true);
+    }
+}
+
+/// Most commit pairs whose changed paths the poller reads to order one repository's apps.
+const MAX_PAIRS: usize = 4;
+
+/// Orders `moved` so that the apps whose files changed between the commit each last saw and
+/// the new one come first (as a webhook that names its changed paths does): in a monorepo the
+/// app a one-line commit changed is applied before the others are verified unchanged. The new
+/// commit is fetched here rather than by the first reconcile (which would wait for the same
+/// fetch); when it cannot be, or the diff cannot be read, the order stays as it is.
+async fn changed_first(
+    inner: &Arc<Inner>,
+    url: &RepoUrl,
+    access: &Access,
+    moved: &mut [(Polled, Option<CommitId>, Option<CommitId>)],
+) {
+    let mut pairs: Vec<(CommitId, CommitId)> = Vec::new();
+    for (_, known, now) in moved.iter() {
+        if let (Some(from), Some(to)) = (known, now)
+            && !pairs.iter().any(|(f, t)| f == from && t == to)
+        {
+            pairs.push((from.clone(), to.clone()));
+        }
+    }
+    if pairs.is_empty() || pairs.len() > MAX_PAIRS {
+        return;
+    }
+    let mut changed: HashMap<(CommitId, CommitId), BTreeSet<RepoPath>> = HashMap::new();
+    for (from, to) in pairs {
+        let revision = to.to_string();
+        if let Err(e) = inner.sources.commit(url, access, &revision, Duration::from_secs(60)).await
+        {
+            tracing::debug!(repo = %url, error = %e, "cannot fetch the new commit to order apps");
+            return;
+        }
+        match inner.sources.cache().changed_paths(url, &from, &to) {
+            Ok(paths) => {
+                changed.insert((from, to), paths);
+            }
+            // The commit an app last saw may be gone (history rewritten): no order then.
+            Err(e) => tracing::debug!(repo = %url, error = %e, "no changed paths to order apps"),
+        }
+    }
+    moved.sort_by_key(|(app, known, now)| {
+        let paths = known.clone().zip(now.clone()).and_then(|pair| changed.get(&pair));
+        !paths.is_none_or(|paths| touches(&app.path, paths))
+    });
 }
 
 /// Reconciles, now, the apps of the repository `raw_url` names; returns how many.

@@ -237,3 +237,54 @@ async fn a_restarted_engine_neither_resyncs_verified_apps_nor_reports_them_past_
         assert_eq!(history_len(&stored(&world, app).await), before, "{app} was not synced again");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_webhook_a_polled_commit_reconciles_the_app_it_changed_before_the_others() {
+    use ferry_engine::shard::{Journal, ShardConfig};
+    const MANY: usize = 12;
+    let journal = Journal::default();
+    // One worker: reconciles run in the order they were queued, which the journal shows.
+    let options = Options {
+        poll_interval: Duration::from_millis(300),
+        workers: Some(1),
+        sharding: Some(ShardConfig::new(1, "ferry", "solo").journal(journal.clone())),
+        ..Options::default()
+    };
+    let world = World::start_with(
+        |repo| {
+            for i in 0..MANY {
+                let file = config_map(&format!("cm{i}"), "1");
+                repo.write(&format!("app{i}/cm.yaml"), &file).expect("write the file");
+            }
+        },
+        options,
+    )
+    .await;
+    let head = world.head();
+    for i in 0..MANY {
+        world.create_app(&name(i), automated_spec(&world.repo_url(), &name(i), "demo")).await;
+    }
+    for i in 0..MANY {
+        world.wait_synced_healthy(&name(i), &head).await;
+    }
+    settle(&world).await;
+
+    let since = journal.spans().len();
+    let changed = MANY - 1;
+    world.repo.write(&format!("app{changed}/cm.yaml"), &config_map("cm-new", "2")).expect("write");
+    let revision = world.repo.commit("change the last app").expect("commit");
+    world.wait_synced_healthy(&name(changed), &revision).await;
+    for i in (0..MANY).filter(|i| *i != changed) {
+        world
+            .wait_for(&name(i), "verified at the new commit", |a| {
+                is_synced_healthy_at(a, &revision)
+            })
+            .await;
+    }
+    let order: Vec<String> = journal.spans()[since..].iter().map(|s| s.app.clone()).collect();
+    assert_eq!(
+        order.first().map(String::as_str),
+        Some(format!("ferry/{}", name(changed)).as_str()),
+        "the changed app is reconciled first: {order:?}"
+    );
+}

@@ -42,6 +42,10 @@ pub struct Options {
     pub audit: Option<ferry_engine::audit::AuditTrail>,
     /// Whether the engine reconciles Argo CD's Applications (`Install`: installs their CRD).
     pub argo_applications: ferry_engine::argo::ArgoApplications,
+    /// How many apps reconcile at once (default: the engine's).
+    pub workers: Option<usize>,
+    /// Sharding, e.g. one shard to get the reconcile journal (default: none).
+    pub sharding: Option<ferry_engine::shard::ShardConfig>,
 }
 
 impl Default for Options {
@@ -51,6 +55,8 @@ impl Default for Options {
             cluster: ferry_cluster::testing::fast_config(),
             audit: None,
             argo_applications: Default::default(),
+            workers: None,
+            sharding: None,
         }
     }
 }
@@ -63,6 +69,12 @@ fn engine_config(tmp: &Path, options: &Options) -> EngineConfig {
     config.argo_applications = options.argo_applications;
     if let Some(audit) = &options.audit {
         config.audit = audit.clone();
+    }
+    if let Some(workers) = options.workers {
+        config = config.workers(workers);
+    }
+    if let Some(sharding) = &options.sharding {
+        config = config.sharding(sharding.clone());
     }
     config
 }
