@@ -330,6 +330,7 @@ impl Engine {
         tasks.spawn(crate::appset::controller::tick(inner.clone()));
         tasks.spawn(crate::appset::controller::work(inner.clone()));
         tasks.spawn(crate::shard::run::run(inner.clone()));
+        tasks.spawn(crate::shard::relay::follow(inner.clone()));
         tasks.spawn(crate::records::store::flush(inner.clone()));
         for _ in 0..inner.config.workers {
             tasks.spawn(work(inner.clone()));
@@ -339,14 +340,14 @@ impl Engine {
 
     /// A webhook or a user said `repo_url` moved: check it now instead of at the next poll.
     pub fn notify_push(&self, repo_url: &str) -> usize {
-        crate::poll::notify_push(&self.inner, repo_url, None, None)
+        self.notify_webhook_push(repo_url, None, &[], None)
     }
 
     /// [`Engine::notify_push`] for a webhook delivery that pushed `commits` (empty when the
     /// payload does not say) and changed `changed_paths` (`None` when it does not say: a force
     /// push, a new branch, a provider that lists no files). With a delivery id, the syncs it
     /// leads to name it as their trigger in the audit trail; with paths, the apps under them are
-    /// looked at first.
+    /// looked at first. A sharded replica relays the push to the others (`shard::relay`).
     pub fn notify_webhook_push(
         &self,
         repo_url: &str,
@@ -354,6 +355,16 @@ impl Engine {
         commits: &[String],
         changed_paths: Option<&std::collections::BTreeSet<ferry_source::RepoPath>>,
     ) -> usize {
+        if let Some(config) = self.inner.shards.config() {
+            let relayed = crate::shard::relay::Relayed::new(
+                repo_url,
+                delivery,
+                commits,
+                changed_paths,
+                &config.identity,
+            );
+            crate::shard::relay::announce(&self.inner, relayed);
+        }
         let delivery = delivery.map(|id| crate::sync_audit::Delivery::new(id, commits));
         crate::poll::notify_push(&self.inner, repo_url, delivery, changed_paths)
     }

@@ -23,6 +23,7 @@
 pub mod assign;
 pub mod journal;
 pub mod lease;
+pub mod relay;
 pub(crate) mod run;
 
 use std::collections::HashMap;
