@@ -34,6 +34,15 @@ impl Reasons {
     pub fn needs_source(&self) -> bool {
         self.spec || self.poll || self.request || self.resync || self.retry
     }
+
+    /// Adds `other`'s reasons to these.
+    pub fn merge(&mut self, other: Reasons) {
+        self.spec |= other.spec;
+        self.poll |= other.poll;
+        self.request |= other.request;
+        self.retry |= other.retry;
+        self.resync |= other.resync;
+    }
 }
 
 /// The time of one reconcile, read once: decisions take it as an argument, so they are pure.

@@ -276,6 +276,7 @@ pub(crate) async fn reconcile_owned(
         _ = crate::reconcile::reconcile(inner, id, reasons) => {}
         _ = entry.revoked() => {
             tracing::warn!(app = %id, shard, "shard lease not renewed in time; reconcile cancelled so that another replica can take the shard");
+            again_after_renewal(inner, id, reasons);
         }
     }
     if let Some(journal) = inner.shards.config().and_then(|c| c.journal.as_ref()) {
@@ -283,6 +284,23 @@ pub(crate) async fn reconcile_owned(
         journal.record(journal::Span { app: id.to_string(), replica, start_us, end_us: now_us() });
     }
     drop(entry);
+}
+
+/// A reconcile cancelled because the shard's validity ran out: a renewal that was only late
+/// (a stalled process, a slow API server) keeps the shard, and then nothing else would bring the
+/// app back — its trigger was spent on the cancelled run. So it is queued again, with its
+/// reasons, after the next renewal round: the worker runs it if the shard is still held, and
+/// drops it otherwise (the replica that takes the shard queues its apps).
+fn again_after_renewal(
+    inner: &crate::controller::Inner,
+    id: &AppId,
+    reasons: crate::reconcile::Reasons,
+) {
+    let Some(config) = inner.shards.config() else { return };
+    let mut pending = inner.reasons.lock().unwrap_or_else(|p| p.into_inner());
+    pending.entry(id.clone()).or_default().merge(reasons);
+    drop(pending);
+    inner.queue.push_after(id.clone(), config.renew_every * 2);
 }
 
 fn now_us() -> i64 {

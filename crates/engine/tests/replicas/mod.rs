@@ -140,6 +140,44 @@ impl Fleet {
         }
     }
 
+    /// Waits until every app is Synced and Healthy at `revision` as readers see it: its own
+    /// status, or the repository record verifying it unchanged there (each replica writes the
+    /// entries of the shards it holds). Returns how many apps the record verified.
+    pub async fn wait_all_effective(&self, revision: &str) -> usize {
+        use ferry_engine::records::{RepoRecord, effective, record_name};
+        let apps: Api<Application> = Api::namespaced(self.client.clone(), NS);
+        let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.client.clone(), NS);
+        let name = record_name(&self.daemon.url("config.git"));
+        let deadline = Instant::now() + Duration::from_secs(45);
+        loop {
+            let record = maps.get_opt(&name).await.expect("get the record");
+            let record = record.map(|cm| RepoRecord::from_config_map(&cm).expect("it parses"));
+            let listed = apps.list(&Default::default()).await.expect("list apps").items;
+            let behind: Vec<&Application> = listed
+                .iter()
+                .filter(|a| {
+                    let json = serde_json::to_value(a).expect("json");
+                    let healthy = json["status"]["sync"]["status"] == "Synced"
+                        && json["status"]["health"]["status"] == "Healthy";
+                    !healthy || effective(a, record.as_ref()).revision != revision
+                })
+                .collect();
+            if behind.is_empty() && listed.len() == APPS {
+                let by_record =
+                    |a: &&Application| effective(a, record.as_ref()).checked_at.is_some();
+                return listed.iter().filter(by_record).count();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} apps not at {revision} for readers; record {record:?}; first: {:?}",
+                behind.len(),
+                behind.first().map(|a| &a.status)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until the replicas hold every shard once, each between ⌊S/n⌋ and ⌈S/n⌉.
     pub async fn wait_balanced(&self, within: Duration) -> Duration {
         let started = Instant::now();
