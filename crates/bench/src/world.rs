@@ -68,6 +68,11 @@ impl Stage {
         })
     }
 
+    /// Tasks alive on the cluster's runtime (its connections, watches, controllers).
+    pub fn cluster_tasks(&self) -> usize {
+        self.cluster_rt.as_ref().map_or(0, |rt| rt.metrics().num_alive_tasks())
+    }
+
     /// Runs harness work on the calling thread.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.harness.block_on(future)
@@ -188,6 +193,12 @@ impl World {
 
     pub fn repo_url(&self) -> String {
         self.daemon.url(REPO_NAME)
+    }
+
+    /// Tasks alive on the engine's runtime (workers, watches, syncs in flight): Rust's
+    /// goroutine count.
+    pub fn engine_tasks(&self) -> usize {
+        self.engine_rt.as_ref().map_or(0, |rt| rt.metrics().num_alive_tasks())
     }
 
     /// Runs `future` on the engine's runtime (where its client's connections live), as the

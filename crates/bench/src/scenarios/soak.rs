@@ -1,5 +1,6 @@
 //! Soak: many apps for a long time — a commit every 10 s, an edit by hand every 5 s, the
-//! cluster's watches cut every minute — with the process's RSS, open files and threads sampled.
+//! cluster's watches cut every minute — with the process's RSS, open files, threads and the
+//! tasks alive on the engine's and the cluster's runtimes sampled.
 //! What must hold: every app converges at the end, and after warm-up the RSS is flat (its
 //! least-squares slope, in MiB per 10 minutes, is the number to read). Not in `all`: run it as
 //! `ferry bench soak --duration 1h` (or `--rounds SECONDS`; default one hour).
@@ -35,10 +36,13 @@ struct Sample {
     file_mib: f64,
     open_files: usize,
     threads: usize,
+    /// Tasks alive on the engine's and the cluster's runtimes.
+    engine_tasks: usize,
+    cluster_tasks: usize,
     live_objects: usize,
 }
 
-fn sample(at: Instant, live_objects: usize) -> Sample {
+fn sample(at: Instant, world: &crate::world::World) -> Sample {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let threads = status
         .lines()
@@ -54,7 +58,9 @@ fn sample(at: Instant, live_objects: usize) -> Sample {
         file_mib: memory.file_mib,
         open_files,
         threads,
-        live_objects,
+        engine_tasks: world.engine_tasks(),
+        cluster_tasks: world.stage.cluster_tasks(),
+        live_objects: world.engine.live_objects(),
     }
 }
 
@@ -120,7 +126,7 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
             _ => {}
         }
         if tick % 10 == 5 {
-            samples.push(sample(started, world.engine.live_objects()));
+            samples.push(sample(started, world));
         }
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
@@ -163,6 +169,14 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
         "threads_first_last",
         json!([pick(first, |s| s.threads as f64), pick(last, |s| s.threads as f64)]),
     );
+    report.set(
+        "engine_tasks_first_last",
+        json!([pick(first, |s| s.engine_tasks as f64), pick(last, |s| s.engine_tasks as f64)]),
+    );
+    report.set(
+        "cluster_tasks_first_last",
+        json!([pick(first, |s| s.cluster_tasks as f64), pick(last, |s| s.cluster_tasks as f64)]),
+    );
     report.set("samples", samples_json(&samples));
     report.set("engine", costs.engine_json());
     report.set("cluster", costs.cluster_json(stage));
@@ -177,7 +191,8 @@ fn samples_json(samples: &[Sample]) -> Value {
         .map(|s| {
             json!({"at_s": round(s.at_s), "rss_mib": round(s.rss_mib), "anon_mib": round(s.anon_mib),
                 "file_mib": round(s.file_mib), "open_files": s.open_files,
-                "threads": s.threads, "live_objects": s.live_objects})
+                "threads": s.threads, "engine_tasks": s.engine_tasks,
+                "cluster_tasks": s.cluster_tasks, "live_objects": s.live_objects})
         })
         .collect()
 }
@@ -194,6 +209,8 @@ mod tests {
             file_mib: 0.0,
             open_files: 0,
             threads: 0,
+            engine_tasks: 0,
+            cluster_tasks: 0,
             live_objects: 0,
         }
     }
