@@ -198,6 +198,21 @@ fn plain_documents(format: Format, bytes: &[u8]) -> Result<Vec<Node>, SopsError>
             message: "a document is not a map (SOPS encrypts maps)".into(),
         });
     }
+    // In an encrypted dotenv file every `sops_…` variable is metadata (sops reads it so): a
+    // variable of the file's own under that prefix would be taken for metadata on the way back
+    // and the file would never decrypt again.
+    if format == Format::Dotenv
+        && let Some(Node::Map(entries)) = parsed.documents.first()
+        && let Some((Key::Name(name), _)) =
+            entries.iter().find(|(k, _)| matches!(k, Key::Name(n) if n.starts_with("sops_")))
+    {
+        return Err(SopsError::Parse {
+            format: format.name(),
+            message: format!(
+                "variable {name}: names starting with sops_ are SOPS metadata in an encrypted dotenv file, so it could not be read back; rename it"
+            ),
+        });
+    }
     Ok(parsed.documents)
 }
 

@@ -1,0 +1,28 @@
+//! Inputs the fuzz targets found (`fuzz/fuzz_targets`), kept as tests: each failed before its
+//! fix.
+
+use ferry_secrets::{EncryptOptions, Format, Keyring, decrypt, encrypt};
+
+/// An age identity made for these tests only (the `sops_documents` target's).
+const IDENTITY: &str = "AGE-SECRET-KEY-14VVVAHZ4RLY5RU4PWFXWKZGZWG44MTSZGX3PLLDYP550KE049DWQFRR76D";
+
+fn ring() -> Keyring {
+    let mut ring = Keyring::new();
+    ring.add_age(IDENTITY, "tests").expect("the identity parses");
+    ring
+}
+
+/// `sops_documents`, crash-60678e56e94d107e64ddf9fb889a9c58e71694c9: a dotenv variable named
+/// `sops_…` was encrypted, then read back as metadata, and the file never decrypted again.
+#[test]
+fn a_dotenv_variable_named_like_sops_metadata_is_refused_before_encrypting_and_names_it() {
+    let opts = EncryptOptions { age: ring().age_recipients(), ..EncryptOptions::default() };
+    let err = encrypt(Format::Dotenv, b"sops_ve=0ion=\x06\x91: ", &opts).expect_err("refused");
+    assert!(err.to_string().contains("variable sops_ve"), "{err}");
+
+    // Any other name goes through and back.
+    let sealed = encrypt(Format::Dotenv, b"DB_PASSWORD=0ion=\x06: \n", &opts).expect("encrypts");
+    let opened = decrypt(Format::Dotenv, &sealed, &ring()).expect("decrypts").expect("sealed");
+    let text = String::from_utf8(opened.to_bytes().expect("prints")).expect("UTF-8");
+    assert_eq!(text, "DB_PASSWORD=0ion=\x06: \n");
+}
