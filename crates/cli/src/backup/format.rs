@@ -152,9 +152,12 @@ pub fn is_ferry_secret(secret: &Value) -> bool {
     labelled || name.starts_with("ferry-")
 }
 
-/// Ferry's ConfigMaps (`ferry-notifications`, `ferry-rbac-cm`, known hosts, …).
+/// Ferry's ConfigMaps (`ferry-notifications`, `ferry-rbac-cm`, known hosts, repository
+/// records, …), but the pushes relayed between replicas: a restored one would only be a push
+/// replayed.
 pub fn is_ferry_config_map(cm: &Value) -> bool {
-    cm["metadata"]["name"].as_str().unwrap_or_default().starts_with("ferry-")
+    let relayed = cm["metadata"]["labels"][ferry_engine::shard::relay::RELAY_LABEL].is_string();
+    cm["metadata"]["name"].as_str().unwrap_or_default().starts_with("ferry-") && !relayed
 }
 
 /// The order objects are restored in: what others refer to first.
@@ -199,6 +202,16 @@ mod tests {
         let err = Export::from_value("backup.yaml", doc).expect_err("refused").to_string();
         assert!(err.contains("backup.yaml") && err.contains("newer Ferry"), "{err}");
         assert!(err.contains(&format!("format {}", FORMAT_VERSION + 1)), "{err}");
+    }
+
+    #[test]
+    fn ferrys_config_maps_are_exported_but_pushes_relayed_between_replicas() {
+        let cm = |name: &str, labels: Value| json!({"metadata": {"name": name, "labels": labels}});
+        assert!(is_ferry_config_map(&cm("ferry-notifications", json!({}))));
+        assert!(is_ferry_config_map(&cm("ferry-repo-3ec1f762f198", json!({}))));
+        let relay = cm("ferry-push-3ec1f762f198", json!({"ferry.dev/push-relay": "true"}));
+        assert!(!is_ferry_config_map(&relay));
+        assert!(!is_ferry_config_map(&cm("kube-root-ca.crt", json!({}))));
     }
 
     #[test]
