@@ -71,6 +71,9 @@ pub struct Event {
 }
 
 /// Events a watch replays, and the receiver for the ones after them.
+/// How many times (50 ms apart) opening a data directory another process holds is tried.
+const LOCK_TRIES: u32 = 40;
+
 pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
 
 /// What a write decided to do with the object under its key.
@@ -196,8 +199,15 @@ impl Store {
                 OpenOptions::new().create(true).truncate(false).write(true),
             )
             .map_err(|source| StoreError::Io { path: lock_path.clone(), source })?;
-            if lock.try_lock().is_err() {
-                return Err(StoreError::Locked { path: dir.to_path_buf() });
+            // Held for an instant by a cluster that is stopping, or by a child process that
+            // inherited the descriptor between fork and exec: wait a little before refusing.
+            let mut tries = 0;
+            while lock.try_lock().is_err() {
+                tries += 1;
+                if tries > LOCK_TRIES {
+                    return Err(StoreError::Locked { path: dir.to_path_buf() });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
             }
             inner._lock = Some(lock);
             let snapshot = dir.join("objects.json");
