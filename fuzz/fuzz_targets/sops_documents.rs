@@ -31,6 +31,12 @@ fuzz_target!(|data: &[u8]| {
         let again = encrypt(format, &opened.to_bytes().expect("a decrypted file prints"), &opts)
             .expect("a decrypted file encrypts again");
         let twice = decrypt(format, &again, &ring).expect("decrypts").expect("encrypted");
-        assert_eq!(opened.documents, twice.documents, "{format:?}: a round trip changed the file");
+        // Compared as printed: a whole float prints as an integer (as Go's encoders in sops
+        // print it), so `0.0` read back is the integer `0`, the same text.
+        assert_eq!(
+            opened.to_bytes().expect("prints"),
+            twice.to_bytes().expect("prints"),
+            "{format:?}: a round trip changed the file"
+        );
     }
 });

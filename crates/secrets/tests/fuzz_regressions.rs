@@ -26,3 +26,19 @@ fn a_dotenv_variable_named_like_sops_metadata_is_refused_before_encrypting_and_n
     let text = String::from_utf8(opened.to_bytes().expect("prints")).expect("UTF-8");
     assert_eq!(text, "DB_PASSWORD=0ion=\x06: \n");
 }
+
+/// `sops_documents`, crash-b084e1df7831e2314fc4944ac40e01c254d832b4: `00` reads as the float 0,
+/// which prints as `0` (as sops prints whole floats) and reads back as an integer; the printed
+/// file is the same after any number of round trips.
+#[test]
+fn a_whole_float_prints_the_same_after_a_round_trip() {
+    let opts = EncryptOptions { age: ring().age_recipients(), ..EncryptOptions::default() };
+    let once = |plain: &[u8]| {
+        let sealed = encrypt(Format::Yaml, plain, &opts).expect("encrypts");
+        let opened = decrypt(Format::Yaml, &sealed, &ring()).expect("decrypts").expect("sealed");
+        opened.to_bytes().expect("prints")
+    };
+    let first = once(b"550:\n 00");
+    assert_eq!(String::from_utf8_lossy(&first), "\"550\": 0\n");
+    assert_eq!(once(&first), first);
+}
