@@ -4,21 +4,13 @@
 
 mod replicas;
 
-use std::time::Duration;
-
 use replicas::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_one_line_commit_pushed_to_one_replica_leaves_the_other_apps_verified_by_every_replicas_record_entries()
  {
-    let mut fleet = Fleet::start().await;
-    fleet.poll_interval = Duration::from_secs(3600);
-    for identity in ["replica-a", "replica-b", "replica-c"] {
-        fleet.add_replica(identity).await;
-    }
-    fleet.wait_balanced(Duration::from_secs(20)).await;
-    fleet.create_apps(&[]).await;
-    fleet.wait_all_synced(&fleet.head()).await;
+    // Polls never come within the test: only a push (relayed) moves the replicas.
+    let fleet = Fleet::three_replicas_without_polls().await;
 
     fleet.repo.write("apps/app-0/config.yaml", &app_file(0, "changed")).expect("write");
     let revision = fleet.repo.commit("change app-0 only").expect("commit");

@@ -6,22 +6,14 @@
 mod replicas;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use kube::api::Api;
 use replicas::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_push_told_to_one_replica_reaches_the_apps_of_every_replica_without_waiting_for_a_poll() {
-    let mut fleet = Fleet::start().await;
-    // Polls never come within the test: only the relayed push can move the other replicas.
-    fleet.poll_interval = Duration::from_secs(3600);
-    for identity in ["replica-a", "replica-b", "replica-c"] {
-        fleet.add_replica(identity).await;
-    }
-    fleet.wait_balanced(Duration::from_secs(20)).await;
-    fleet.create_apps(&[]).await;
-    fleet.wait_all_synced(&fleet.head()).await;
+    // Polls never come within the test: only a push (relayed) moves the replicas.
+    let fleet = Fleet::three_replicas_without_polls().await;
 
     let revision = fleet.change_every_app("two");
     let url = fleet.daemon.url("config.git");

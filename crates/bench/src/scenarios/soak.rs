@@ -64,6 +64,9 @@ fn sample(at: Instant, world: &crate::world::World) -> Sample {
     }
 }
 
+/// A number read from a sample.
+type Field = fn(&Sample) -> f64;
+
 /// Least-squares slope of RSS over time, in MiB per 10 minutes (`None` under two samples).
 fn rss_slope_per_10_min(samples: &[Sample]) -> Option<f64> {
     slope_per_10_min(samples, |s| s.rss_mib)
@@ -159,24 +162,16 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
         report.set(name, slope_per_10_min(&after, field).map(|s| round(s * 100.0) / 100.0));
     }
     let pick = |s: Option<Sample>, f: fn(&Sample) -> f64| s.map(|s| round(f(&s)));
-    report
-        .set("rss_mib_first_last", json!([pick(first, |s| s.rss_mib), pick(last, |s| s.rss_mib)]));
-    report.set(
-        "open_files_first_last",
-        json!([pick(first, |s| s.open_files as f64), pick(last, |s| s.open_files as f64)]),
-    );
-    report.set(
-        "threads_first_last",
-        json!([pick(first, |s| s.threads as f64), pick(last, |s| s.threads as f64)]),
-    );
-    report.set(
-        "engine_tasks_first_last",
-        json!([pick(first, |s| s.engine_tasks as f64), pick(last, |s| s.engine_tasks as f64)]),
-    );
-    report.set(
-        "cluster_tasks_first_last",
-        json!([pick(first, |s| s.cluster_tasks as f64), pick(last, |s| s.cluster_tasks as f64)]),
-    );
+    let first_last: [(&str, Field); 5] = [
+        ("rss_mib_first_last", |s| s.rss_mib),
+        ("open_files_first_last", |s| s.open_files as f64),
+        ("threads_first_last", |s| s.threads as f64),
+        ("engine_tasks_first_last", |s| s.engine_tasks as f64),
+        ("cluster_tasks_first_last", |s| s.cluster_tasks as f64),
+    ];
+    for (name, field) in first_last {
+        report.set(name, json!([pick(first, field), pick(last, field)]));
+    }
     report.set("samples", samples_json(&samples));
     report.set("engine", costs.engine_json());
     report.set("cluster", costs.cluster_json(stage));

@@ -117,6 +117,20 @@ impl Fleet {
         self.repo.git(&["rev-parse", "HEAD"]).expect("rev-parse")
     }
 
+    /// Three replicas that never poll within a test (only pushes move them), sharing the apps,
+    /// every app Synced and Healthy at the first commit.
+    pub async fn three_replicas_without_polls() -> Self {
+        let mut fleet = Fleet::start().await;
+        fleet.poll_interval = Duration::from_secs(3600);
+        for identity in ["replica-a", "replica-b", "replica-c"] {
+            fleet.add_replica(identity).await;
+        }
+        fleet.wait_balanced(Duration::from_secs(20)).await;
+        fleet.create_apps(&[]).await;
+        fleet.wait_all_synced(&fleet.head()).await;
+        fleet
+    }
+
     /// Waits until every app is Synced and Healthy at `revision`; returns the apps as JSON.
     pub async fn wait_all_synced(&self, revision: &str) -> Vec<Value> {
         let api: Api<Application> = Api::namespaced(self.client.clone(), NS);
