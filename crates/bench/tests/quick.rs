@@ -138,6 +138,9 @@ fn soak_keeps_changing_things_samples_the_process_and_converges() {
     let samples = r["samples"].as_array().expect("samples");
     assert!(!samples.is_empty() && samples.iter().all(|s| s["rss_mib"].as_f64() > Some(0.0)));
     assert!(num(&r, "/open_files_first_last/1") > 0.0 && num(&r, "/threads_first_last/1") > 0.0);
+    // The engine's workers and watches are tasks: never none while it runs.
+    assert!(num(&r, "/engine_tasks_first_last/1") > 0.0, "{r:#}");
+    assert!(num(&r, "/cluster_tasks_first_last/1") > 0.0, "{r:#}");
 }
 
 #[test]
