@@ -180,9 +180,14 @@ async fn changed_first(
     }
     let mut changed: HashMap<(CommitId, CommitId), BTreeSet<RepoPath>> = HashMap::new();
     for (from, to) in pairs {
-        let revision = to.to_string();
-        if let Err(e) = inner.sources.commit(url, access, &revision, Duration::from_secs(60)).await
-        {
+        // A commit id resolves without refs and is fetched whatever the cache holds: fetch
+        // only when the commit is not here yet.
+        let present = inner.sources.tree(url, &to).is_ok();
+        let fetched = match present {
+            true => Ok(to.clone()),
+            false => inner.sources.commit(url, access, to.as_str(), Duration::from_secs(60)).await,
+        };
+        if let Err(e) = fetched {
             tracing::debug!(repo = %url, error = %e, "cannot fetch the new commit to order apps");
             return;
         }

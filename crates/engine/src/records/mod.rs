@@ -36,9 +36,15 @@ pub const VERIFIED_KEY: &str = "verified";
 
 /// The record's name for a repository URL: `ferry-repo-` and 12 hex digits of its SHA-256.
 pub fn record_name(repo_url: &str) -> String {
+    format!("ferry-repo-{}", url_digest(repo_url))
+}
+
+/// 12 hex digits of the SHA-256 of a repository URL (trimmed): the per-repository part of the
+/// names of Ferry's repository ConfigMaps (records, relayed pushes).
+pub fn url_digest(repo_url: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(repo_url.trim().as_bytes());
-    format!("ferry-repo-{}", &hex::encode(digest)[..12])
+    hex::encode(digest)[..12].to_owned()
 }
 
 /// One app verified unchanged at a commit.

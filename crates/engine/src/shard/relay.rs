@@ -89,9 +89,7 @@ fn unique_id(from: &str) -> String {
 
 /// The relay's name for a repository URL.
 pub fn relay_name(repo_url: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(repo_url.trim().as_bytes());
-    format!("ferry-push-{}", &hex::encode(digest)[..12])
+    format!("ferry-push-{}", crate::records::url_digest(repo_url))
 }
 
 /// What a replica does with a relay it sees, given the id it last saw under that name.
