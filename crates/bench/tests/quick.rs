@@ -103,11 +103,14 @@ fn plan_finds_the_one_changed_app_among_all_and_times_kubectl_diff() {
 }
 
 #[test]
-fn render_renders_every_manifest_from_git_objects() {
-    let r = quick(Scenario::Render).to_json()["results"].clone();
-    assert_eq!(num(&r, "/objects"), 300.0);
-    assert!(num(&r, "/fetch/bytes") > 0.0);
-    assert!(num(&r, "/render/median_ms") > 0.0);
+fn render_renders_every_manifest_from_git_objects_beside_a_parse_floor() {
+    let json = quick(Scenario::Render).to_json();
+    let r = &json["results"];
+    assert_eq!(num(r, "/objects"), 300.0);
+    assert!(num(r, "/fetch/bytes") > 0.0);
+    assert!(num(r, "/render/median_ms") > 0.0);
+    assert_eq!(num(r, "/parse_floor/documents"), 300.0, "the floor parses the same files: {r:#}");
+    assert!(num(&json["ratios"], "/parse-floor") > 0.0, "{json:#}");
 }
 
 #[test]
