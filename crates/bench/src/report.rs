@@ -15,6 +15,11 @@ pub struct Machine {
     pub kernel: String,
     /// Build profile of the measuring binary (`release` for published numbers).
     pub profile: String,
+    /// How fast one core was when the scenario started: the best of three SHA-256 passes over
+    /// 64 MiB, in milliseconds (release builds only). The machine is shared and its speed varies
+    /// over a day by 2x; two runs' absolute numbers compare only at similar probes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_ms: Option<f64>,
 }
 
 impl Machine {
@@ -42,8 +47,29 @@ impl Machine {
             memory_gib: crate::measure::round(mem_kib / 1024.0 / 1024.0),
             kernel,
             profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
+            probe_ms: (!cfg!(debug_assertions)).then(probe),
         }
     }
+}
+
+/// The best of three SHA-256 passes over 64 MiB, in ms: a fixed single-core workload whose time
+/// follows the machine's speed (clock, contention by other guests), not Ferry's code.
+fn probe() -> f64 {
+    use sha2::{Digest, Sha256};
+    let block = vec![0x5au8; 1 << 20];
+    let best = (0..3)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let mut hasher = Sha256::new();
+            for _ in 0..64 {
+                hasher.update(&block);
+            }
+            std::hint::black_box(hasher.finalize());
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    crate::measure::round(best.as_secs_f64() * 1000.0)
 }
 
 /// One scenario's results: `{"scenario", "commit", "machine", "results", "ratios"}`.
@@ -112,8 +138,13 @@ impl Report {
         let mode = if self.quick { " (quick)" } else { "" };
         let _ = writeln!(
             out,
-            "{}{mode} · commit {} · {} · {} CPUs · {}",
-            self.scenario, self.commit, self.date, self.machine.cpus, self.machine.profile
+            "{}{mode} · commit {} · {} · {} CPUs · {}{}",
+            self.scenario,
+            self.commit,
+            self.date,
+            self.machine.cpus,
+            self.machine.profile,
+            self.machine.probe_ms.map(|ms| format!(" · probe {ms} ms")).unwrap_or_default()
         );
         for (k, v) in rows {
             let _ = writeln!(out, "  {k:<width$}  {v}");
