@@ -70,10 +70,10 @@ pub struct Event {
     pub json: std::sync::OnceLock<String>,
 }
 
-/// Events a watch replays, and the receiver for the ones after them.
 /// How many times (50 ms apart) opening a data directory another process holds is tried.
 const LOCK_TRIES: u32 = 40;
 
+/// Events a watch replays, and the receiver for the ones after them.
 pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
 
 /// What a write decided to do with the object under its key.

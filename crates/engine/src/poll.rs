@@ -182,10 +182,10 @@ async fn changed_first(
     for (from, to) in pairs {
         // A commit id resolves without refs and is fetched whatever the cache holds: fetch
         // only when the commit is not here yet.
-        let present = inner.sources.tree(url, &to).is_ok();
-        let fetched = match present {
-            true => Ok(to.clone()),
-            false => inner.sources.commit(url, access, to.as_str(), Duration::from_secs(60)).await,
+        let fetched = if inner.sources.tree(url, &to).is_ok() {
+            Ok(to.clone())
+        } else {
+            inner.sources.commit(url, access, to.as_str(), Duration::from_secs(60)).await
         };
         if let Err(e) = fetched {
             tracing::debug!(repo = %url, error = %e, "cannot fetch the new commit to order apps");

@@ -26,7 +26,8 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
     let files = objects.div_ceil(PER_FILE);
     let tmp = tempfile::tempdir()
         .map_err(|source| BenchError::Io { what: "create a temporary directory".into(), source })?;
-    let repo = Repo::init(&tmp.path().join("git/render.git"))?;
+    let repo_dir = tmp.path().join("git/render.git");
+    let repo = Repo::init(&repo_dir)?;
     for f in 0..files {
         let count = PER_FILE.min(objects - f * PER_FILE);
         repo.write(&format!("manifests/part-{f:05}.yaml"), &mixed(&format!("o{f}"), count, None))?;
@@ -70,7 +71,7 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
         }
     }
     times.sort();
-    let floor = parse_floor(&tmp.path().join("git/render.git/manifests"), runs)?;
+    let floor = parse_floor(&repo_dir.join("manifests"), runs)?;
     let ms = |d: Duration| super::round3(d.as_secs_f64() * 1000.0);
     report.set("objects", rendered);
     report.set("files", files);

@@ -73,7 +73,7 @@ fn rss_slope_per_10_min(samples: &[Sample]) -> Option<f64> {
 }
 
 /// Least-squares slope of `field` over time, per 10 minutes.
-fn slope_per_10_min(samples: &[Sample], field: fn(&Sample) -> f64) -> Option<f64> {
+fn slope_per_10_min(samples: &[Sample], field: Field) -> Option<f64> {
     let n = samples.len() as f64;
     if samples.len() < 2 {
         return None;
@@ -156,12 +156,12 @@ pub(crate) fn run(opts: &Options, report: &mut Report) -> Result<(), BenchError>
     report.set("rss_slope_mib_per_10min", slope.map(|s| round(s * 100.0) / 100.0));
     // Which side grows: the heap, or mapped files (git packs the engine reads).
     for (name, field) in [
-        ("anon_slope_mib_per_10min", (|s: &Sample| s.anon_mib) as fn(&Sample) -> f64),
+        ("anon_slope_mib_per_10min", (|s: &Sample| s.anon_mib) as Field),
         ("file_slope_mib_per_10min", |s: &Sample| s.file_mib),
     ] {
         report.set(name, slope_per_10_min(&after, field).map(|s| round(s * 100.0) / 100.0));
     }
-    let pick = |s: Option<Sample>, f: fn(&Sample) -> f64| s.map(|s| round(f(&s)));
+    let pick = |s: Option<Sample>, f: Field| s.map(|s| round(f(&s)));
     let first_last: [(&str, Field); 5] = [
         ("rss_mib_first_last", |s| s.rss_mib),
         ("open_files_first_last", |s| s.open_files as f64),
